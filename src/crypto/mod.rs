@@ -1,0 +1,1 @@
+//! GOST cryptography through OpenSSL and the GOST engine.

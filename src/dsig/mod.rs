@@ -1,0 +1,2 @@
+//! XMLDSig for SMEV.
+#![forbid(unsafe_code)]

@@ -1,0 +1,9 @@
+//! edugate: a gateway between SMEV 3 and regional school information systems.
+//!
+//! The crate is layered: [`crypto`] (GOST through OpenSSL), [`xml`] (bounded parsing, exclusive c14n, the SMEV
+//! transform) and [`dsig`] (XMLDSig for SMEV) on top of both. See ARCHITECTURE.md.
+#![deny(unsafe_code)]
+
+pub mod crypto;
+pub mod dsig;
+pub mod xml;
