@@ -1,0 +1,249 @@
+//! A read-only document tree that borrows from its input.
+//!
+//! Names always borrow from the input; text and attribute values borrow unless entity references or line-end
+//! normalization forced a copy. Every element remembers its byte span, so a signer can splice a signature into the
+//! original bytes without re-serializing (and so without disturbing) anything else.
+#![forbid(unsafe_code)]
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// The namespace bound to the `xml` prefix by definition.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Index of a node in its [`Document`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub(crate) u32);
+
+/// Index of an interned namespace URI in its [`Document`]. Comparing two ids compares the URIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NsId(pub(crate) u32);
+
+/// A namespace declaration written on an element (`xmlns="..."` or `xmlns:p="..."`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsDecl<'a> {
+    /// The declared prefix; `None` for the default namespace.
+    pub prefix: Option<&'a str>,
+    /// The URI; `None` for `xmlns=""`, which undeclares the default namespace.
+    pub ns: Option<NsId>,
+}
+
+/// An attribute that is not a namespace declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute<'a> {
+    /// The prefix as written, if any.
+    pub prefix: Option<&'a str>,
+    /// The local name.
+    pub local: &'a str,
+    /// The attribute's namespace: only prefixed attributes have one.
+    pub ns: Option<NsId>,
+    /// The normalized value, with references replaced.
+    pub value: Cow<'a, str>,
+}
+
+/// An element with its resolved namespace and its place in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element<'a> {
+    /// The prefix as written, if any.
+    pub prefix: Option<&'a str>,
+    /// The local name.
+    pub local: &'a str,
+    /// The element's namespace, resolved from the declarations in scope.
+    pub ns: Option<NsId>,
+    /// Namespace declarations written on this element, in document order.
+    pub ns_decls: Vec<NsDecl<'a>>,
+    /// Other attributes, in document order.
+    pub attrs: Vec<Attribute<'a>>,
+    /// Child nodes in document order.
+    pub children: Vec<NodeId>,
+    /// Bytes of the whole element in the input, from `<` of the start tag to after the end tag.
+    pub span: Range<usize>,
+    /// Offset just after the start tag's `>` (equal to `span.end` for an empty-element tag).
+    pub start_tag_end: usize,
+}
+
+/// What a node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind<'a> {
+    /// An element.
+    Element(Element<'a>),
+    /// Character data (text and CDATA sections merged), with references replaced and line ends normalized.
+    Text(Cow<'a, str>),
+    /// A comment's content.
+    Comment(&'a str),
+    /// A processing instruction.
+    Pi {
+        /// The target name.
+        target: &'a str,
+        /// Everything after the target and the whitespace that follows it.
+        data: &'a str,
+    },
+}
+
+/// One node of the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node<'a> {
+    /// The parent element; `None` for top-level nodes.
+    pub parent: Option<NodeId>,
+    /// What the node is.
+    pub kind: NodeKind<'a>,
+}
+
+/// A parsed document. Build one with [`crate::xml::parse`].
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) nodes: Vec<Node<'a>>,
+    pub(crate) root: NodeId,
+    pub(crate) namespaces: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Document<'a> {
+    /// The input the document was parsed from (without a byte-order mark).
+    pub fn source(&self) -> &'a str {
+        self.src
+    }
+
+    /// The document element.
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// A node by id.
+    pub fn node(&self, id: NodeId) -> &Node<'a> {
+        &self.nodes[id.0 as usize]
+    }
+
+    /// The element with this id. Panics if the node is not an element: ids of elements come from this document.
+    pub fn element(&self, id: NodeId) -> &Element<'a> {
+        match &self.node(id).kind {
+            NodeKind::Element(e) => e,
+            other => panic!("node {id:?} is not an element: {other:?}"),
+        }
+    }
+
+    /// The element with this id, or `None` when the node is not an element.
+    pub fn as_element(&self, id: NodeId) -> Option<&Element<'a>> {
+        match &self.node(id).kind {
+            NodeKind::Element(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The parent element of a node.
+    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
+        self.node(id).parent
+    }
+
+    /// The URI of an interned namespace.
+    pub fn ns_uri(&self, ns: NsId) -> &str {
+        &self.namespaces[ns.0 as usize]
+    }
+
+    /// The namespace URI of an element, or `""` when it has none.
+    pub fn element_ns(&self, id: NodeId) -> &str {
+        self.element(id).ns.map_or("", |ns| self.ns_uri(ns))
+    }
+
+    /// Whether an element has this namespace URI and local name.
+    pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
+        self.as_element(id).is_some_and(|e| e.local == local && e.ns.map_or("", |n| self.ns_uri(n)) == ns)
+    }
+
+    /// The child elements of an element, in document order.
+    pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.element(id).children.iter().copied().filter(|&c| self.as_element(c).is_some())
+    }
+
+    /// The first child element with this namespace and local name.
+    pub fn child(&self, id: NodeId, ns: &str, local: &str) -> Option<NodeId> {
+        self.child_elements(id).find(|&c| self.is(c, ns, local))
+    }
+
+    /// The value of an unqualified attribute.
+    pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
+        self.element(id).attrs.iter().find(|a| a.ns.is_none() && a.local == local).map(|a| a.value.as_ref())
+    }
+
+    /// The concatenated text of an element's descendants (comments and processing instructions excluded).
+    pub fn text(&self, id: NodeId) -> String {
+        let mut out = String::new();
+        self.collect_text(id, &mut out);
+        out
+    }
+
+    fn collect_text(&self, id: NodeId, out: &mut String) {
+        for &c in &self.element(id).children {
+            match &self.node(c).kind {
+                NodeKind::Text(t) => out.push_str(t),
+                NodeKind::Element(_) => self.collect_text(c, out),
+                _ => {}
+            }
+        }
+    }
+
+    /// All elements in document order, the root first.
+    pub fn elements(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len() as u32)
+            .map(NodeId)
+            .filter(|&id| matches!(self.node(id).kind, NodeKind::Element(_)))
+    }
+
+    /// Every element whose unqualified `Id` attribute has this value. XMLDSig references in SMEV point at `Id`.
+    pub fn elements_with_id<'s>(&'s self, value: &'s str) -> impl Iterator<Item = NodeId> + 's {
+        self.elements().filter(move |&e| self.attr(e, "Id") == Some(value))
+    }
+
+    /// Whether `ancestor` is `id` or contains it.
+    pub fn is_ancestor_or_self(&self, ancestor: NodeId, id: NodeId) -> bool {
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            if c == ancestor {
+                return true;
+            }
+            cur = self.parent(c);
+        }
+        false
+    }
+
+    /// The namespace a prefix (`None` = default) is bound to at an element, looking up its ancestors.
+    /// Returns `None` when the prefix is unbound or the default namespace is empty.
+    pub fn lookup_prefix(&self, id: NodeId, prefix: Option<&str>) -> Option<&str> {
+        if prefix == Some("xml") {
+            return Some(XML_NS);
+        }
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            if let Some(d) = self.element(c).ns_decls.iter().find(|d| d.prefix == prefix) {
+                return d.ns.map(|ns| self.ns_uri(ns));
+            }
+            cur = self.parent(c);
+        }
+        None
+    }
+
+    /// The position of a byte offset, for messages.
+    pub fn position(&self, offset: usize) -> super::Position {
+        super::Position::of_offset(self.src, offset)
+    }
+
+    /// A readable name for an element, `{namespace}local`, for reports.
+    pub fn describe(&self, id: NodeId) -> String {
+        let e = self.element(id);
+        match e.ns {
+            Some(ns) => format!("{{{}}}{}", self.ns_uri(ns), e.local),
+            None => e.local.to_string(),
+        }
+    }
+
+    /// The element's text, as written in the input, between its start and end tags.
+    pub fn inner_source(&self, id: NodeId) -> &'a str {
+        let e = self.element(id);
+        if e.start_tag_end >= e.span.end {
+            return "";
+        }
+        let inner = &self.src[e.start_tag_end..e.span.end];
+        let close = inner.rfind("</").unwrap_or(inner.len());
+        &inner[..close]
+    }
+}

@@ -1,0 +1,325 @@
+//! The bounded parser: quick-xml tokenizes, this module enforces the limits, resolves namespaces and references,
+//! and builds a [`Document`].
+#![forbid(unsafe_code)]
+
+use super::chars::{decode_attribute, decode_cdata, decode_text, split_qname, LocalError};
+use super::dom::{Attribute, Document, Element, Node, NodeId, NodeKind, NsDecl, NsId, XML_NS};
+use super::{Limits, XmlError, XmlErrorKind};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// Parses raw bytes: refuses oversize input before looking at it, strips a UTF-8 byte-order mark, requires UTF-8.
+pub fn parse_bytes<'a>(input: &'a [u8], limits: &Limits) -> Result<Document<'a>, XmlError> {
+    check_size(input.len(), limits)?;
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let src = std::str::from_utf8(input).map_err(|e| {
+        let valid = std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or("");
+        XmlError::at(valid, valid.len(), XmlErrorKind::Encoding(e.to_string()))
+    })?;
+    parse(src, limits)
+}
+
+/// Parses a document held in a string.
+pub fn parse<'a>(src: &'a str, limits: &Limits) -> Result<Document<'a>, XmlError> {
+    check_size(src.len(), limits)?;
+    let src = src.strip_prefix('\u{FEFF}').unwrap_or(src);
+    Parser::new(src, *limits).run()
+}
+
+fn check_size(size: usize, limits: &Limits) -> Result<(), XmlError> {
+    if size > limits.max_document_bytes {
+        return Err(XmlError {
+            kind: XmlErrorKind::DocumentTooLarge { size, limit: limits.max_document_bytes },
+            position: Default::default(),
+        });
+    }
+    Ok(())
+}
+
+/// A namespace binding in force while its element is open.
+struct Binding<'a> {
+    prefix: Option<&'a str>,
+    ns: Option<NsId>,
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    limits: Limits,
+    nodes: Vec<Node<'a>>,
+    namespaces: Vec<Cow<'a, str>>,
+    interned: HashMap<String, NsId>,
+    /// Open elements, innermost last, with how many bindings each pushed.
+    open: Vec<(NodeId, usize)>,
+    bindings: Vec<Binding<'a>>,
+    root: Option<NodeId>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str, limits: Limits) -> Self {
+        Parser {
+            src,
+            limits,
+            nodes: Vec::new(),
+            namespaces: Vec::new(),
+            interned: HashMap::new(),
+            open: Vec::new(),
+            bindings: Vec::new(),
+            root: None,
+        }
+    }
+
+    fn err(&self, offset: usize, kind: XmlErrorKind) -> XmlError {
+        XmlError::at(self.src, offset, kind)
+    }
+
+    fn local_err(&self, base: usize, (off, kind): LocalError) -> XmlError {
+        self.err(base + off, kind)
+    }
+
+    /// Re-borrows a slice quick-xml handed out so that it carries the input's lifetime. The reader works on the
+    /// input string in place, so every slice it returns lies inside it.
+    fn reborrow(&self, part: &[u8]) -> &'a str {
+        let start = (part.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+        self.src.get(start..start + part.len()).expect("the tokenizer returns slices of its input")
+    }
+
+    fn run(mut self) -> Result<Document<'a>, XmlError> {
+        let mut reader = Reader::from_str(self.src);
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.check_comments = true;
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        loop {
+            let before = reader.buffer_position() as usize;
+            let event = reader
+                .read_event()
+                .map_err(|e| self.err(reader.error_position() as usize, XmlErrorKind::Malformed(e.to_string())))?;
+            let after = reader.buffer_position() as usize;
+            match event {
+                Event::Decl(decl) => self.declaration(&decl, before)?,
+                Event::DocType(_) => return Err(self.err(before, XmlErrorKind::DoctypeForbidden)),
+                Event::Start(start) => self.start_element(&start, before, after, false)?,
+                Event::Empty(start) => self.start_element(&start, before, after, true)?,
+                Event::End(_) => self.end_element(after),
+                Event::Text(text) => {
+                    let raw = self.reborrow(&text);
+                    self.text(raw, before, false)?;
+                }
+                Event::CData(cdata) => {
+                    let raw = self.reborrow(&cdata);
+                    self.text(raw, before + "<![CDATA[".len(), true)?;
+                }
+                Event::Comment(comment) => {
+                    let raw = self.reborrow(&comment);
+                    super::chars::check_chars(raw).map_err(|e| self.local_err(before + 4, e))?;
+                    self.push_child(before, NodeKind::Comment(raw))?;
+                }
+                Event::PI(pi) => {
+                    let target = self.reborrow(pi.target());
+                    let data = self.reborrow(pi.content()).trim_start_matches([' ', '\t', '\r', '\n']);
+                    if target.eq_ignore_ascii_case("xml") || !super::chars::is_ncname(target) {
+                        return Err(self.err(before, XmlErrorKind::InvalidName(target.to_string())));
+                    }
+                    self.push_child(before, NodeKind::Pi { target, data })?;
+                }
+                Event::Eof => break,
+            }
+        }
+        if let Some(&(open, _)) = self.open.last() {
+            let name = self.nodes[open.0 as usize].kind.clone();
+            let start = match name {
+                NodeKind::Element(e) => e.span.start,
+                _ => 0,
+            };
+            return Err(self.err(start, XmlErrorKind::Malformed("element is not closed before the end of input".into())));
+        }
+        let root = self.root.ok_or_else(|| self.err(self.src.len(), XmlErrorKind::Structure("no document element".into())))?;
+        Ok(Document { src: self.src, nodes: self.nodes, root, namespaces: self.namespaces })
+    }
+
+    fn declaration(&self, decl: &quick_xml::events::BytesDecl<'_>, offset: usize) -> Result<(), XmlError> {
+        if offset != 0 {
+            return Err(self.err(offset, XmlErrorKind::Malformed("XML declaration must be at the start".into())));
+        }
+        if let Some(enc) = decl.encoding() {
+            let enc = enc.map_err(|e| self.err(offset, XmlErrorKind::Malformed(e.to_string())))?;
+            if !enc.eq_ignore_ascii_case(b"utf-8") && !enc.eq_ignore_ascii_case(b"utf8") {
+                let name = String::from_utf8_lossy(&enc).into_owned();
+                return Err(self.err(offset, XmlErrorKind::Encoding(format!("declared encoding '{name}'; only UTF-8 is accepted"))));
+            }
+        }
+        Ok(())
+    }
+
+    fn intern(&mut self, uri: Cow<'a, str>) -> NsId {
+        if let Some(&id) = self.interned.get(uri.as_ref()) {
+            return id;
+        }
+        let id = NsId(self.namespaces.len() as u32);
+        self.interned.insert(uri.to_string(), id);
+        self.namespaces.push(uri);
+        id
+    }
+
+    fn lookup(&mut self, prefix: Option<&str>) -> Option<NsId> {
+        if prefix == Some("xml") {
+            return Some(self.intern(Cow::Borrowed(XML_NS)));
+        }
+        self.bindings.iter().rev().find(|b| b.prefix == prefix).and_then(|b| b.ns)
+    }
+
+    fn push_child(&mut self, offset: usize, kind: NodeKind<'a>) -> Result<NodeId, XmlError> {
+        if self.nodes.len() >= self.limits.max_nodes {
+            return Err(self.err(offset, XmlErrorKind::TooManyNodes { limit: self.limits.max_nodes }));
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        let parent = self.open.last().map(|&(p, _)| p);
+        if let Some(p) = parent {
+            if let NodeKind::Element(e) = &mut self.nodes[p.0 as usize].kind {
+                e.children.push(id);
+            }
+        }
+        self.nodes.push(Node { parent, kind });
+        Ok(id)
+    }
+
+    fn text(&mut self, raw: &'a str, offset: usize, cdata: bool) -> Result<(), XmlError> {
+        if self.open.is_empty() {
+            if cdata || !raw.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+                return Err(self.err(offset, XmlErrorKind::Structure("text outside the document element".into())));
+            }
+            return Ok(());
+        }
+        let decoded = if cdata { decode_cdata(raw) } else { decode_text(raw) }.map_err(|e| self.local_err(offset, e))?;
+        // Adjacent character data (text beside a CDATA section) is one text node, as in the XPath data model.
+        let parent = self.open.last().map(|&(p, _)| p.0 as usize).expect("checked above");
+        if let NodeKind::Element(e) = &self.nodes[parent].kind {
+            if let Some(&last) = e.children.last() {
+                if let NodeKind::Text(prev) = &mut self.nodes[last.0 as usize].kind {
+                    prev.to_mut().push_str(&decoded);
+                    return Ok(());
+                }
+            }
+        }
+        self.push_child(offset, NodeKind::Text(decoded))?;
+        Ok(())
+    }
+
+    fn check_name(&self, name: &'a str, offset: usize) -> Result<(Option<&'a str>, &'a str), XmlError> {
+        if name.len() > self.limits.max_name_bytes {
+            return Err(self.err(offset, XmlErrorKind::NameTooLong { limit: self.limits.max_name_bytes }));
+        }
+        split_qname(name).ok_or_else(|| self.err(offset, XmlErrorKind::InvalidName(name.to_string())))
+    }
+
+    fn start_element(&mut self, start: &BytesStart<'_>, before: usize, after: usize, empty: bool) -> Result<(), XmlError> {
+        if self.open.len() >= self.limits.max_depth {
+            return Err(self.err(before, XmlErrorKind::TooDeep { limit: self.limits.max_depth }));
+        }
+        if self.open.is_empty() && self.root.is_some() {
+            return Err(self.err(before, XmlErrorKind::Structure("more than one document element".into())));
+        }
+        let (prefix, local) = self.check_name(self.reborrow(start.name().into_inner()), before + 1)?;
+        let mut ns_decls = Vec::new();
+        let mut raw_attrs: Vec<(Option<&'a str>, &'a str, Cow<'a, str>, usize)> = Vec::new();
+        for (count, attr) in start.attributes().with_checks(true).enumerate() {
+            if count >= self.limits.max_attributes {
+                return Err(self.err(before, XmlErrorKind::TooManyAttributes { limit: self.limits.max_attributes }));
+            }
+            let attr = attr.map_err(|e| match e {
+                quick_xml::events::attributes::AttrError::Duplicated(pos, _) => {
+                    let name = &self.src[before + 1 + pos..];
+                    let name = name.split(['=', ' ', '\t', '\r', '\n']).next().unwrap_or("");
+                    self.err(before + 1 + pos, XmlErrorKind::DuplicateAttribute(name.to_string()))
+                }
+                other => self.err(before, XmlErrorKind::Malformed(other.to_string())),
+            })?;
+            let key = self.reborrow(attr.key.into_inner());
+            let key_offset = key.as_ptr() as usize - self.src.as_ptr() as usize;
+            let raw_value = self.reborrow(&attr.value);
+            let value_offset = raw_value.as_ptr() as usize - self.src.as_ptr() as usize;
+            let value = decode_attribute(raw_value).map_err(|e| self.local_err(value_offset, e))?;
+            let (aprefix, alocal) = self.check_name(key, key_offset)?;
+            match (aprefix, alocal) {
+                (None, "xmlns") => {
+                    if value == XML_NS || value == XMLNS_NS {
+                        return Err(self.err(key_offset, XmlErrorKind::InvalidNamespaceDeclaration(format!("'{value}' cannot be the default namespace"))));
+                    }
+                    let ns = (!value.is_empty()).then(|| self.intern(value));
+                    ns_decls.push(NsDecl { prefix: None, ns });
+                }
+                (Some("xmlns"), p) => {
+                    let bad = match p {
+                        "xmlns" => Some("the prefix 'xmlns' cannot be declared".to_string()),
+                        "xml" if value != XML_NS => Some("the prefix 'xml' cannot be rebound".to_string()),
+                        _ if p != "xml" && (value == XML_NS || value == XMLNS_NS) => Some(format!("'{value}' is reserved")),
+                        _ if value.is_empty() => Some(format!("prefix '{p}' cannot be bound to an empty URI")),
+                        _ => None,
+                    };
+                    if let Some(reason) = bad {
+                        return Err(self.err(key_offset, XmlErrorKind::InvalidNamespaceDeclaration(reason)));
+                    }
+                    if p != "xml" {
+                        let ns = Some(self.intern(value));
+                        ns_decls.push(NsDecl { prefix: Some(p), ns });
+                    }
+                }
+                _ => raw_attrs.push((aprefix, alocal, value, key_offset)),
+            }
+        }
+        for d in &ns_decls {
+            self.bindings.push(Binding { prefix: d.prefix, ns: d.ns });
+        }
+        let pushed = ns_decls.len();
+        let ns = match prefix {
+            None => self.lookup(None),
+            Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| self.err(before + 1, XmlErrorKind::UnboundPrefix(p.to_string())))?),
+        };
+        let mut attrs = Vec::with_capacity(raw_attrs.len());
+        for (aprefix, alocal, value, offset) in raw_attrs {
+            let ans = match aprefix {
+                None => None,
+                Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| self.err(offset, XmlErrorKind::UnboundPrefix(p.to_string())))?),
+            };
+            if ans.is_some() && attrs.iter().any(|a: &Attribute<'_>| a.ns == ans && a.local == alocal) {
+                return Err(self.err(offset, XmlErrorKind::DuplicateAttribute(format!("{}:{alocal}", aprefix.unwrap_or("")))));
+            }
+            attrs.push(Attribute { prefix: aprefix, local: alocal, ns: ans, value });
+        }
+        let element = Element {
+            prefix,
+            local,
+            ns,
+            ns_decls,
+            attrs,
+            children: Vec::new(),
+            span: before..after,
+            start_tag_end: after,
+        };
+        let id = self.push_child(before, NodeKind::Element(element))?;
+        if self.open.is_empty() {
+            self.root = Some(id);
+        }
+        if empty {
+            self.bindings.truncate(self.bindings.len() - pushed);
+        } else {
+            self.open.push((id, pushed));
+        }
+        Ok(())
+    }
+
+    fn end_element(&mut self, after: usize) {
+        // The tokenizer has checked that the end tag matches the open element.
+        if let Some((id, pushed)) = self.open.pop() {
+            self.bindings.truncate(self.bindings.len() - pushed);
+            if let NodeKind::Element(e) = &mut self.nodes[id.0 as usize].kind {
+                e.span.end = after;
+            }
+        }
+    }
+}
