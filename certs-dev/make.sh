@@ -60,13 +60,13 @@ policy = policy_any
 unique_subject = no
 copy_extensions = none
 email_in_dn = no
-preserve = yes
 
+# Field order here is the DN order of the issued certificates.
 [policy_any]
-commonName = supplied
+countryName = optional
 organizationName = optional
 organizationalUnitName = optional
-countryName = optional
+commonName = supplied
 
 [leaf_ext]
 basicConstraints = critical, CA:FALSE
