@@ -1,6 +1,8 @@
 //! The `edugate` command line. Errors get their context here and nowhere else.
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use edugate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
+use edugate::dsig::{self, KeySelection, Placement, Signer, Validity, VerifyOptions};
 use edugate::xml::{self, C14nOptions, Limits};
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,6 +11,12 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// OpenSSL engine that provides GOST (production sites name their vendor's engine here).
+    #[arg(long, global = true, env = "EDUGATE_ENGINE", default_value = "gost")]
+    engine: String,
+    /// Load the engine from this shared object (through OpenSSL's dynamic engine) instead of by id.
+    #[arg(long, global = true, env = "EDUGATE_ENGINE_PATH")]
+    engine_path: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,12 +46,53 @@ enum DsigCommand {
         #[arg(long, default_value = "")]
         inclusive: String,
     },
+    /// Verify every ds:Signature in FILE: one line per signature, `OK <Id> <signed element>` or
+    /// `FAIL <Id> <reason>`. Exits 0 only when at least one signature was found and all passed.
+    Verify {
+        /// The XML document.
+        file: PathBuf,
+        /// Check the references' digests only, not the signature values.
+        #[arg(long)]
+        digest_only: bool,
+        /// Also require the signer's certificate to be valid now (by default an expired certificate is only noted,
+        /// so that archived messages can be checked).
+        #[arg(long)]
+        check_validity: bool,
+        /// Require the signer's certificate to be this one (PEM or DER) instead of trusting KeyInfo.
+        #[arg(long)]
+        trusted: Option<PathBuf>,
+    },
+    /// Sign the element with the given Id and write the signed document to stdout.
+    Sign {
+        /// The Id of the element to sign.
+        #[arg(long)]
+        id: String,
+        /// The private key (PEM PKCS#8), or `engine:KEY_ID` for a key held inside the engine.
+        #[arg(long)]
+        key: String,
+        /// The signer's certificate (PEM or DER).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Put the signature inside the element, with the enveloped-signature transform, instead of into the
+        /// CallerInformationSystemSignature that follows it.
+        #[arg(long)]
+        enveloped: bool,
+        /// The XML document.
+        file: PathBuf,
+    },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("edugate: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let engine = EngineConfig { engine_id: cli.engine.clone(), dynamic_path: cli.engine_path.clone() };
     match cli.command {
-        Command::Dsig(cmd) => dsig(cmd),
+        Command::Dsig(cmd) => dsig(cmd, &engine),
     }
 }
 
@@ -56,7 +105,7 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn dsig(cmd: DsigCommand) -> Result<()> {
+fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
     let stdout = std::io::stdout();
     match cmd {
         DsigCommand::Transform { file } => {
@@ -79,8 +128,62 @@ fn dsig(cmd: DsigCommand) -> Result<()> {
                     }
                 }
             };
-            let options = C14nOptions { inclusive_prefixes: inclusive.split_whitespace().map(String::from).collect() };
+            let options = C14nOptions { inclusive_prefixes: inclusive.split_whitespace().map(String::from).collect(), exclude: None };
             stdout.lock().write_all(&xml::exc_c14n(&doc, apex, &options))?;
+        }
+        DsigCommand::Verify { file, digest_only, check_validity, trusted } => {
+            crypto::init_engine(engine)?;
+            let bytes = read(&file)?;
+            let doc = xml::parse_bytes(&bytes, &Limits::default()).with_context(|| file.display().to_string())?;
+            let keys = match trusted {
+                Some(path) => KeySelection::Trusted(vec![Certificate::load(&path)?]),
+                None => KeySelection::KeyInfo,
+            };
+            let validity = if check_validity { Validity::Now } else { Validity::Skip };
+            let options = VerifyOptions { keys, validity, digest_only };
+            let reports = match dsig::verify_document(&doc, &options) {
+                Ok(reports) => reports,
+                Err(e) => {
+                    println!("FAIL - {e}");
+                    std::process::exit(1);
+                }
+            };
+            let mut all_ok = true;
+            for report in reports {
+                let ids = if report.reference_ids.is_empty() { "-".to_string() } else { report.reference_ids.join(",") };
+                match report.outcome {
+                    Ok(verified) => {
+                        let elements: Vec<String> = verified.references.iter().map(|&(_, e)| doc.describe(e)).collect();
+                        println!("OK {ids} {}", elements.join(","));
+                        if let Some(cert) = verified.certificate.filter(|_| !check_validity) {
+                            if let Err(e) = cert.check_validity_now() {
+                                eprintln!("note: signature {ids}: {e} (pass --check-validity to fail on this)");
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        all_ok = false;
+                        println!("FAIL {ids} {e}");
+                    }
+                }
+            }
+            if !all_ok {
+                std::process::exit(1);
+            }
+        }
+        DsigCommand::Sign { id, key, cert, enveloped, file } => {
+            crypto::init_engine(engine)?;
+            let source = match key.strip_prefix("engine:") {
+                Some(key_id) => KeySource::Engine { key_id: key_id.to_string() },
+                None => KeySource::PemFile(PathBuf::from(&key)),
+            };
+            let signer = Signer::new(PrivateKey::load(&source)?, Certificate::load(&cert)?)?;
+            let bytes = read(&file)?;
+            let text = std::str::from_utf8(&bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
+            let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+            let placement = if enveloped { Placement::Enveloped } else { Placement::CallerSignature };
+            let signed = signer.sign(text, &id, placement).with_context(|| file.display().to_string())?;
+            stdout.lock().write_all(signed.as_bytes())?;
         }
     }
     Ok(())

@@ -57,6 +57,9 @@ pub struct C14nOptions {
     /// The `InclusiveNamespaces PrefixList`: prefixes treated as in inclusive canonicalization; `#default` names
     /// the default namespace.
     pub inclusive_prefixes: Vec<String>,
+    /// An element left out of the output with its subtree: the signature itself, for the enveloped-signature
+    /// transform.
+    pub exclude: Option<NodeId>,
 }
 
 /// Walks the subtree of `apex` and feeds its canonical events to `sink`.
@@ -149,6 +152,7 @@ impl<'d, 'a> Walker<'d, 'a> {
                     flush(&mut pending, sink)?;
                     sink.processing_instruction(target, data)?;
                 }
+                NodeKind::Element(_) if Some(child) == self.options.exclude => {}
                 NodeKind::Element(_) => {
                     flush(&mut pending, sink)?;
                     self.element(child, sink)?;
