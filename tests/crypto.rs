@@ -112,8 +112,13 @@ fn dynamic_engine_child() {
         dynamic_path: Some(PathBuf::from(so)),
     };
     init_engine(&cfg).expect("the engine loads from its shared object");
-    let key = generate_key(GostAlg::Gost2012_256).expect("keys can be generated");
-    assert_eq!(key.sign(b"x").expect("signing works").len(), 64);
+    let generated = generate_key(GostAlg::Gost2012_256).expect("keys can be generated");
+    assert_eq!(generated.sign(b"x").expect("signing works").len(), 64);
+    // Keys and certificates parsed from files find the engine's key methods too.
+    for name in ["gateway", "gateway-512"] {
+        let signature = key(name).sign(b"x").expect("signing works");
+        assert!(cert(name).verify(b"x", &signature).expect("verify runs"));
+    }
 }
 
 #[test]

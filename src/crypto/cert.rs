@@ -21,6 +21,9 @@ use super::key::{key_alg, PrivateKey};
 ///
 /// It exists to verify signatures from SMEV and portals, to check that the gateway's own certificate is current
 /// and belongs to its key, and to be embedded (as DER) into the signatures the gateway makes. Cloning is cheap.
+///
+/// Parsing loads the default GOST engine first when no engine is loaded yet (OpenSSL decodes the public key only
+/// while parsing), so every constructor can fail with [`CryptoError::EngineUnavailable`].
 #[derive(Clone)]
 pub struct Certificate {
     x509: X509,
