@@ -111,7 +111,8 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
         DsigCommand::Transform { file } => {
             let bytes = read(&file)?;
             let doc = xml::parse_bytes(&bytes, &Limits::default()).with_context(|| file.display().to_string())?;
-            let out = xml::smev_transform(&doc, doc.root(), &C14nOptions::default(), std::io::BufWriter::new(stdout.lock()))?;
+            let out =
+                xml::smev_transform(&doc, doc.root(), &C14nOptions::default(), std::io::BufWriter::new(stdout.lock()))?;
             out.into_inner().map_err(|e| e.into_error())?.flush()?;
         }
         DsigCommand::C14n { file, id, inclusive } => {
@@ -128,7 +129,10 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
                     }
                 }
             };
-            let options = C14nOptions { inclusive_prefixes: inclusive.split_whitespace().map(String::from).collect(), exclude: None };
+            let options = C14nOptions {
+                inclusive_prefixes: inclusive.split_whitespace().map(String::from).collect(),
+                exclude: None,
+            };
             stdout.lock().write_all(&xml::exc_c14n(&doc, apex, &options))?;
         }
         DsigCommand::Verify { file, digest_only, check_validity, trusted } => {
@@ -150,7 +154,8 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
             };
             let mut all_ok = true;
             for report in reports {
-                let ids = if report.reference_ids.is_empty() { "-".to_string() } else { report.reference_ids.join(",") };
+                let ids =
+                    if report.reference_ids.is_empty() { "-".to_string() } else { report.reference_ids.join(",") };
                 match report.outcome {
                     Ok(verified) => {
                         let elements: Vec<String> = verified.references.iter().map(|&(_, e)| doc.describe(e)).collect();

@@ -134,7 +134,11 @@ fn unknown_algorithms_are_errors() {
     let cases = [
         ("gostr34102012-gostr34112012-256\"", "rsa-sha256\"", "SignatureMethod"),
         ("algorithms:gostr34112012-256\"", "algorithms:sha256\"", "DigestMethod"),
-        ("<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"", "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"", "CanonicalizationMethod"),
+        (
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"",
+            "CanonicalizationMethod",
+        ),
         ("urn://smev-gov-ru/xmldsig/transform", "urn://smev-gov-ru/xmldsig/other", "Transform"),
     ];
     for (from, to, context) in cases {

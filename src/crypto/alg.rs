@@ -94,18 +94,13 @@ impl GostAlg {
     /// The key type's NID, used to recognise keys and to generate them.
     pub(crate) fn key_nid(self) -> Result<Nid, CryptoError> {
         ffi::sn2nid(self.key_short_name()).ok_or_else(|| CryptoError::UnsupportedKey {
-            detail: format!(
-                "OpenSSL does not know the key type {}",
-                self.key_short_name().to_string_lossy()
-            ),
+            detail: format!("OpenSSL does not know the key type {}", self.key_short_name().to_string_lossy()),
         })
     }
 
     /// Finds the suite of a key from its OpenSSL key type, `None` for non-GOST-2012 keys.
     pub(crate) fn from_key_nid(nid: Nid) -> Option<GostAlg> {
-        [GostAlg::Gost2012_256, GostAlg::Gost2012_512]
-            .into_iter()
-            .find(|alg| alg.key_nid().is_ok_and(|n| n == nid))
+        [GostAlg::Gost2012_256, GostAlg::Gost2012_512].into_iter().find(|alg| alg.key_nid().is_ok_and(|n| n == nid))
     }
 
     /// The engine's Streebog implementation for this suite.

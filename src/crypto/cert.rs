@@ -50,39 +50,23 @@ impl Certificate {
     /// Reads a PEM or DER certificate file.
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
         let location = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| CryptoError::CertificateLoad {
-            location: location.clone(),
-            detail: e.to_string(),
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| CryptoError::CertificateLoad { location: location.clone(), detail: e.to_string() })?;
         Self::parse(&bytes, is_pem(&bytes), &location)
     }
 
     fn parse(bytes: &[u8], pem: bool, location: &str) -> Result<Self, CryptoError> {
         // The engine must be loaded before parsing: OpenSSL decodes the public key at parse time only.
         engine::ready()?;
-        let load_error = |detail: String| CryptoError::CertificateLoad {
-            location: location.to_owned(),
-            detail,
-        };
-        let parsed = if pem {
-            X509::from_pem(bytes)
-        } else {
-            X509::from_der(bytes)
-        };
+        let load_error = |detail: String| CryptoError::CertificateLoad { location: location.to_owned(), detail };
+        let parsed = if pem { X509::from_pem(bytes) } else { X509::from_der(bytes) };
         let x509 = parsed.map_err(|e| load_error(describe(&e)))?;
-        let der = x509
-            .to_der()
-            .map_err(|e| load_error(format!("cannot re-encode: {}", describe(&e))))?;
-        let not_before = unix_time(x509.not_before())
-            .map_err(|e| load_error(format!("unreadable notBefore: {}", describe(&e))))?;
-        let not_after = unix_time(x509.not_after())
-            .map_err(|e| load_error(format!("unreadable notAfter: {}", describe(&e))))?;
-        Ok(Certificate {
-            x509,
-            der: der.into(),
-            not_before,
-            not_after,
-        })
+        let der = x509.to_der().map_err(|e| load_error(format!("cannot re-encode: {}", describe(&e))))?;
+        let not_before =
+            unix_time(x509.not_before()).map_err(|e| load_error(format!("unreadable notBefore: {}", describe(&e))))?;
+        let not_after =
+            unix_time(x509.not_after()).map_err(|e| load_error(format!("unreadable notAfter: {}", describe(&e))))?;
+        Ok(Certificate { x509, der: der.into(), not_before, not_after })
     }
 
     /// The DER encoding, for embedding into `ds:X509Certificate` (after base64).
@@ -129,14 +113,10 @@ impl Certificate {
     /// Messages carry their own timestamps, so validity is checked at a given time as well as now.
     pub fn check_validity_at(&self, unix_secs: i64) -> Result<(), CryptoError> {
         if unix_secs < self.not_before {
-            return Err(CryptoError::CertificateNotYetValid {
-                not_before: format_unix(self.not_before),
-            });
+            return Err(CryptoError::CertificateNotYetValid { not_before: format_unix(self.not_before) });
         }
         if unix_secs > self.not_after {
-            return Err(CryptoError::CertificateExpired {
-                not_after: format_unix(self.not_after),
-            });
+            return Err(CryptoError::CertificateExpired { not_after: format_unix(self.not_after) });
         }
         Ok(())
     }
@@ -166,9 +146,7 @@ impl Certificate {
     /// Tells whether this certificate was signed by `issuer`'s key, for checking peers against a trusted CA.
     pub fn is_signed_by(&self, issuer: &Certificate) -> Result<bool, CryptoError> {
         let issuer_key = issuer.public_key()?;
-        self.x509
-            .verify(&issuer_key)
-            .map_err(|e| CryptoError::Verify(describe(&e)))
+        self.x509.verify(&issuer_key).map_err(|e| CryptoError::Verify(describe(&e)))
     }
 
     /// Tells whether `key` is the private half of this certificate's public key, so that a misconfigured
@@ -181,14 +159,9 @@ impl Certificate {
     }
 
     fn public_key(&self) -> Result<PKey<Public>, CryptoError> {
-        self.x509
-            .public_key()
-            .map_err(|e| CryptoError::UnsupportedKey {
-                detail: format!(
-                    "the certificate's public key cannot be decoded: {}",
-                    describe(&e)
-                ),
-            })
+        self.x509.public_key().map_err(|e| CryptoError::UnsupportedKey {
+            detail: format!("the certificate's public key cannot be decoded: {}", describe(&e)),
+        })
     }
 }
 
@@ -203,29 +176,23 @@ impl fmt::Debug for Certificate {
 }
 
 fn is_pem(bytes: &[u8]) -> bool {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
     bytes[start..].starts_with(b"-----BEGIN")
 }
 
 fn one_line_name(name: &X509NameRef) -> String {
-    let parts: Vec<String> =
-        name.entries()
-            .map(|entry| {
-                let object = entry.object();
-                let key = object
-                    .nid()
-                    .short_name()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|_| object.to_string());
-                let value = entry.data().to_string().unwrap_or_else(|_| {
-                    String::from_utf8_lossy(entry.data().as_slice()).into_owned()
-                });
-                format!("{key}={value}")
-            })
-            .collect();
+    let parts: Vec<String> = name
+        .entries()
+        .map(|entry| {
+            let object = entry.object();
+            let key = object.nid().short_name().map(str::to_owned).unwrap_or_else(|_| object.to_string());
+            let value = entry
+                .data()
+                .to_string()
+                .unwrap_or_else(|_| String::from_utf8_lossy(entry.data().as_slice()).into_owned());
+            format!("{key}={value}")
+        })
+        .collect();
     parts.join(", ")
 }
 
@@ -266,18 +233,12 @@ fn civil_date(days_since_epoch: i64) -> (i64, i64, i64) {
     let days = days_since_epoch + 719_468;
     let cycle = days.div_euclid(DAYS_PER_CYCLE);
     let day_of_cycle = days.rem_euclid(DAYS_PER_CYCLE);
-    let year_of_cycle =
-        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
-    let day_of_year =
-        day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
+    let year_of_cycle = (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
+    let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
     // Months counted from March = 0; 153 days make each five-month run (31+30+31+30+31).
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
     let year = cycle * 400 + year_of_cycle + i64::from(month <= 2);
     (year, month, day)
 }

@@ -28,17 +28,12 @@ impl Digester {
 
     /// Feeds more bytes into the digest.
     pub fn update(&mut self, data: &[u8]) -> Result<(), CryptoError> {
-        self.hasher
-            .update(data)
-            .map_err(|e| CryptoError::Digest(describe(&e)))
+        self.hasher.update(data).map_err(|e| CryptoError::Digest(describe(&e)))
     }
 
     /// Ends the digest and returns its bytes exactly as OpenSSL outputs them (the byte order `DigestValue` uses).
     pub fn finish(mut self) -> Result<Vec<u8>, CryptoError> {
-        let bytes = self
-            .hasher
-            .finish()
-            .map_err(|e| CryptoError::Digest(describe(&e)))?;
+        let bytes = self.hasher.finish().map_err(|e| CryptoError::Digest(describe(&e)))?;
         Ok(bytes.to_vec())
     }
 

@@ -34,10 +34,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     /// Debian's `gost` engine, found by OpenSSL in its engines directory.
     fn default() -> Self {
-        EngineConfig {
-            engine_id: DEFAULT_ENGINE_ID.to_owned(),
-            dynamic_path: None,
-        }
+        EngineConfig { engine_id: DEFAULT_ENGINE_ID.to_owned(), dynamic_path: None }
     }
 }
 
@@ -64,10 +61,7 @@ static ANY_ENGINE: AtomicBool = AtomicBool::new(false);
 /// start-up. No `OPENSSL_CONF` is needed. When several different engines are loaded, the last one loaded is the
 /// default and holds engine keys ([`crate::crypto::KeySource::Engine`]).
 pub fn init_engine(cfg: &EngineConfig) -> Result<(), CryptoError> {
-    let unavailable = |detail: String| CryptoError::EngineUnavailable {
-        engine_id: cfg.engine_id.clone(),
-        detail,
-    };
+    let unavailable = |detail: String| CryptoError::EngineUnavailable { engine_id: cfg.engine_id.clone(), detail };
     let mut reg = registry();
     if reg.by_id.contains_key(&cfg.engine_id) {
         return Ok(());
@@ -77,18 +71,15 @@ pub fn init_engine(cfg: &EngineConfig) -> Result<(), CryptoError> {
     let engine = match &cfg.dynamic_path {
         None => Engine::by_id(&id).map_err(|e| unavailable(describe(&e)))?,
         Some(path) => {
-            let path_str = path.to_str().ok_or_else(|| {
-                unavailable(format!("the engine path {} is not UTF-8", path.display()))
-            })?;
-            let so_path = CString::new(path_str)
-                .map_err(|_| unavailable("the engine path contains a NUL byte".to_owned()))?;
+            let path_str =
+                path.to_str().ok_or_else(|| unavailable(format!("the engine path {} is not UTF-8", path.display())))?;
+            let so_path =
+                CString::new(path_str).map_err(|_| unavailable("the engine path contains a NUL byte".to_owned()))?;
             Engine::dynamic(&so_path, &id)
                 .map_err(|e| unavailable(format!("loading {}: {}", path.display(), describe(&e))))?
         }
     };
-    engine
-        .set_default_all()
-        .map_err(|e| unavailable(format!("cannot make it the default: {}", describe(&e))))?;
+    engine.set_default_all().map_err(|e| unavailable(format!("cannot make it the default: {}", describe(&e))))?;
     let engine = Arc::new(engine);
     reg.by_id.insert(cfg.engine_id.clone(), Arc::clone(&engine));
     reg.current = Some(engine);
@@ -124,19 +115,10 @@ pub(crate) fn ready() -> Result<(), CryptoError> {
 /// Asks the current engine for a private key it holds, by the engine's own key id.
 pub(crate) fn load_engine_key(key_id: &str) -> Result<PKey<Private>, CryptoError> {
     ready()?;
-    let key_error = |detail: String| CryptoError::KeyLoad {
-        location: format!("engine key `{key_id}`"),
-        detail,
-    };
-    let id =
-        CString::new(key_id).map_err(|_| key_error("the key id contains a NUL byte".to_owned()))?;
+    let key_error = |detail: String| CryptoError::KeyLoad { location: format!("engine key `{key_id}`"), detail };
+    let id = CString::new(key_id).map_err(|_| key_error("the key id contains a NUL byte".to_owned()))?;
     // The registry lock also serialises calls into the engine's key loader, which some engines need.
     let reg = registry();
-    let engine = reg
-        .current
-        .as_ref()
-        .ok_or_else(|| key_error("no engine is loaded".to_owned()))?;
-    engine
-        .load_private_key(&id)
-        .map_err(|e| key_error(describe(&e)))
+    let engine = reg.current.as_ref().ok_or_else(|| key_error("no engine is loaded".to_owned()))?;
+    engine.load_private_key(&id).map_err(|e| key_error(describe(&e)))
 }

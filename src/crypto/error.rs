@@ -38,9 +38,7 @@ pub enum CryptoError {
     },
 
     /// The key is not a GOST R 34.10-2012 key, so SMEV would not accept signatures made with it.
-    #[error(
-        "unsupported key: {detail}; only GOST R 34.10-2012 256-bit and 512-bit keys are supported"
-    )]
+    #[error("unsupported key: {detail}; only GOST R 34.10-2012 256-bit and 512-bit keys are supported")]
     UnsupportedKey {
         /// What kind of key was found instead.
         detail: String,

@@ -38,11 +38,7 @@ extern "C" {
         ui_method: *mut c_void,
         callback_data: *mut c_void,
     ) -> *mut sys::EVP_PKEY;
-    fn EVP_PKEY_CTX_ctrl_str(
-        ctx: *mut sys::EVP_PKEY_CTX,
-        name: *const c_char,
-        value: *const c_char,
-    ) -> c_int;
+    fn EVP_PKEY_CTX_ctrl_str(ctx: *mut sys::EVP_PKEY_CTX, name: *const c_char, value: *const c_char) -> c_int;
 }
 
 /// An initialised OpenSSL engine: owns one structural and one functional reference, released on drop.
@@ -78,17 +74,12 @@ impl Engine {
         // SAFETY: the literal is NUL-terminated; a null result is handled.
         let raw = unsafe { ENGINE_by_id(c"dynamic".as_ptr()) };
         let structural = NonNull::new(raw).ok_or_else(ErrorStack::get)?;
-        let commands: [(&CStr, Option<&CStr>); 3] = [
-            (c"SO_PATH", Some(so_path)),
-            (c"ID", Some(id)),
-            (c"LOAD", None),
-        ];
+        let commands: [(&CStr, Option<&CStr>); 3] = [(c"SO_PATH", Some(so_path)), (c"ID", Some(id)), (c"LOAD", None)];
         for (name, arg) in commands {
             let arg_ptr = arg.map_or(ptr::null(), CStr::as_ptr);
             // SAFETY: `structural` is a live structural reference; `name` and `arg` (or null, which the LOAD
             // command accepts) are valid NUL-terminated strings that outlive the call.
-            let ok =
-                unsafe { ENGINE_ctrl_cmd_string(structural.as_ptr(), name.as_ptr(), arg_ptr, 0) };
+            let ok = unsafe { ENGINE_ctrl_cmd_string(structural.as_ptr(), name.as_ptr(), arg_ptr, 0) };
             if ok != 1 {
                 let err = ErrorStack::get();
                 // SAFETY: releases the structural reference obtained above, which is not used again.
@@ -125,14 +116,8 @@ impl Engine {
     pub(crate) fn load_private_key(&self, key_id: &CStr) -> Result<PKey<Private>, ErrorStack> {
         // SAFETY: `self.ptr` is a live, initialised engine and `key_id` a valid NUL-terminated string; null UI
         // method and callback data mean "no interactive prompt", which the API allows.
-        let raw = unsafe {
-            ENGINE_load_private_key(
-                self.ptr.as_ptr(),
-                key_id.as_ptr(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            )
-        };
+        let raw =
+            unsafe { ENGINE_load_private_key(self.ptr.as_ptr(), key_id.as_ptr(), ptr::null_mut(), ptr::null_mut()) };
         if raw.is_null() {
             return Err(ErrorStack::get());
         }
@@ -159,11 +144,7 @@ pub(crate) fn sn2nid(short_name: &CStr) -> Option<Nid> {
 }
 
 /// Passes a string control (such as `paramset`=`A`) to a key context, which the `openssl` crate cannot do.
-pub(crate) fn pkey_ctx_ctrl_str<T>(
-    ctx: &mut PkeyCtxRef<T>,
-    name: &CStr,
-    value: &CStr,
-) -> Result<(), ErrorStack> {
+pub(crate) fn pkey_ctx_ctrl_str<T>(ctx: &mut PkeyCtxRef<T>, name: &CStr, value: &CStr) -> Result<(), ErrorStack> {
     // SAFETY: `ctx` is a live key context borrowed mutably for the call; `name` and `value` are valid
     // NUL-terminated strings that outlive it.
     let rc = unsafe { EVP_PKEY_CTX_ctrl_str(ctx.as_ptr(), name.as_ptr(), value.as_ptr()) };

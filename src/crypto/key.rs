@@ -49,10 +49,8 @@ impl PrivateKey {
         match src {
             KeySource::PemFile(path) => {
                 let location = path.display().to_string();
-                let pem = std::fs::read(path).map_err(|e| CryptoError::KeyLoad {
-                    location: location.clone(),
-                    detail: e.to_string(),
-                })?;
+                let pem = std::fs::read(path)
+                    .map_err(|e| CryptoError::KeyLoad { location: location.clone(), detail: e.to_string() })?;
                 Self::parse_pem(&pem, &location)
             }
             KeySource::Engine { key_id } => {
@@ -64,10 +62,8 @@ impl PrivateKey {
 
     fn parse_pem(pem: &[u8], location: &str) -> Result<Self, CryptoError> {
         engine::ready()?;
-        let pkey = PKey::private_key_from_pem(pem).map_err(|e| CryptoError::KeyLoad {
-            location: location.to_owned(),
-            detail: describe(&e),
-        })?;
+        let pkey = PKey::private_key_from_pem(pem)
+            .map_err(|e| CryptoError::KeyLoad { location: location.to_owned(), detail: describe(&e) })?;
         Self::from_pkey(pkey)
     }
 
@@ -103,9 +99,7 @@ impl PrivateKey {
 
     /// Encodes the key as unencrypted PKCS#8 PEM, so that generated keys can be saved for tests and tools.
     pub fn to_pem_pkcs8(&self) -> Result<Vec<u8>, CryptoError> {
-        self.pkey
-            .private_key_to_pem_pkcs8()
-            .map_err(|e| CryptoError::Encode(describe(&e)))
+        self.pkey.private_key_to_pem_pkcs8().map_err(|e| CryptoError::Encode(describe(&e)))
     }
 
     /// The OpenSSL key, for comparing it with a certificate's public key.
@@ -117,9 +111,7 @@ impl PrivateKey {
 impl fmt::Debug for PrivateKey {
     /// Shows the suite only: key material never goes into logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrivateKey")
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("PrivateKey").field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -127,13 +119,8 @@ impl fmt::Debug for PrivateKey {
 pub(crate) fn key_alg<T: HasPublic>(pkey: &PKeyRef<T>) -> Result<GostAlg, CryptoError> {
     let nid = openssl::nid::Nid::from_raw(pkey.id().as_raw());
     GostAlg::from_key_nid(nid).ok_or_else(|| {
-        let name = nid
-            .short_name()
-            .map(str::to_owned)
-            .unwrap_or_else(|_| format!("key type {}", nid.as_raw()));
-        CryptoError::UnsupportedKey {
-            detail: format!("a {name} key of {} bits", pkey.bits()),
-        }
+        let name = nid.short_name().map(str::to_owned).unwrap_or_else(|_| format!("key type {}", nid.as_raw()));
+        CryptoError::UnsupportedKey { detail: format!("a {name} key of {} bits", pkey.bits()) }
     })
 }
 

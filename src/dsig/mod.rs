@@ -13,7 +13,9 @@ mod verify;
 pub use error::DsigError;
 pub use model::{Reference, SignatureModel, Transform};
 pub use sign::{Placement, Signer};
-pub use verify::{verify_document, verify_signature, KeySelection, SignatureReport, Validity, VerifiedSignature, VerifyOptions};
+pub use verify::{
+    verify_document, verify_signature, KeySelection, SignatureReport, Validity, VerifiedSignature, VerifyOptions,
+};
 
 /// The XMLDSig namespace.
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";

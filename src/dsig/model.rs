@@ -61,7 +61,11 @@ fn expect_ds(doc: &Document<'_>, id: NodeId, local: &str) -> Result<(), DsigErro
     if doc.is(id, DSIG_NS, local) {
         Ok(())
     } else {
-        Err(DsigError::Malformed(format!("expected ds:{local}, found {} at {}", doc.describe(id), doc.position(doc.element(id).span.start))))
+        Err(DsigError::Malformed(format!(
+            "expected ds:{local}, found {} at {}",
+            doc.describe(id),
+            doc.position(doc.element(id).span.start)
+        )))
     }
 }
 

@@ -44,9 +44,9 @@ impl Signer {
 
     /// Builds a complete `ds:Signature` (declaring its own `ds` prefix) over `target` of `doc`.
     pub fn signature_xml(&self, doc: &Document<'_>, target: NodeId, enveloped: bool) -> Result<String, DsigError> {
-        let id = doc
-            .attr(target, "Id")
-            .ok_or_else(|| DsigError::Malformed(format!("{} has no Id attribute to reference", doc.describe(target))))?;
+        let id = doc.attr(target, "Id").ok_or_else(|| {
+            DsigError::Malformed(format!("{} has no Id attribute to reference", doc.describe(target)))
+        })?;
         let alg = self.key.alg();
         let mut transforms = Vec::with_capacity(3);
         if enveloped {
@@ -147,10 +147,14 @@ fn insertion_at_end(doc: &Document<'_>, element: NodeId) -> (usize, usize, Strin
 }
 
 /// Where the signature of `target` goes among its siblings.
-fn caller_signature_insertion(doc: &Document<'_>, target: NodeId, id: &str) -> Result<(usize, usize, String, String), DsigError> {
-    let parent = doc
-        .parent(target)
-        .ok_or_else(|| DsigError::Malformed("the signed element has no parent to hold CallerInformationSystemSignature".into()))?;
+fn caller_signature_insertion(
+    doc: &Document<'_>,
+    target: NodeId,
+    id: &str,
+) -> Result<(usize, usize, String, String), DsigError> {
+    let parent = doc.parent(target).ok_or_else(|| {
+        DsigError::Malformed("the signed element has no parent to hold CallerInformationSystemSignature".into())
+    })?;
     let siblings: Vec<NodeId> = doc.child_elements(parent).collect();
     let index = siblings.iter().position(|&s| s == target).expect("a child of its parent");
     let following = &siblings[index + 1..];

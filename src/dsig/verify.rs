@@ -106,7 +106,11 @@ fn reference_ids(doc: &Document<'_>, signature: NodeId) -> Vec<String> {
 }
 
 /// Verifies one `ds:Signature`.
-pub fn verify_signature(doc: &Document<'_>, signature: NodeId, options: &VerifyOptions) -> Result<VerifiedSignature, DsigError> {
+pub fn verify_signature(
+    doc: &Document<'_>,
+    signature: NodeId,
+    options: &VerifyOptions,
+) -> Result<VerifiedSignature, DsigError> {
     let model = SignatureModel::read(doc, signature)?;
     let mut references = Vec::with_capacity(model.references.len());
     for reference in &model.references {
@@ -197,13 +201,22 @@ pub(crate) fn digest_element(
         }
     }
     let out = BufWriter::with_capacity(16 * 1024, Digester::new(alg)?);
-    let out = if smev { run(doc, element, &options, SmevTransform::new(out))? } else { run(doc, element, &options, C14nWriter::new(out))? };
+    let out = if smev {
+        run(doc, element, &options, SmevTransform::new(out))?
+    } else {
+        run(doc, element, &options, C14nWriter::new(out))?
+    };
     let digester = out.into_inner().map_err(|e| DsigError::Canon(e.into_error().into()))?;
     Ok(digester.finish()?)
 }
 
 /// Runs canonicalization into a sink that wraps a buffered digester and hands the buffer back.
-fn run<S: CanonicalSink + IntoInner>(doc: &Document<'_>, element: NodeId, options: &C14nOptions, mut sink: S) -> Result<S::Inner, DsigError> {
+fn run<S: CanonicalSink + IntoInner>(
+    doc: &Document<'_>,
+    element: NodeId,
+    options: &C14nOptions,
+    mut sink: S,
+) -> Result<S::Inner, DsigError> {
     xml::canonicalize(doc, element, options, &mut sink)?;
     let mut inner = sink.into_inner_writer();
     inner.flush().map_err(|e| DsigError::Canon(e.into()))?;
