@@ -75,8 +75,8 @@ pub enum NodeKind<'a> {
     Pi {
         /// The target name.
         target: &'a str,
-        /// Everything after the target and the whitespace that follows it.
-        data: &'a str,
+        /// Everything after the target and the whitespace that follows it, with line ends normalized.
+        data: Cow<'a, str>,
     },
 }
 

@@ -125,6 +125,11 @@ impl<'a> Parser<'a> {
                     if target.eq_ignore_ascii_case("xml") || !super::chars::is_ncname(target) {
                         return Err(self.err(before, XmlErrorKind::InvalidName(target.to_string())));
                     }
+                    // XML normalizes line ends in the whole input, so CR LF and CR in a processing instruction are
+                    // LF to every consumer (and in canonical output); its characters must be XML characters too.
+                    // A CDATA section's content follows exactly these rules.
+                    let data_offset = data.as_ptr() as usize - self.src.as_ptr() as usize;
+                    let data = decode_cdata(data).map_err(|e| self.local_err(data_offset, e))?;
                     self.push_child(before, NodeKind::Pi { target, data })?;
                 }
                 Event::Eof => break,
@@ -321,5 +326,37 @@ impl<'a> Parser<'a> {
                 e.span.end = after;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pi_data(src: &str) -> String {
+        let doc = parse(src, &Limits::default()).expect("parses");
+        let first = doc.element(doc.root()).children[0];
+        match &doc.node(first).kind {
+            NodeKind::Pi { data, .. } => data.to_string(),
+            other => panic!("not a processing instruction: {other:?}"),
+        }
+    }
+
+    /// Regression: a literal CR LF or CR inside a processing instruction reached the tree, and so the canonical
+    /// output, unnormalized (libxml2 and the XML spec make it LF).
+    #[test]
+    fn pi_data_line_ends_are_normalized() {
+        assert_eq!(pi_data("<a><?p x\r\ny\rz\r?></a>"), "x\ny\nz\n");
+        assert_eq!(pi_data("<a><?p\r\n  x?></a>"), "x");
+        let doc = parse("<a><?p x\r\ny?></a>", &Limits::default()).expect("parses");
+        assert_eq!(crate::xml::exc_c14n(&doc, doc.root(), &Default::default()), b"<a><?p x\ny?></a>");
+    }
+
+    /// Regression: characters XML forbids were accepted inside a processing instruction.
+    #[test]
+    fn pi_data_with_a_forbidden_character_is_refused() {
+        let err = parse("<a><?p x\u{1}?></a>", &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, XmlErrorKind::InvalidChar("U+0001".into()));
+        assert_eq!((err.position.line, err.position.column, err.position.offset), (1, 9, 8));
     }
 }
