@@ -4,9 +4,9 @@
 use super::model::Transform;
 use super::verify::{digest_element, resolve_id};
 use super::{DsigError, DSIG_NS, ENVELOPED_SIGNATURE, EXC_C14N, SMEV_TRANSFORM};
-use crate::crypto::{Certificate, PrivateKey};
+use crate::crypto::{Certificate, GostAlg, PrivateKey};
 use crate::xml::c14n::{write_escaped, Escape};
-use crate::xml::{self, C14nOptions, Document, Limits, NodeId};
+use crate::xml::{self, Document, Limits, NodeId};
 use base64::Engine as _;
 
 /// Where a new signature goes.
@@ -57,45 +57,15 @@ impl Signer {
         let digest = digest_element(doc, target, &transforms, alg, None)?;
 
         let b64 = &base64::engine::general_purpose::STANDARD;
-        let mut signed_info = String::with_capacity(768);
-        signed_info.push_str("<ds:SignedInfo xmlns:ds=\"");
-        signed_info.push_str(DSIG_NS);
-        signed_info.push_str("\"><ds:CanonicalizationMethod Algorithm=\"");
-        signed_info.push_str(EXC_C14N);
-        signed_info.push_str("\"/><ds:SignatureMethod Algorithm=\"");
-        signed_info.push_str(alg.signature_uri());
-        signed_info.push_str("\"/><ds:Reference URI=\"#");
-        let mut escaped = Vec::new();
-        write_escaped(&mut escaped, id, Escape::C14nAttribute).expect("writing to a Vec cannot fail");
-        signed_info.push_str(std::str::from_utf8(&escaped).expect("escaping keeps UTF-8"));
-        signed_info.push_str("\"><ds:Transforms>");
-        if enveloped {
-            signed_info.push_str("<ds:Transform Algorithm=\"");
-            signed_info.push_str(ENVELOPED_SIGNATURE);
-            signed_info.push_str("\"/>");
-        }
-        signed_info.push_str("<ds:Transform Algorithm=\"");
-        signed_info.push_str(EXC_C14N);
-        signed_info.push_str("\"/><ds:Transform Algorithm=\"");
-        signed_info.push_str(SMEV_TRANSFORM);
-        signed_info.push_str("\"/></ds:Transforms><ds:DigestMethod Algorithm=\"");
-        signed_info.push_str(alg.digest_uri());
-        signed_info.push_str("\"/><ds:DigestValue>");
-        signed_info.push_str(&b64.encode(&digest));
-        signed_info.push_str("</ds:DigestValue></ds:Reference></ds:SignedInfo>");
+        let inner = signed_info_content(id, alg, enveloped, &b64.encode(&digest));
+        let canonical = format!("<ds:SignedInfo xmlns:ds=\"{DSIG_NS}\">{inner}");
+        let value = self.key.sign(canonical.as_bytes())?;
 
-        // What is signed is the canonical form of SignedInfo; it is computed by the same canonicalizer the verifier
-        // uses rather than assumed from the template.
-        let parsed = xml::parse(&signed_info, &Limits::default())?;
-        let canonical = xml::exc_c14n(&parsed, parsed.root(), &C14nOptions::default());
-        let value = self.key.sign(&canonical)?;
-
-        let body = &signed_info[signed_info.find('>').expect("template has a start tag") + 1..];
-        let mut out = String::with_capacity(signed_info.len() + self.cert_base64.len() + 256);
+        let mut out = String::with_capacity(inner.len() + self.cert_base64.len() + 320);
         out.push_str("<ds:Signature xmlns:ds=\"");
         out.push_str(DSIG_NS);
         out.push_str("\"><ds:SignedInfo>");
-        out.push_str(body);
+        out.push_str(&inner);
         out.push_str("<ds:SignatureValue>");
         out.push_str(&b64.encode(&value));
         out.push_str("</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>");
@@ -122,6 +92,41 @@ impl Signer {
         out.push_str(&xml[replace_end..]);
         Ok(out)
     }
+}
+
+/// Everything of a `ds:SignedInfo` after its start tag, written directly in canonical form (no empty-element tags,
+/// attribute values escaped as c14n escapes them), so that the bytes signed need no canonicalization pass. With
+/// `<ds:SignedInfo xmlns:ds="...">` in front it is exactly the exclusive c14n of the SignedInfo as placed in a
+/// `ds:Signature`; the tests check that it is a fixed point of the canonicalizer.
+fn signed_info_content(id: &str, alg: GostAlg, enveloped: bool, digest_b64: &str) -> String {
+    let mut s = String::with_capacity(720 + id.len());
+    let method = |s: &mut String, name: &str, uri: &str| {
+        s.push_str("<ds:");
+        s.push_str(name);
+        s.push_str(" Algorithm=\"");
+        s.push_str(uri);
+        s.push_str("\"></ds:");
+        s.push_str(name);
+        s.push('>');
+    };
+    method(&mut s, "CanonicalizationMethod", EXC_C14N);
+    method(&mut s, "SignatureMethod", alg.signature_uri());
+    s.push_str("<ds:Reference URI=\"#");
+    let mut escaped = Vec::new();
+    write_escaped(&mut escaped, id, Escape::C14nAttribute).expect("writing to a Vec cannot fail");
+    s.push_str(std::str::from_utf8(&escaped).expect("escaping keeps UTF-8"));
+    s.push_str("\"><ds:Transforms>");
+    if enveloped {
+        method(&mut s, "Transform", ENVELOPED_SIGNATURE);
+    }
+    method(&mut s, "Transform", EXC_C14N);
+    method(&mut s, "Transform", SMEV_TRANSFORM);
+    s.push_str("</ds:Transforms>");
+    method(&mut s, "DigestMethod", alg.digest_uri());
+    s.push_str("<ds:DigestValue>");
+    s.push_str(digest_b64);
+    s.push_str("</ds:DigestValue></ds:Reference></ds:SignedInfo>");
+    s
 }
 
 /// The qualified name of an element as written, for writing its end tag.
@@ -177,4 +182,31 @@ fn caller_signature_insertion(
         unreachable!("the parent contains the target, so it is not an empty-element tag");
     }
     Ok((at, at, format!("<{name}>"), format!("</{name}>")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{exc_c14n, parse, C14nOptions};
+
+    /// The SignedInfo written by the signer must be byte-for-byte its own exclusive c14n, or signatures would not
+    /// verify anywhere.
+    #[test]
+    fn signed_info_is_written_in_canonical_form() {
+        for id in ["SIGNED_BY_CONSUMER", "a&b<c\"d", "tab\there", "Идентификатор"] {
+            for alg in [GostAlg::Gost2012_256, GostAlg::Gost2012_512] {
+                for enveloped in [false, true] {
+                    let inner = signed_info_content(id, alg, enveloped, "AAAA");
+                    let canonical = format!("<ds:SignedInfo xmlns:ds=\"{DSIG_NS}\">{inner}");
+                    let doc = parse(&canonical, &Limits::default()).unwrap();
+                    assert_eq!(
+                        doc.attr(doc.child_elements(doc.root()).nth(2).unwrap(), "URI"),
+                        Some(&*format!("#{id}"))
+                    );
+                    let again = exc_c14n(&doc, doc.root(), &C14nOptions::default());
+                    assert_eq!(String::from_utf8(again).unwrap(), canonical, "id {id:?}");
+                }
+            }
+        }
+    }
 }

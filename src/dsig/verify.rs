@@ -6,7 +6,9 @@ use super::model::{SignatureModel, Transform};
 use super::{DsigError, DSIG_NS};
 use crate::crypto::{Certificate, Digester, GostAlg};
 use crate::xml::{self, C14nOptions, C14nWriter, CanonicalSink, Document, NodeId, SmevTransform};
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
+use std::sync::{Mutex, OnceLock};
 
 /// Which certificate checks the signature value.
 #[derive(Debug, Clone, Default)]
@@ -161,9 +163,28 @@ pub(crate) fn resolve_id(doc: &Document<'_>, id: &str) -> Result<NodeId, DsigErr
     Ok(first)
 }
 
+/// Certificates decoded from KeyInfo, by their DER. SMEV and each information system sign every message with the
+/// same few certificates, and decoding one (GOST public key included) costs about a quarter of a verification.
+/// Bounded: when full it is emptied, which costs one decode per certificate in use.
+fn decode_certificate(der: &[u8]) -> Result<Certificate, DsigError> {
+    const CAPACITY: usize = 256;
+    static CACHE: OnceLock<Mutex<HashMap<Vec<u8>, Certificate>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(cert) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(der) {
+        return Ok(cert.clone());
+    }
+    let cert = Certificate::from_der(der).map_err(DsigError::BadCertificate)?;
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= CAPACITY {
+        map.clear();
+    }
+    map.insert(der.to_vec(), cert.clone());
+    Ok(cert)
+}
+
 fn select_certificate(model: &SignatureModel, keys: &KeySelection) -> Result<Certificate, DsigError> {
     let embedded = match &model.certificate_der {
-        Some(der) => Some(Certificate::from_der(der).map_err(DsigError::BadCertificate)?),
+        Some(der) => Some(decode_certificate(der)?),
         None => None,
     };
     match (keys, embedded) {
