@@ -147,7 +147,7 @@ fn print_ratios() {
     println!("\n## Ratios measured in this run (time of ours / time of the floor or peer; below 1 is faster)\n");
     println!("| what | ours | floor or peer | ours | floor | ratio |");
     println!("|---|---|---|---|---|---|");
-    let mut row = |what: &str, ours: &str, floor: &str| {
+    let row = |what: &str, ours: &str, floor: &str| {
         if let (Some(a), Some(b)) = (estimate(ours), estimate(floor)) {
             println!(
                 "| {what} | {} | {} | {:.1} µs | {:.1} µs | {:.2} |",
