@@ -364,15 +364,19 @@ impl<'r> Generator<'r> {
             .collect();
 
         let mut children = Vec::new();
-        let n = if depth >= self.shape.max_depth {
-            self.rng.gen_range(0..=2)
-        } else {
-            self.rng.gen_range(0..=self.shape.max_children)
+        // The document element nearly always has children, and elements are likelier near the top, so that most
+        // documents have inner elements to canonicalize on their own.
+        let n = match depth {
+            0 => self.rng.gen_range(1..=self.shape.max_children),
+            d if d >= self.shape.max_depth => self.rng.gen_range(0..=2),
+            _ => self.rng.gen_range(0..=self.shape.max_children),
         };
+        let elements = if depth < 2 { 7 } else { 5 };
         for _ in 0..n {
-            let child = match self.rng.gen_range(0..12) {
-                0..=4 if depth < self.shape.max_depth => Node::Element(self.element(depth + 1)),
-                0..=4 | 5 | 6 => Node::Text(self.text()),
+            let kind = self.rng.gen_range(0..12);
+            let child = match kind {
+                _ if kind < elements && depth < self.shape.max_depth => Node::Element(self.element(depth + 1)),
+                0..=6 => Node::Text(self.text()),
                 7 => Node::Text(self.pieces(WHITESPACE_PIECES, 4)),
                 8 => Node::CData(self.cdata()),
                 9 => Node::Comment(self.comment()),
