@@ -4,7 +4,7 @@
 
 use super::chars::{decode_attribute, decode_cdata, decode_text, split_qname, LocalError};
 use super::dom::{Attribute, Document, Element, Node, NodeId, NodeKind, NsDecl, NsId, XML_NS};
-use super::{Limits, XmlError, XmlErrorKind};
+use super::{Limits, Position, XmlError, XmlErrorKind};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::borrow::Cow;
@@ -20,7 +20,9 @@ pub fn parse_bytes<'a>(input: &'a [u8], limits: &Limits) -> Result<Document<'a>,
         let valid = std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or("");
         XmlError::at(valid, valid.len(), XmlErrorKind::Encoding(e.to_string()))
     })?;
-    parse(src, limits)
+    // Not `parse`, which would strip a second byte-order mark: only the first is an encoding signature; another
+    // is a character before the document element, which XML does not allow.
+    Parser::new(src, *limits).run()
 }
 
 /// Parses a document held in a string.
@@ -34,7 +36,8 @@ fn check_size(size: usize, limits: &Limits) -> Result<(), XmlError> {
     if size > limits.max_document_bytes {
         return Err(XmlError {
             kind: XmlErrorKind::DocumentTooLarge { size, limit: limits.max_document_bytes },
-            position: Default::default(),
+            // The whole document is at fault: point at its start (lines and columns are one-based).
+            position: Position { line: 1, column: 1, offset: 0 },
         });
     }
     Ok(())
@@ -88,6 +91,12 @@ impl<'a> Parser<'a> {
     }
 
     fn run(mut self) -> Result<Document<'a>, XmlError> {
+        // The one byte-order mark allowed is stripped before we get here. quick-xml silently skips another at the
+        // start of its input and then counts offsets from after it (so every span would be off by three bytes):
+        // refuse it here as the misplaced character it is.
+        if self.src.starts_with('\u{FEFF}') {
+            return Err(self.err(0, XmlErrorKind::Structure("text outside the document element".into())));
+        }
         let mut reader = Reader::from_str(self.src);
         let config = reader.config_mut();
         config.trim_text(false);
@@ -195,10 +204,17 @@ impl<'a> Parser<'a> {
 
     fn text(&mut self, raw: &'a str, offset: usize, cdata: bool) -> Result<(), XmlError> {
         if self.open.is_empty() {
-            if cdata || !raw.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
-                return Err(self.err(offset, XmlErrorKind::Structure("text outside the document element".into())));
-            }
-            return Ok(());
+            // Point at what is not allowed there: the CDATA section's `<`, or the first character that is not
+            // whitespace (not at the whitespace before it, which may be on an earlier line).
+            let misplaced = if cdata {
+                Some(offset - "<![CDATA[".len())
+            } else {
+                raw.bytes().position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n')).map(|i| offset + i)
+            };
+            return match misplaced {
+                Some(at) => Err(self.err(at, XmlErrorKind::Structure("text outside the document element".into()))),
+                None => Ok(()),
+            };
         }
         let decoded = if cdata { decode_cdata(raw) } else { decode_text(raw) }.map_err(|e| self.local_err(offset, e))?;
         // Adjacent character data (text beside a CDATA section) is one text node, as in the XPath data model.
@@ -350,6 +366,37 @@ mod tests {
         assert_eq!(pi_data("<a><?p\r\n  x?></a>"), "x");
         let doc = parse("<a><?p x\r\ny?></a>", &Limits::default()).expect("parses");
         assert_eq!(crate::xml::exc_c14n(&doc, doc.root(), &Default::default()), b"<a><?p x\ny?></a>");
+    }
+
+    /// Regression: the size refusal carried line 0, column 0, though positions are one-based.
+    #[test]
+    fn oversize_document_error_points_at_the_start() {
+        let limits = Limits { max_document_bytes: 4, ..Limits::default() };
+        for err in [parse("<a></a>", &limits).unwrap_err(), parse_bytes(b"<a></a>", &limits).unwrap_err()] {
+            assert_eq!(err.kind, XmlErrorKind::DocumentTooLarge { size: 7, limit: 4 });
+            assert_eq!(err.position, Position { line: 1, column: 1, offset: 0 });
+        }
+    }
+
+    /// Regression: `parse_bytes` stripped a byte-order mark and `parse` then stripped a second one.
+    #[test]
+    fn a_second_byte_order_mark_is_refused() {
+        let err = parse_bytes(b"\xEF\xBB\xBF\xEF\xBB\xBF<a/>", &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, XmlErrorKind::Structure("text outside the document element".into()));
+        assert_eq!((err.position.line, err.position.column), (1, 1));
+        let err = parse("\u{FEFF}\u{FEFF}<a/>", &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, XmlErrorKind::Structure("text outside the document element".into()));
+        let doc = parse_bytes(b"\xEF\xBB\xBF<a/>", &Limits::default()).unwrap();
+        assert_eq!(doc.element(doc.root()).span, 0..4);
+    }
+
+    /// Regression: text after the document element was located at the whitespace before it, often a line early.
+    #[test]
+    fn text_outside_the_document_element_is_located_at_its_first_non_space() {
+        let err = parse("<a/>\n  x", &Limits::default()).unwrap_err();
+        assert_eq!((err.position.line, err.position.column), (2, 3));
+        let err = parse("<a/>\n<![CDATA[x]]>", &Limits::default()).unwrap_err();
+        assert_eq!((err.position.line, err.position.column), (2, 1));
     }
 
     /// Regression: characters XML forbids were accepted inside a processing instruction.
