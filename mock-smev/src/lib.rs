@@ -1,0 +1,19 @@
+//! mock-smev: an SMEV 3 emulator that integrators, and edugate's own tests, send messages through.
+//!
+//! This crate holds the emulator's message-queue engine ([`Queues`]) and its storage ([`store`]); the SOAP and HTTP
+//! layers stand on top and treat payloads as opaque bytes.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod queue;
+pub mod store;
+
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::queue::{
+    Limits, ListFilter, MessageState, MessageSummary, QueueDepth, QueueError, Queues, Selector, SendReceipt,
+    QUOTA_WINDOW,
+};
+pub use crate::store::{
+    AckRecord, Direction, Envelope, InteractionStatus, MemoryStore, MessageHeader, MessageRecord, SledStore,
+    StatusEntry, Store, StoreError, StoredMessage,
+};
