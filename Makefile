@@ -29,7 +29,7 @@ bench: deps
 	$(CARGO) bench --bench dsig
 
 conformance: build
-	bash ../shared/conformance/run all
+	EDUGATE_BIN=$(EDUGATE) bash ../shared/conformance/run all
 
 certs-dev: deps
 	bash certs-dev/make.sh

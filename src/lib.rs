@@ -6,4 +6,5 @@
 
 pub mod crypto;
 pub mod dsig;
+pub mod smev;
 pub mod xml;

@@ -3,6 +3,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use edugate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
 use edugate::dsig::{self, KeySelection, Placement, Signer, Validity, VerifyOptions};
+use edugate::smev;
 use edugate::xml::{self, C14nOptions, Limits};
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,6 +27,29 @@ enum Command {
     /// XML signature tools: canonicalization, the SMEV transform, signing and verification.
     #[command(subcommand)]
     Dsig(DsigCommand),
+    /// SMEV 3 message exchange tools.
+    #[command(subcommand)]
+    Smev(SmevCommand),
+}
+
+#[derive(Subcommand)]
+enum SmevCommand {
+    /// Write one signed envelope of each request operation (SendRequest, GetRequest, SendResponse, GetResponse,
+    /// Ack, GetStatus), built by the client code and signed with the given (by default the dev) key.
+    Sample {
+        /// Directory to write `<Operation>Request.xml` files into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Schema version: 1.3 or 1.2.
+        #[arg(long, default_value = "1.3")]
+        version: String,
+        /// Signing key (PEM PKCS#8); the test-only dev gateway key by default.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs-dev/gateway.key"))]
+        key: PathBuf,
+        /// Signing certificate; the test-only dev gateway certificate by default.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs-dev/gateway.crt"))]
+        cert: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +117,7 @@ fn run(cli: Cli) -> Result<()> {
     let engine = EngineConfig { engine_id: cli.engine.clone(), dynamic_path: cli.engine_path.clone() };
     match cli.command {
         Command::Dsig(cmd) => dsig(cmd, &engine),
+        Command::Smev(cmd) => smev_command(cmd, &engine),
     }
 }
 
@@ -189,6 +214,28 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
             let placement = if enveloped { Placement::Enveloped } else { Placement::CallerSignature };
             let signed = signer.sign(text, &id, placement).with_context(|| file.display().to_string())?;
             stdout.lock().write_all(signed.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn smev_command(cmd: SmevCommand, engine: &EngineConfig) -> Result<()> {
+    match cmd {
+        SmevCommand::Sample { out, version, key, cert } => {
+            crypto::init_engine(engine)?;
+            let version = match version.as_str() {
+                "1.3" => smev::Version::V1_3,
+                "1.2" => smev::Version::V1_2,
+                other => bail!("unknown SMEV version '{other}' (use 1.3 or 1.2)"),
+            };
+            let key = PrivateKey::load(&KeySource::PemFile(key))?;
+            let signer = Signer::new(key, Certificate::load(&cert)?)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            for (name, xml) in smev::sample::envelopes(version, &signer)? {
+                let path = out.join(format!("{name}.xml"));
+                std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
         }
     }
     Ok(())

@@ -15,6 +15,8 @@ pub enum Placement {
     /// Into the `CallerInformationSystemSignature` sibling that follows the signed element, created (after the
     /// element's other siblings, before `Routing`) when absent. What every SMEV request wrapper expects.
     CallerSignature,
+    /// Like `CallerSignature`, into a following sibling with another local name (mock-smev's `SMEVSignature`).
+    Holder(&'static str),
     /// As the last child of the signed element itself, with the enveloped-signature transform first.
     Enveloped,
 }
@@ -82,7 +84,8 @@ impl Signer {
         let signature = self.signature_xml(&doc, target, placement == Placement::Enveloped)?;
         let (at, replace_end, before, after) = match placement {
             Placement::Enveloped => insertion_at_end(&doc, target),
-            Placement::CallerSignature => caller_signature_insertion(&doc, target, id)?,
+            Placement::CallerSignature => holder_insertion(&doc, target, id, "CallerInformationSystemSignature")?,
+            Placement::Holder(name) => holder_insertion(&doc, target, id, name)?,
         };
         let mut out = String::with_capacity(xml.len() + signature.len() + before.len() + after.len());
         out.push_str(&xml[..at]);
@@ -151,11 +154,12 @@ fn insertion_at_end(doc: &Document<'_>, element: NodeId) -> (usize, usize, Strin
     (close, close, String::new(), String::new())
 }
 
-/// Where the signature of `target` goes among its siblings.
-fn caller_signature_insertion(
+/// Where the signature of `target` goes among its siblings: into the holder element `holder` that follows it.
+fn holder_insertion(
     doc: &Document<'_>,
     target: NodeId,
     id: &str,
+    holder: &str,
 ) -> Result<(usize, usize, String, String), DsigError> {
     let parent = doc.parent(target).ok_or_else(|| {
         DsigError::Malformed("the signed element has no parent to hold CallerInformationSystemSignature".into())
@@ -163,7 +167,7 @@ fn caller_signature_insertion(
     let siblings: Vec<NodeId> = doc.child_elements(parent).collect();
     let index = siblings.iter().position(|&s| s == target).expect("a child of its parent");
     let following = &siblings[index + 1..];
-    if let Some(&holder) = following.iter().find(|&&s| doc.element(s).local == "CallerInformationSystemSignature") {
+    if let Some(&holder) = following.iter().find(|&&s| doc.element(s).local == holder) {
         if doc.child_elements(holder).next().is_some() {
             return Err(DsigError::AlreadySigned(id.to_string()));
         }
@@ -171,8 +175,8 @@ fn caller_signature_insertion(
     }
     // The holder is in the wrapper's namespace, written with the wrapper's own prefix, which is in scope there.
     let name = match doc.element(parent).prefix {
-        Some(p) => format!("{p}:CallerInformationSystemSignature"),
-        None => "CallerInformationSystemSignature".to_string(),
+        Some(p) => format!("{p}:{holder}"),
+        None => holder.to_string(),
     };
     let at = match following.iter().find(|&&s| doc.element(s).local == "Routing") {
         Some(&routing) => doc.element(routing).span.start,

@@ -1,0 +1,568 @@
+//! Envelope builders: typed messages to signed SOAP envelope text, in the element order of the official schemas.
+//!
+//! Client-side builders (`send_request`, `get_request`, ...) make what an information system sends; server-side
+//! builders (`send_request_response`, `get_request_response`, `fault`, ...) make what SMEV answers, for mock-smev.
+#![forbid(unsafe_code)]
+
+use super::message::*;
+use super::{FaultKind, MessageId, SmevError, SmevFault, Version, SOAP_ENV_NS};
+use crate::dsig::{Placement, Signer};
+use crate::xml::{self, Limits};
+use base64::Engine as _;
+use std::borrow::Cow;
+
+/// Escapes text content.
+fn esc(s: &str) -> Cow<'_, str> {
+    if !s.contains(['&', '<', '>']) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+}
+
+/// Escapes an attribute value (always written in double quotes).
+fn esc_attr(s: &str) -> Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"']) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;"))
+}
+
+/// A string builder for envelopes; names are written with their prefixes (`ns:` types, `b:` basic, `f:` faults).
+struct Out(String);
+
+impl Out {
+    fn open(&mut self, name: &str) {
+        self.0.push('<');
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
+    fn open_id(&mut self, name: &str, id: &str) {
+        self.0.push('<');
+        self.0.push_str(name);
+        self.0.push_str(" Id=\"");
+        self.0.push_str(&esc_attr(id));
+        self.0.push_str("\">");
+    }
+
+    fn close(&mut self, name: &str) {
+        self.0.push_str("</");
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
+    fn leaf(&mut self, name: &str, text: &str) {
+        self.open(name);
+        self.0.push_str(&esc(text));
+        self.close(name);
+    }
+
+    fn opt_leaf(&mut self, name: &str, text: Option<&str>) {
+        if let Some(text) = text {
+            self.leaf(name, text);
+        }
+    }
+
+    fn empty(&mut self, name: &str) {
+        self.0.push('<');
+        self.0.push_str(name);
+        self.0.push_str("/>");
+    }
+
+    fn raw(&mut self, xml: &str) {
+        self.0.push_str(xml);
+    }
+}
+
+/// Starts an envelope whose body holds `element` (a types-namespace element), declaring the namespaces used.
+fn envelope_start(version: Version, element: &str) -> Out {
+    let mut out = Out(String::with_capacity(2048));
+    out.raw("<soap:Envelope xmlns:soap=\"");
+    out.raw(SOAP_ENV_NS);
+    out.raw("\"><soap:Header/><soap:Body><ns:");
+    out.raw(element);
+    out.raw(" xmlns:ns=\"");
+    out.raw(version.types_ns());
+    out.raw("\" xmlns:b=\"");
+    out.raw(version.basic_ns());
+    out.raw("\" xmlns:f=\"");
+    out.raw(version.faults_ns());
+    out.raw("\">");
+    out
+}
+
+fn envelope_end(mut out: Out, element: &str) -> String {
+    out.raw("</ns:");
+    out.raw(element);
+    out.raw("></soap:Body></soap:Envelope>");
+    out.0
+}
+
+/// Checks that business content is one self-contained, namespaced XML element and returns just that element
+/// (without an XML declaration or surrounding comments).
+pub fn checked_content(content: &str) -> Result<&str, SmevError> {
+    let doc = xml::parse(content, &Limits::default())?;
+    let root = doc.root();
+    if doc.element(root).ns.is_none() {
+        return Err(SmevError::InvalidValue {
+            field: "MessagePrimaryContent",
+            reason: "the content's root element must be in a namespace".into(),
+        });
+    }
+    let span = doc.element(root).span.clone();
+    let base = doc.source().as_ptr() as usize - content.as_ptr() as usize;
+    Ok(&content[base + span.start..base + span.end])
+}
+
+/// Checks that a personal signature is one `ds:Signature` element.
+fn checked_signature(xml_text: &str) -> Result<&str, SmevError> {
+    let doc = xml::parse(xml_text, &Limits::default())?;
+    if !doc.is(doc.root(), crate::dsig::DSIG_NS, "Signature") {
+        return Err(SmevError::InvalidValue { field: "PersonalSignature", reason: "must be a ds:Signature".into() });
+    }
+    Ok(xml_text.trim())
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn attachment_headers(out: &mut Out, headers: &[AttachmentHeader]) {
+    if headers.is_empty() {
+        return;
+    }
+    out.open("b:AttachmentHeaderList");
+    for h in headers {
+        out.open("b:AttachmentHeader");
+        out.leaf("b:contentId", &h.content_id);
+        out.leaf("b:MimeType", &h.mime_type);
+        if let Some(sig) = &h.signature_pkcs7 {
+            out.leaf("b:SignaturePKCS7", &b64(sig));
+        }
+        out.close("b:AttachmentHeader");
+    }
+    out.close("b:AttachmentHeaderList");
+}
+
+fn ref_attachment_headers(out: &mut Out, headers: &[RefAttachmentHeader]) {
+    if headers.is_empty() {
+        return;
+    }
+    out.open("b:RefAttachmentHeaderList");
+    for h in headers {
+        out.open("b:RefAttachmentHeader");
+        out.leaf("b:uuid", &h.uuid);
+        out.leaf("b:Hash", &h.hash);
+        out.leaf("b:MimeType", &h.mime_type);
+        if let Some(sig) = &h.signature_pkcs7 {
+            out.leaf("b:SignaturePKCS7", &b64(sig));
+        }
+        out.close("b:RefAttachmentHeader");
+    }
+    out.close("b:RefAttachmentHeaderList");
+}
+
+fn attachment_contents(out: &mut Out, attachments: &[AttachmentContent]) {
+    if attachments.is_empty() {
+        return;
+    }
+    out.open("b:AttachmentContentList");
+    for a in attachments {
+        out.open("b:AttachmentContent");
+        out.leaf("b:Id", &a.id);
+        out.leaf("b:Content", &b64(&a.content));
+        out.close("b:AttachmentContent");
+    }
+    out.close("b:AttachmentContentList");
+}
+
+fn primary_content(out: &mut Out, content: &str, personal_signature: Option<&str>) -> Result<(), SmevError> {
+    out.open("b:MessagePrimaryContent");
+    out.raw(checked_content(content)?);
+    out.close("b:MessagePrimaryContent");
+    if let Some(sig) = personal_signature {
+        out.open("ns:PersonalSignature");
+        out.raw(checked_signature(sig)?);
+        out.close("ns:PersonalSignature");
+    }
+    Ok(())
+}
+
+/// Signs the element with `id` into the holder `holder` when a signer is given.
+fn signed(xml: String, id: &str, holder: &'static str, signer: Option<&Signer>) -> Result<String, SmevError> {
+    match signer {
+        Some(signer) => Ok(signer.sign(&xml, id, Placement::Holder(holder))?),
+        None => Ok(xml),
+    }
+}
+
+const CALLER: &str = "CallerInformationSystemSignature";
+const SMEV: &str = "SMEVSignature";
+
+/// `SenderProvidedRequestData` with the given Id.
+fn sender_provided_request_data(out: &mut Out, r: &SendRequest, id: &str) -> Result<(), SmevError> {
+    out.open_id("ns:SenderProvidedRequestData", id);
+    out.leaf("ns:MessageID", r.message_id.as_str());
+    out.opt_leaf("ns:ReferenceMessageID", r.reference_message_id.as_ref().map(|m| m.as_str()));
+    out.opt_leaf("ns:TransactionCode", r.transaction_code.as_deref());
+    out.opt_leaf("ns:NodeID", r.node_id.as_deref());
+    out.opt_leaf("ns:EOL", r.eol.as_deref());
+    primary_content(out, &r.content, r.personal_signature.as_deref())?;
+    attachment_headers(out, &r.attachment_headers);
+    ref_attachment_headers(out, &r.ref_attachment_headers);
+    if r.test_message {
+        out.empty("ns:TestMessage");
+    }
+    out.close("ns:SenderProvidedRequestData");
+    Ok(())
+}
+
+/// `SendRequestRequest`: a consumer's request, signed over `SenderProvidedRequestData`.
+pub fn send_request(version: Version, r: &SendRequest, signer: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "SendRequestRequest");
+    sender_provided_request_data(&mut out, r, SIGNED_BY_CONSUMER)?;
+    attachment_contents(&mut out, &r.attachments);
+    signed(envelope_end(out, "SendRequestRequest"), SIGNED_BY_CONSUMER, CALLER, signer)
+}
+
+fn response_body(out: &mut Out, body: &ResponseBody) -> Result<(), SmevError> {
+    match body {
+        ResponseBody::Content { content, personal_signature, attachment_headers: headers } => {
+            primary_content(out, content, personal_signature.as_deref())?;
+            attachment_headers(out, headers);
+        }
+        ResponseBody::Rejected(rejections) => {
+            if rejections.is_empty() {
+                return Err(SmevError::InvalidValue { field: "RequestRejected", reason: "at least one reason".into() });
+            }
+            for r in rejections {
+                out.open("ns:RequestRejected");
+                out.leaf("ns:RejectionReasonCode", r.code.as_str());
+                out.leaf("ns:RejectionReasonDescription", &r.description);
+                out.close("ns:RequestRejected");
+            }
+        }
+        ResponseBody::Status(s) => {
+            out.open("ns:RequestStatus");
+            out.leaf("ns:StatusCode", &s.code.to_string());
+            for (key, value) in &s.parameters {
+                out.open("ns:StatusParameter");
+                out.leaf("ns:Key", key);
+                out.leaf("ns:Value", value);
+                out.close("ns:StatusParameter");
+            }
+            out.leaf("ns:StatusDescription", &s.description);
+            out.close("ns:RequestStatus");
+        }
+        ResponseBody::AsyncStatus(s) => async_processing_status(out, s),
+    }
+    Ok(())
+}
+
+fn async_processing_status(out: &mut Out, s: &AsyncProcessingStatus) {
+    out.open("ns:AsyncProcessingStatus");
+    out.leaf("ns:OriginalMessageId", &s.original_message_id);
+    out.leaf("ns:StatusCategory", &s.category);
+    out.opt_leaf("ns:StatusDetails", s.details.as_deref());
+    if let Some(fault) = &s.fault {
+        match fault_type_name(&fault.kind) {
+            Some(name) => {
+                out.raw("<ns:SmevFault xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"f:");
+                out.raw(name);
+                out.raw("\">");
+            }
+            None => out.open("ns:SmevFault"),
+        }
+        fault_fields(out, fault);
+        out.close("ns:SmevFault");
+    }
+    out.close("ns:AsyncProcessingStatus");
+}
+
+/// `SenderProvidedResponseData` with the given Id.
+fn sender_provided_response_data(out: &mut Out, r: &SendResponse, id: &str) -> Result<(), SmevError> {
+    out.open_id("ns:SenderProvidedResponseData", id);
+    out.leaf("ns:MessageID", r.message_id.as_str());
+    out.leaf("ns:To", &r.to);
+    response_body(out, &r.body)?;
+    out.close("ns:SenderProvidedResponseData");
+    Ok(())
+}
+
+/// `SendResponseRequest`: a provider's answer, signed over `SenderProvidedResponseData`.
+pub fn send_response(version: Version, r: &SendResponse, signer: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "SendResponseRequest");
+    sender_provided_response_data(&mut out, r, SIGNED_BY_PROVIDER)?;
+    attachment_contents(&mut out, &r.attachments);
+    signed(envelope_end(out, "SendResponseRequest"), SIGNED_BY_PROVIDER, CALLER, signer)
+}
+
+fn selector(out: &mut Out, s: &MessageTypeSelector) {
+    out.open_id("b:MessageTypeSelector", SIGNED_BY_CALLER);
+    if let Some(kind) = &s.kind {
+        out.leaf("b:NamespaceURI", &kind.namespace_uri);
+        out.leaf("b:RootElementLocalName", &kind.root_element);
+    }
+    out.leaf("b:Timestamp", &s.timestamp);
+    out.opt_leaf("b:NodeID", s.node_id.as_deref());
+    out.close("b:MessageTypeSelector");
+}
+
+/// `GetRequestRequest`: a provider's poll for requests, signed over the selector.
+pub fn get_request(version: Version, s: &MessageTypeSelector, signer: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "GetRequestRequest");
+    selector(&mut out, s);
+    signed(envelope_end(out, "GetRequestRequest"), SIGNED_BY_CALLER, CALLER, signer)
+}
+
+/// `GetResponseRequest`: a consumer's poll for responses, signed over the selector.
+pub fn get_response(version: Version, s: &MessageTypeSelector, signer: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "GetResponseRequest");
+    selector(&mut out, s);
+    signed(envelope_end(out, "GetResponseRequest"), SIGNED_BY_CALLER, CALLER, signer)
+}
+
+/// `AckRequest`: acknowledges a delivered message, signed over `AckTargetMessage`.
+pub fn ack(version: Version, a: &Ack, signer: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "AckRequest");
+    out.raw("<b:AckTargetMessage Id=\"");
+    out.raw(SIGNED_BY_CALLER);
+    out.raw(if a.accepted { "\" accepted=\"true\">" } else { "\" accepted=\"false\">" });
+    out.raw(&esc(&a.message_id));
+    out.close("b:AckTargetMessage");
+    signed(envelope_end(out, "AckRequest"), SIGNED_BY_CALLER, CALLER, signer)
+}
+
+/// `GetStatusRequest`: a poll for asynchronous statuses, signed over `Timestamp` (the schema requires the
+/// signature).
+pub fn get_status(version: Version, g: &GetStatus, signer: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "GetStatusRequest");
+    out.open_id("b:Timestamp", SIGNED_BY_CALLER);
+    out.raw(&esc(&g.timestamp));
+    out.close("b:Timestamp");
+    signed(envelope_end(out, "GetStatusRequest"), SIGNED_BY_CALLER, CALLER, signer)
+}
+
+fn party(out: &mut Out, name: &str, p: &Party) {
+    out.open(name);
+    out.opt_leaf("ns:Mnemonic", p.mnemonic.as_deref());
+    out.leaf("ns:HumanReadableName", &p.human_readable_name);
+    out.close(name);
+}
+
+fn metadata(out: &mut Out, m: &MessageMetadata, id: Option<&str>) {
+    match id {
+        Some(id) => out.open_id("ns:MessageMetadata", id),
+        None => out.open("ns:MessageMetadata"),
+    }
+    out.opt_leaf("ns:MessageId", m.message_id.as_deref());
+    out.leaf("ns:MessageType", m.message_type.as_str());
+    if let Some(s) = &m.sender {
+        party(out, "ns:Sender", s);
+    }
+    out.leaf("ns:SendingTimestamp", &m.sending_timestamp);
+    if let Some(r) = &m.recipient {
+        party(out, "ns:Recipient", r);
+    }
+    out.opt_leaf("ns:DeliveryTimestamp", m.delivery_timestamp.as_deref());
+    out.opt_leaf("ns:Status", m.status.as_deref());
+    out.close("ns:MessageMetadata");
+}
+
+/// `SendRequestResponse` (SMEV's receipt), signed by SMEV over `MessageMetadata`.
+pub fn send_request_response(version: Version, m: &MessageMetadata, smev: Option<&Signer>) -> Result<String, SmevError> {
+    receipt(version, "SendRequestResponse", m, smev)
+}
+
+/// `SendResponseResponse` (SMEV's receipt), signed by SMEV over `MessageMetadata`.
+pub fn send_response_response(version: Version, m: &MessageMetadata, smev: Option<&Signer>) -> Result<String, SmevError> {
+    receipt(version, "SendResponseResponse", m, smev)
+}
+
+fn receipt(version: Version, element: &str, m: &MessageMetadata, smev: Option<&Signer>) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, element);
+    metadata(&mut out, m, Some(SIGNED_BY_SMEV));
+    signed(envelope_end(out, element), SIGNED_BY_SMEV, SMEV, smev)
+}
+
+/// A request as SMEV delivers it to the provider.
+#[derive(Debug, Clone)]
+pub struct DeliveredRequest<'a> {
+    /// The sender's `SenderProvidedRequestData`, verbatim and self-contained (see
+    /// [`crate::xml::Document::self_contained_source`]), so the sender's signature still verifies.
+    pub sender_provided_data: &'a str,
+    /// What SMEV says about the message.
+    pub metadata: MessageMetadata,
+    /// Where the response goes (an opaque token the provider copies into `To`).
+    pub reply_to: Option<String>,
+    /// The sender's `ds:Signature`, verbatim.
+    pub sender_signature: Option<&'a str>,
+    /// The attachments' bytes.
+    pub attachments: Vec<AttachmentContent>,
+}
+
+/// `GetRequestResponse`: one request, or none when the queue is empty; signed by SMEV over `Request`.
+pub fn get_request_response(
+    version: Version,
+    request: Option<&DeliveredRequest<'_>>,
+    smev: Option<&Signer>,
+) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "GetRequestResponse");
+    let Some(r) = request else { return Ok(envelope_end(out, "GetRequestResponse")) };
+    out.open("ns:RequestMessage");
+    out.open_id("ns:Request", SIGNED_BY_SMEV);
+    out.raw(r.sender_provided_data);
+    metadata(&mut out, &r.metadata, None);
+    out.opt_leaf("ns:ReplyTo", r.reply_to.as_deref());
+    if let Some(sig) = r.sender_signature {
+        out.open("ns:SenderInformationSystemSignature");
+        out.raw(sig);
+        out.close("ns:SenderInformationSystemSignature");
+    }
+    out.close("ns:Request");
+    attachment_contents(&mut out, &r.attachments);
+    out.close("ns:RequestMessage");
+    signed(envelope_end(out, "GetRequestResponse"), SIGNED_BY_SMEV, SMEV, smev)
+}
+
+/// A response as SMEV delivers it to the consumer.
+#[derive(Debug, Clone)]
+pub struct DeliveredResponse<'a> {
+    /// The id of the request this answers.
+    pub original_message_id: Option<String>,
+    /// The provider's `SenderProvidedResponseData`, verbatim and self-contained.
+    pub sender_provided_data: &'a str,
+    /// What SMEV says about the message.
+    pub metadata: MessageMetadata,
+    /// The provider's `ds:Signature`, verbatim.
+    pub sender_signature: Option<&'a str>,
+    /// The attachments' bytes.
+    pub attachments: Vec<AttachmentContent>,
+}
+
+/// `GetResponseResponse`: one response, or none when the queue is empty; signed by SMEV over `Response`.
+pub fn get_response_response(
+    version: Version,
+    response: Option<&DeliveredResponse<'_>>,
+    smev: Option<&Signer>,
+) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "GetResponseResponse");
+    let Some(r) = response else { return Ok(envelope_end(out, "GetResponseResponse")) };
+    out.open("ns:ResponseMessage");
+    out.open_id("ns:Response", SIGNED_BY_SMEV);
+    out.opt_leaf("ns:OriginalMessageId", r.original_message_id.as_deref());
+    out.raw(r.sender_provided_data);
+    metadata(&mut out, &r.metadata, None);
+    if let Some(sig) = r.sender_signature {
+        out.open("ns:SenderInformationSystemSignature");
+        out.raw(sig);
+        out.close("ns:SenderInformationSystemSignature");
+    }
+    out.close("ns:Response");
+    attachment_contents(&mut out, &r.attachments);
+    out.close("ns:ResponseMessage");
+    signed(envelope_end(out, "GetResponseResponse"), SIGNED_BY_SMEV, SMEV, smev)
+}
+
+/// An SMEV-generated response carrying an asynchronous status (how SMEV tells a consumer its request was
+/// rejected after being queued), as the `SenderProvidedResponseData` to put in a [`DeliveredResponse`].
+pub fn async_status_response_data(version: Version, message_id: &MessageId, to: &str, s: &AsyncProcessingStatus) -> String {
+    let mut out = Out(String::with_capacity(1024));
+    out.raw("<ns:SenderProvidedResponseData xmlns:ns=\"");
+    out.raw(version.types_ns());
+    out.raw("\" xmlns:f=\"");
+    out.raw(version.faults_ns());
+    out.raw("\" xmlns:b=\"");
+    out.raw(version.basic_ns());
+    out.raw("\" Id=\"SIGNED_ASYNC_BY_SMEV\">");
+    out.leaf("ns:MessageID", message_id.as_str());
+    out.leaf("ns:To", to);
+    async_processing_status(&mut out, s);
+    out.close("ns:SenderProvidedResponseData");
+    out.0
+}
+
+/// `AckResponse`.
+pub fn ack_response(version: Version) -> String {
+    let out = envelope_start(version, "AckResponse");
+    envelope_end(out, "AckResponse")
+}
+
+/// `GetStatusResponse`: one status, or none; signed by SMEV over `AsyncProcessingStatusData`.
+pub fn get_status_response(
+    version: Version,
+    status: Option<&AsyncProcessingStatus>,
+    smev: Option<&Signer>,
+) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "GetStatusResponse");
+    let Some(s) = status else { return Ok(envelope_end(out, "GetStatusResponse")) };
+    out.open("ns:SmevAsyncProcessingMessage");
+    out.open_id("ns:AsyncProcessingStatusData", SIGNED_BY_SMEV);
+    async_processing_status(&mut out, s);
+    out.close("ns:AsyncProcessingStatusData");
+    out.close("ns:SmevAsyncProcessingMessage");
+    signed(envelope_end(out, "GetStatusResponse"), SIGNED_BY_SMEV, SMEV, smev)
+}
+
+/// The `xsi:type` of a fault inside `AsyncProcessingStatus`: the faults schema names a complex type only for the
+/// faults that carry fields of their own; the others are plain `SmevFault`s.
+fn fault_type_name(kind: &FaultKind) -> Option<&'static str> {
+    match kind {
+        FaultKind::InvalidContent(_)
+        | FaultKind::SignatureVerification(_)
+        | FaultKind::BusinessDataTypeIsNotSupported { .. }
+        | FaultKind::DestinationOverflow { .. } => Some(kind.name()),
+        _ => None,
+    }
+}
+
+fn fault_fields(out: &mut Out, f: &SmevFault) {
+    out.opt_leaf("b:Code", f.code.as_deref());
+    out.opt_leaf("b:Description", f.description.as_deref());
+    match &f.kind {
+        FaultKind::InvalidContent(errors) => {
+            for e in errors {
+                out.raw("<f:ValidationError errorPosition=\"");
+                out.raw(&e.position.to_string());
+                out.raw("\">");
+                out.raw(&esc(&e.message));
+                out.close("f:ValidationError");
+            }
+        }
+        FaultKind::SignatureVerification(k) => out.leaf("f:SignatureVerificationFault", k.as_str()),
+        FaultKind::BusinessDataTypeIsNotSupported { namespace_uri, root_element } => {
+            out.leaf("f:RootElementLocalName", root_element);
+            out.leaf("f:RootElementNamespaceURI", namespace_uri);
+        }
+        FaultKind::DestinationOverflow { broker, destination } => {
+            out.leaf("f:MessageBrokerAddress", broker);
+            out.leaf("f:DestinationName", destination);
+        }
+        _ => {}
+    }
+}
+
+/// A SOAP fault envelope with the typed SMEV detail.
+pub fn fault(version: Version, f: &SmevFault) -> String {
+    let mut out = Out(String::with_capacity(1024));
+    out.raw("<soap:Envelope xmlns:soap=\"");
+    out.raw(SOAP_ENV_NS);
+    out.raw("\"><soap:Body><soap:Fault>");
+    out.leaf("faultcode", &f.faultcode);
+    out.leaf("faultstring", &f.faultstring);
+    if f.kind != FaultKind::Unspecified {
+        out.raw("<detail><f:");
+        out.raw(f.kind.name());
+        out.raw(" xmlns:f=\"");
+        out.raw(version.faults_ns());
+        out.raw("\" xmlns:b=\"");
+        out.raw(version.basic_ns());
+        out.raw("\">");
+        fault_fields(&mut out, f);
+        out.raw("</f:");
+        out.raw(f.kind.name());
+        out.raw("></detail>");
+    }
+    out.raw("</soap:Fault></soap:Body></soap:Envelope>");
+    out.0
+}
