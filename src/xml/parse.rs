@@ -160,6 +160,32 @@ impl<'a> Parser<'a> {
         if offset != 0 {
             return Err(self.err(offset, XmlErrorKind::Malformed("XML declaration must be at the start".into())));
         }
+        // quick-xml checks little of the declaration. XML 1.0 (production 23) wants `version` (1.x), then
+        // optionally `encoding`, then optionally `standalone` (yes or no), in that order, each after whitespace.
+        const NAMES: [&str; 3] = ["version", "encoding", "standalone"];
+        let mut next = 0;
+        let content = BytesStart::from_content(self.reborrow(decl), "xml".len());
+        for attr in content.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| self.err(offset, XmlErrorKind::Malformed(e.to_string())))?;
+            let key = self.reborrow(attr.key.into_inner());
+            let key_offset = self.attribute_start(key)?;
+            let value = self.reborrow(&attr.value);
+            let ok = match NAMES.iter().position(|&n| n == key) {
+                Some(0) if next == 0 => {
+                    value.strip_prefix("1.").is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                }
+                Some(i) if i >= next && next > 0 => i != 2 || value == "yes" || value == "no",
+                _ => false,
+            };
+            if !ok {
+                let reason = format!("XML declaration: '{key}=\"{value}\"' is not allowed here");
+                return Err(self.err(key_offset, XmlErrorKind::Malformed(reason)));
+            }
+            next = NAMES.iter().position(|&n| n == key).map_or(next, |i| i + 1);
+        }
+        if next == 0 {
+            return Err(self.err(offset, XmlErrorKind::Malformed("XML declaration without a version".into())));
+        }
         if let Some(enc) = decl.encoding() {
             let enc = enc.map_err(|e| self.err(offset, XmlErrorKind::Malformed(e.to_string())))?;
             if !enc.eq_ignore_ascii_case(b"utf-8") && !enc.eq_ignore_ascii_case(b"utf8") {
@@ -168,6 +194,15 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The offset of an attribute's name, which XML requires whitespace before; quick-xml accepts `b="1"c="2"`.
+    fn attribute_start(&self, key: &'a str) -> Result<usize, XmlError> {
+        let at = key.as_ptr() as usize - self.src.as_ptr() as usize;
+        if !matches!(self.src.as_bytes()[at - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            return Err(self.err(at, XmlErrorKind::Malformed("attributes must be separated by whitespace".into())));
+        }
+        Ok(at)
     }
 
     fn intern(&mut self, uri: Cow<'a, str>) -> NsId {
@@ -261,7 +296,7 @@ impl<'a> Parser<'a> {
                 other => self.err(before, XmlErrorKind::Malformed(other.to_string())),
             })?;
             let key = self.reborrow(attr.key.into_inner());
-            let key_offset = key.as_ptr() as usize - self.src.as_ptr() as usize;
+            let key_offset = self.attribute_start(key)?;
             let raw_value = self.reborrow(&attr.value);
             let value_offset = raw_value.as_ptr() as usize - self.src.as_ptr() as usize;
             let value = decode_attribute(raw_value).map_err(|e| self.local_err(value_offset, e))?;
@@ -397,6 +432,37 @@ mod tests {
         assert_eq!((err.position.line, err.position.column), (2, 3));
         let err = parse("<a/>\n<![CDATA[x]]>", &Limits::default()).unwrap_err();
         assert_eq!((err.position.line, err.position.column), (2, 1));
+    }
+
+    /// Regression: quick-xml accepted attributes with no whitespace between them.
+    #[test]
+    fn attributes_without_whitespace_between_are_refused() {
+        let err = parse("<a b=\"1\"c=\"2\"/>", &Limits::default()).unwrap_err();
+        assert!(matches!(err.kind, XmlErrorKind::Malformed(_)), "{err}");
+        assert_eq!(err.position.offset, 8);
+        assert!(parse("<a b=\"1\"\n\tc='2' />", &Limits::default()).is_ok());
+    }
+
+    /// Regression: XML declarations without a version, with another version than 1.x, with their pseudo-attributes
+    /// out of order or unknown, or with standalone other than yes or no were accepted.
+    #[test]
+    fn malformed_xml_declarations_are_refused() {
+        for (src, offset) in [
+            ("<?xml?><a/>", 0),
+            ("<?xml encoding=\"UTF-8\"?><a/>", 6),
+            ("<?xml version=\"2.0\"?><a/>", 6),
+            ("<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?><a/>", 37),
+            ("<?xml version=\"1.0\" standalone=\"maybe\"?><a/>", 20),
+            ("<?xml version=\"1.0\" foo=\"x\"?><a/>", 20),
+            ("<?xml version=\"1.0\"encoding=\"UTF-8\"?><a/>", 19),
+        ] {
+            let err = parse(src, &Limits::default()).unwrap_err();
+            assert!(matches!(err.kind, XmlErrorKind::Malformed(_)), "{src}: {err}");
+            assert_eq!(err.position.offset, offset, "{src}: {err}");
+        }
+        for src in ["<?xml version='1.0'?><a/>", "<?xml version=\"1.1\" encoding='utf-8' standalone='no' ?><a/>"] {
+            assert!(parse(src, &Limits::default()).is_ok(), "{src}");
+        }
     }
 
     /// Regression: characters XML forbids were accepted inside a processing instruction.
