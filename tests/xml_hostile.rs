@@ -431,6 +431,24 @@ fn a_declared_non_utf8_encoding_is_refused() {
 }
 
 #[test]
+fn malformed_declarations_and_start_tags_are_refused() {
+    malformed("<?xml?><a/>", 1, 1);
+    malformed("<?xml encoding=\"UTF-8\"?><a/>", 1, 7);
+    malformed("<?xml version=\"2.0\"?><a/>", 1, 7);
+    malformed("<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?><a/>", 1, 38);
+    malformed("<?xml version=\"1.0\"\n      standalone=\"maybe\"?><a/>", 2, 7);
+    malformed("<?xml version=\"1.0\" foo=\"x\"?><a/>", 1, 21);
+    malformed("<?xml version=\"1.0\"encoding=\"UTF-8\"?><a/>", 1, 20);
+    // Attributes need whitespace between them, and values need quotes.
+    malformed("<a b=\"1\"c=\"2\"/>", 1, 9);
+    malformed("<r>\n<a b='1'c='2'></a></r>", 2, 9);
+    assert!(xml::parse("<a b=1/>", &Limits::default()).is_err());
+    assert!(xml::parse("<a b/>", &Limits::default()).is_err());
+    // Comments may not hold `--`.
+    assert!(xml::parse("<a><!-- a -- b --></a>", &Limits::default()).is_err());
+}
+
+#[test]
 fn lt_in_an_attribute_value_is_refused() {
     malformed("<a b=\"x<y\"/>", 1, 8);
     malformed("<a\n  b='<'/>", 2, 6);
