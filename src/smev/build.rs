@@ -199,12 +199,15 @@ fn signed(xml: String, id: &str, holder: &'static str, signer: Option<&Signer>) 
 const CALLER: &str = "CallerInformationSystemSignature";
 const SMEV: &str = "SMEVSignature";
 
-/// `SenderProvidedRequestData` with the given Id.
-fn sender_provided_request_data(out: &mut Out, r: &SendRequest, id: &str) -> Result<(), SmevError> {
+/// `SenderProvidedRequestData` with the given Id. Version 1.2 requires `ReferenceMessageID` and
+/// `TransactionCode`: a first message references itself and has an empty transaction code.
+fn sender_provided_request_data(out: &mut Out, v: Version, r: &SendRequest, id: &str) -> Result<(), SmevError> {
+    let v12 = v == Version::V1_2;
     out.open_id("ns:SenderProvidedRequestData", id);
     out.leaf("ns:MessageID", r.message_id.as_str());
-    out.opt_leaf("ns:ReferenceMessageID", r.reference_message_id.as_ref().map(|m| m.as_str()));
-    out.opt_leaf("ns:TransactionCode", r.transaction_code.as_deref());
+    let reference = r.reference_message_id.as_ref().or(v12.then_some(&r.message_id));
+    out.opt_leaf("ns:ReferenceMessageID", reference.map(|m| m.as_str()));
+    out.opt_leaf("ns:TransactionCode", r.transaction_code.as_deref().or(v12.then_some("")));
     out.opt_leaf("ns:NodeID", r.node_id.as_deref());
     out.opt_leaf("ns:EOL", r.eol.as_deref());
     primary_content(out, &r.content, r.personal_signature.as_deref())?;
@@ -220,7 +223,7 @@ fn sender_provided_request_data(out: &mut Out, r: &SendRequest, id: &str) -> Res
 /// `SendRequestRequest`: a consumer's request, signed over `SenderProvidedRequestData`.
 pub fn send_request(version: Version, r: &SendRequest, signer: Option<&Signer>) -> Result<String, SmevError> {
     let mut out = envelope_start(version, "SendRequestRequest");
-    sender_provided_request_data(&mut out, r, SIGNED_BY_CONSUMER)?;
+    sender_provided_request_data(&mut out, version, r, SIGNED_BY_CONSUMER)?;
     attachment_contents(&mut out, &r.attachments);
     signed(envelope_end(out, "SendRequestRequest"), SIGNED_BY_CONSUMER, CALLER, signer)
 }
@@ -370,12 +373,20 @@ fn metadata(out: &mut Out, m: &MessageMetadata, id: Option<&str>) {
 }
 
 /// `SendRequestResponse` (SMEV's receipt), signed by SMEV over `MessageMetadata`.
-pub fn send_request_response(version: Version, m: &MessageMetadata, smev: Option<&Signer>) -> Result<String, SmevError> {
+pub fn send_request_response(
+    version: Version,
+    m: &MessageMetadata,
+    smev: Option<&Signer>,
+) -> Result<String, SmevError> {
     receipt(version, "SendRequestResponse", m, smev)
 }
 
 /// `SendResponseResponse` (SMEV's receipt), signed by SMEV over `MessageMetadata`.
-pub fn send_response_response(version: Version, m: &MessageMetadata, smev: Option<&Signer>) -> Result<String, SmevError> {
+pub fn send_response_response(
+    version: Version,
+    m: &MessageMetadata,
+    smev: Option<&Signer>,
+) -> Result<String, SmevError> {
     receipt(version, "SendResponseResponse", m, smev)
 }
 
@@ -428,8 +439,12 @@ pub fn get_request_response(
 /// A response as SMEV delivers it to the consumer.
 #[derive(Debug, Clone)]
 pub struct DeliveredResponse<'a> {
-    /// The id of the request this answers.
+    /// The id of the request this answers (required by 1.2).
     pub original_message_id: Option<String>,
+    /// The request's transaction code (required by 1.2, where an empty one is written when absent).
+    pub original_transaction_code: Option<String>,
+    /// The id of the message this one continues (required by 1.2, where the original id is written when absent).
+    pub reference_message_id: Option<String>,
     /// The provider's `SenderProvidedResponseData`, verbatim and self-contained.
     pub sender_provided_data: &'a str,
     /// What SMEV says about the message.
@@ -450,7 +465,11 @@ pub fn get_response_response(
     let Some(r) = response else { return Ok(envelope_end(out, "GetResponseResponse")) };
     out.open("ns:ResponseMessage");
     out.open_id("ns:Response", SIGNED_BY_SMEV);
+    let v12 = version == Version::V1_2;
     out.opt_leaf("ns:OriginalMessageId", r.original_message_id.as_deref());
+    out.opt_leaf("ns:OriginalTransactionCode", r.original_transaction_code.as_deref().or(v12.then_some("")));
+    let reference = r.reference_message_id.as_deref().or(if v12 { r.original_message_id.as_deref() } else { None });
+    out.opt_leaf("ns:ReferenceMessageID", reference);
     out.raw(r.sender_provided_data);
     metadata(&mut out, &r.metadata, None);
     if let Some(sig) = r.sender_signature {
@@ -466,7 +485,12 @@ pub fn get_response_response(
 
 /// An SMEV-generated response carrying an asynchronous status (how SMEV tells a consumer its request was
 /// rejected after being queued), as the `SenderProvidedResponseData` to put in a [`DeliveredResponse`].
-pub fn async_status_response_data(version: Version, message_id: &MessageId, to: &str, s: &AsyncProcessingStatus) -> String {
+pub fn async_status_response_data(
+    version: Version,
+    message_id: &MessageId,
+    to: &str,
+    s: &AsyncProcessingStatus,
+) -> String {
     let mut out = Out(String::with_capacity(1024));
     out.raw("<ns:SenderProvidedResponseData xmlns:ns=\"");
     out.raw(version.types_ns());

@@ -238,7 +238,10 @@ mod tests {
             (FaultKind::SmevFailure, RetryClass::Retry),
             (FaultKind::EndOfLifeReached, RetryClass::RetryWithLaterEol),
             (FaultKind::QuoteLimitExceeded, RetryClass::BackOffAndAlert),
-            (FaultKind::DestinationOverflow { broker: String::new(), destination: String::new() }, RetryClass::BackOffAndAlert),
+            (
+                FaultKind::DestinationOverflow { broker: String::new(), destination: String::new() },
+                RetryClass::BackOffAndAlert,
+            ),
             (FaultKind::InvalidContent(vec![]), RetryClass::Final),
             (FaultKind::SignatureVerification(SignatureFaultKind::SignatureIsInvalid), RetryClass::Final),
             (FaultKind::SenderIsNotRegistered, RetryClass::Final),

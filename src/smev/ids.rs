@@ -43,7 +43,10 @@ impl MessageId {
                 _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
             });
         if !ok {
-            return Err(SmevError::InvalidValue { field: "MessageID", reason: format!("'{text}' is not a lowercase UUID") });
+            return Err(SmevError::InvalidValue {
+                field: "MessageID",
+                reason: format!("'{text}' is not a lowercase UUID"),
+            });
         }
         Ok(MessageId(text.to_string()))
     }
@@ -105,7 +108,12 @@ mod tests {
 
     #[test]
     fn parse_refuses_non_uuids() {
-        for bad in ["", "39F52A38-9A54-11EA-B23A-3316E2108089", "39f52a38-9a54-11ea-b23a-3316e210808", "x9f52a38-9a54-11ea-b23a-3316e2108089"] {
+        for bad in [
+            "",
+            "39F52A38-9A54-11EA-B23A-3316E2108089",
+            "39f52a38-9a54-11ea-b23a-3316e210808",
+            "x9f52a38-9a54-11ea-b23a-3316e2108089",
+        ] {
             assert!(MessageId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -60,9 +60,8 @@ pub fn decode<'a>(content_type: &str, body: &'a [u8]) -> Result<Multipart<'a>, S
     if parts.is_empty() {
         return Err(SmevError::Malformed("multipart body has no parts".into()));
     }
-    let root_index = start
-        .and_then(|s| parts.iter().position(|p| p.content_id.as_deref() == Some(s.as_str())))
-        .unwrap_or(0);
+    let root_index =
+        start.and_then(|s| parts.iter().position(|p| p.content_id.as_deref() == Some(s.as_str()))).unwrap_or(0);
     let root = parts.remove(root_index);
     Ok(Multipart { root, attachments: parts })
 }
@@ -115,7 +114,8 @@ mod tests {
     #[test]
     fn splits_root_and_attachments() {
         let body = b"--b1\r\nContent-Type: application/xop+xml; type=\"text/xml\"\r\nContent-ID: <root>\r\n\r\n<a/>\r\n--b1\r\nContent-ID: <att1>\r\nContent-Type: application/octet-stream\r\n\r\nBYTES\r\n--b1--\r\n";
-        let m = decode("multipart/related; type=\"application/xop+xml\"; boundary=\"b1\"; start=\"<root>\"", body).unwrap();
+        let m =
+            decode("multipart/related; type=\"application/xop+xml\"; boundary=\"b1\"; start=\"<root>\"", body).unwrap();
         assert_eq!(m.root.body, b"<a/>");
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].content_id.as_deref(), Some("att1"));

@@ -151,7 +151,9 @@ fn read_fault_detail(doc: &Document<'_>, t: NodeId) -> (FaultKind, Option<String
                 .collect(),
         ),
         "SignatureVerificationFault" => match child_text("SignatureVerificationFault") {
-            Some(sub) => SignatureFaultKind::parse(&sub).map_or(FaultKind::Unspecified, FaultKind::SignatureVerification),
+            Some(sub) => {
+                SignatureFaultKind::parse(&sub).map_or(FaultKind::Unspecified, FaultKind::SignatureVerification)
+            }
             None => FaultKind::SignatureVerification(SignatureFaultKind::SignatureIsInvalid),
         },
         "SenderIsNotRegistered" => FaultKind::SenderIsNotRegistered,
@@ -232,7 +234,11 @@ fn decode_b64(text: &str, field: &'static str) -> Result<Vec<u8>, SmevError> {
         .map_err(|_| SmevError::InvalidValue { field, reason: "not base64".into() })
 }
 
-fn attachment_headers(doc: &Document<'_>, seq: &mut Seq<'_, '_>, v: Version) -> Result<Vec<AttachmentHeader>, SmevError> {
+fn attachment_headers(
+    doc: &Document<'_>,
+    seq: &mut Seq<'_, '_>,
+    v: Version,
+) -> Result<Vec<AttachmentHeader>, SmevError> {
     let b = v.basic_ns();
     let Some(list) = seq.opt(b, "AttachmentHeaderList") else { return Ok(Vec::new()) };
     let mut out = Vec::new();
@@ -277,7 +283,11 @@ fn ref_attachment_headers(
 }
 
 /// Reads `AttachmentContentList`, if it is next.
-fn attachment_contents(doc: &Document<'_>, seq: &mut Seq<'_, '_>, v: Version) -> Result<Vec<AttachmentContent>, SmevError> {
+fn attachment_contents(
+    doc: &Document<'_>,
+    seq: &mut Seq<'_, '_>,
+    v: Version,
+) -> Result<Vec<AttachmentContent>, SmevError> {
     let b = v.basic_ns();
     let Some(list) = seq.opt(b, "AttachmentContentList") else { return Ok(Vec::new()) };
     let mut out = Vec::new();
@@ -358,7 +368,13 @@ fn async_status(doc: &Document<'_>, node: NodeId, v: Version) -> Result<AsyncPro
     seq.opt("urn://x-artefacts-smev-gov-ru/services/message-exchange/types/routing/1.3", "RoutingStatus");
     let fault = seq.opt(t, "SmevFault").map(|f| {
         let (kind, code, description) = read_fault_detail(doc, f);
-        SmevFault { kind, faultcode: String::new(), faultstring: description.clone().unwrap_or_default(), code, description }
+        SmevFault {
+            kind,
+            faultcode: String::new(),
+            faultstring: description.clone().unwrap_or_default(),
+            code,
+            description,
+        }
     });
     seq.end()?;
     Ok(AsyncProcessingStatus { original_message_id, category, details, fault })

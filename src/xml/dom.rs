@@ -184,9 +184,7 @@ impl<'a> Document<'a> {
 
     /// All elements in document order, the root first.
     pub fn elements(&self) -> impl Iterator<Item = NodeId> + '_ {
-        (0..self.nodes.len() as u32)
-            .map(NodeId)
-            .filter(|&id| matches!(self.node(id).kind, NodeKind::Element(_)))
+        (0..self.nodes.len() as u32).map(NodeId).filter(|&id| matches!(self.node(id).kind, NodeKind::Element(_)))
     }
 
     /// Every element whose unqualified `Id` attribute has this value. XMLDSig references in SMEV point at `Id`.
@@ -247,20 +245,22 @@ impl<'a> Document<'a> {
         &inner[..close]
     }
 
-    /// The element's source text, made self-contained: every namespace in scope at the element that it does not
-    /// declare itself is declared on its start tag. Canonical forms only depend on namespaces by URI, so the
-    /// fragment canonicalizes (and its signatures verify) exactly as the element does in place; mock-smev relies
-    /// on this when it copies a sender's signed data into the message it delivers.
+    /// The element's source text, made self-contained: every namespace the subtree needs that is declared on an
+    /// ancestor is declared on the element's start tag. Needed means used by an element or attribute name, or as
+    /// the prefix of a QName-looking attribute value (`xsi:type="p:T"`); unused ancestors' declarations are not
+    /// copied. Canonical forms depend on namespaces by URI only, so the fragment canonicalizes (and its signatures
+    /// verify) exactly as the element does in place; mock-smev relies on this when it copies a sender's signed data.
     pub fn self_contained_source(&self, id: NodeId) -> Cow<'a, str> {
         let e = self.element(id);
         let text = &self.src[e.span.clone()];
+        let needed = self.prefixes_used_below(id);
         let mut inherited: Vec<(Option<&'a str>, Option<NsId>)> = Vec::new();
         let mut cur = self.parent(id);
         while let Some(c) = cur {
             for d in &self.element(c).ns_decls {
                 let shadowed = e.ns_decls.iter().any(|own| own.prefix == d.prefix)
                     || inherited.iter().any(|(p, _)| *p == d.prefix);
-                if !shadowed {
+                if !shadowed && needed.contains(&d.prefix) {
                     inherited.push((d.prefix, d.ns));
                 }
             }
@@ -292,5 +292,49 @@ impl<'a> Document<'a> {
         }
         out.push_str(&text[name_len..]);
         Cow::Owned(out)
+    }
+
+    /// Prefixes (`None` for the default namespace) that names in the subtree of `id` use without declaring them
+    /// within the subtree, plus prefixes of QName-looking attribute values.
+    fn prefixes_used_below(&self, id: NodeId) -> Vec<Option<&'a str>> {
+        let mut used: Vec<Option<&'a str>> = Vec::new();
+        let mut stack = vec![id];
+        while let Some(n) = stack.pop() {
+            let e = self.element(n);
+            let mut add = |p: Option<&'a str>| {
+                if !used.contains(&p) {
+                    used.push(p);
+                }
+            };
+            add(e.prefix);
+            for a in &e.attrs {
+                if a.prefix.is_some() {
+                    add(a.prefix);
+                }
+                if let Some((p, local)) = a.value.split_once(':') {
+                    if super::chars::is_ncname(p) && super::chars::is_ncname(local) {
+                        // The value borrows from the attribute; find the same prefix among declared names so the
+                        // result can borrow from the input.
+                        if let Some(decl) = self.find_declared_prefix(n, p) {
+                            add(Some(decl));
+                        }
+                    }
+                }
+            }
+            stack.extend(e.children.iter().copied().filter(|&c| self.as_element(c).is_some()));
+        }
+        used
+    }
+
+    /// The declared prefix string equal to `prefix`, in scope at `id`.
+    fn find_declared_prefix(&self, id: NodeId, prefix: &str) -> Option<&'a str> {
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            if let Some(d) = self.element(c).ns_decls.iter().find(|d| d.prefix == Some(prefix)) {
+                return d.prefix;
+            }
+            cur = self.parent(c);
+        }
+        None
     }
 }
