@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+pub mod client;
 pub mod fault;
 pub mod ids;
 pub mod message;

@@ -1,0 +1,286 @@
+//! The SMEV HTTP client: thin I/O around the codec. It builds and signs envelopes with [`super::build`], posts
+//! them with the operation's SOAPAction, enforces timeouts and a response size limit, decodes MTOM responses and
+//! SOAP faults, and classifies every failure as retryable or final from its type.
+#![forbid(unsafe_code)]
+
+use super::message::*;
+use super::parse::{self, ReceivedRequest, ReceivedResponse};
+use super::{build, mtom, now_datetime, Operation, RetryClass, SmevError, SmevFault, Version};
+use crate::dsig::Signer;
+use crate::xml::{self, Limits};
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// TLS settings for the SMEV endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    /// A CA certificate (PEM) to trust in addition to the system's, for a test contour or a mock with its own CA.
+    pub ca_cert: Option<PathBuf>,
+    /// A client certificate (PEM) for endpoints that require mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM PKCS#8).
+    pub client_key: Option<PathBuf>,
+}
+
+/// Where and how to talk to SMEV.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The endpoint URL of the message-exchange service for `version`.
+    pub endpoint: String,
+    /// The schema version the endpoint speaks.
+    pub version: Version,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long to wait for the whole response.
+    pub read_timeout: Duration,
+    /// Largest response accepted; a larger one is cut off and refused rather than buffered.
+    pub max_response_bytes: usize,
+    /// TLS settings.
+    pub tls: TlsConfig,
+}
+
+impl ClientConfig {
+    /// A configuration for `endpoint` with defaults that suit SMEV's production limits.
+    pub fn new(endpoint: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            endpoint: endpoint.into(),
+            version: Version::V1_3,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(60),
+            max_response_bytes: 32 * 1024 * 1024,
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The client could not be configured (bad TLS files, bad URL).
+    #[error("SMEV client configuration: {0}")]
+    Config(String),
+    /// The connection failed or broke.
+    #[error("SMEV transport error: {0}")]
+    Transport(String),
+    /// No response within the timeout.
+    #[error("SMEV did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The response was larger than allowed.
+    #[error("SMEV response larger than {limit} bytes")]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// An HTTP error status without a SOAP fault in the body.
+    #[error("SMEV answered HTTP {status}: {snippet}")]
+    Http {
+        /// The status code.
+        status: u16,
+        /// The start of the body, for the log.
+        snippet: String,
+    },
+    /// SMEV answered with a fault.
+    #[error("{0}")]
+    Fault(SmevFault),
+    /// The request could not be built or the response could not be read.
+    #[error(transparent)]
+    Smev(#[from] SmevError),
+}
+
+impl ClientError {
+    /// What the caller does about it, decided from the error's type.
+    pub fn retry_class(&self) -> RetryClass {
+        match self {
+            ClientError::Transport(_) | ClientError::Timeout(_) => RetryClass::Retry,
+            ClientError::Http { status, .. } if *status >= 500 || *status == 429 || *status == 408 => RetryClass::Retry,
+            ClientError::Http { .. } => RetryClass::Final,
+            ClientError::Fault(f) => f.retry_class(),
+            // An answer we cannot read may be a proxy's error page: try again rather than lose the message.
+            ClientError::Smev(SmevError::Xml(_)) | ClientError::Smev(SmevError::Malformed(_)) => RetryClass::Retry,
+            ClientError::Smev(SmevError::Fault(f)) => f.retry_class(),
+            ClientError::TooLarge { .. } | ClientError::Config(_) | ClientError::Smev(_) => RetryClass::Final,
+        }
+    }
+}
+
+/// A message received from SMEV: the envelope text and what was read from it. The node ids in `message` refer to
+/// the document obtained by parsing `envelope` again (which is how a caller verifies its signatures).
+#[derive(Debug, Clone)]
+pub struct Received<T> {
+    /// The SOAP envelope exactly as received (the root part of an MTOM response).
+    pub envelope: String,
+    /// The parsed message.
+    pub message: T,
+}
+
+/// A client of one SMEV endpoint, signing with one information system's key.
+#[derive(Clone)]
+pub struct SmevClient {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    signer: Arc<Signer>,
+}
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::Config(format!("reading {}: {e}", path.display())))
+}
+
+impl SmevClient {
+    /// A client for `config`, signing with `signer`.
+    pub fn new(config: ClientConfig, signer: Arc<Signer>) -> Result<SmevClient, ClientError> {
+        reqwest::Url::parse(&config.endpoint)
+            .map_err(|e| ClientError::Config(format!("endpoint '{}': {e}", config.endpoint)))?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.read_timeout)
+            .pool_idle_timeout(Duration::from_secs(30));
+        if let Some(ca) = &config.tls.ca_cert {
+            let cert = reqwest::Certificate::from_pem(&read_file(ca)?)
+                .map_err(|e| ClientError::Config(format!("CA certificate {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        match (&config.tls.client_cert, &config.tls.client_key) {
+            (Some(cert), Some(key)) => {
+                let identity = reqwest::Identity::from_pkcs8_pem(&read_file(cert)?, &read_file(key)?)
+                    .map_err(|e| ClientError::Config(format!("client certificate {}: {e}", cert.display())))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => return Err(ClientError::Config("client_cert and client_key go together".into())),
+        }
+        let http = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(SmevClient { http, config: Arc::new(config), signer })
+    }
+
+    /// The schema version this client speaks.
+    pub fn version(&self) -> Version {
+        self.config.version
+    }
+
+    /// Posts an envelope and returns the response envelope, or the fault as an error.
+    pub async fn call(&self, operation: Operation, envelope: String) -> Result<String, ClientError> {
+        let response = self
+            .http
+            .post(&self.config.endpoint)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{}\"", operation.soap_action()))
+            .body(envelope)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("text/xml").to_string();
+        let body = self.read_limited(response).await?;
+        let xml_bytes = if mtom::is_multipart(&content_type) {
+            mtom::decode(&content_type, &body)?.root.body.to_vec()
+        } else {
+            body
+        };
+        let text = String::from_utf8(xml_bytes)
+            .map_err(|_| ClientError::Http { status, snippet: "response body is not UTF-8".into() })?;
+        // A SOAP fault comes with HTTP 500; read it before judging by the status.
+        if let Ok(doc) = xml::parse(&text, &Limits::default()) {
+            if let Ok(child) = parse::body_child(&doc) {
+                if doc.is(child, super::SOAP_ENV_NS, "Fault") {
+                    return Err(ClientError::Fault(parse::read_fault(&doc, child)));
+                }
+            }
+        }
+        if !(200..300).contains(&status) {
+            let snippet: String = text.chars().take(200).collect();
+            return Err(ClientError::Http { status, snippet });
+        }
+        Ok(text)
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ClientError {
+        if e.is_timeout() {
+            ClientError::Timeout(self.config.read_timeout)
+        } else {
+            ClientError::Transport(e.to_string())
+        }
+    }
+
+    async fn read_limited(&self, response: reqwest::Response) -> Result<Vec<u8>, ClientError> {
+        let limit = self.config.max_response_bytes;
+        if response.content_length().is_some_and(|n| n as usize > limit) {
+            return Err(ClientError::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.transport_error(e))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ClientError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// Sends a request; returns SMEV's receipt.
+    pub async fn send_request(&self, request: &SendRequest) -> Result<MessageMetadata, ClientError> {
+        let envelope = build::send_request(self.version(), request, Some(&self.signer))?;
+        let answer = self.call(Operation::SendRequest, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        Ok(parse::send_receipt(&doc, Operation::SendRequest)?.0)
+    }
+
+    /// Sends a response; returns SMEV's receipt.
+    pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
+        let envelope = build::send_response(self.version(), response, Some(&self.signer))?;
+        let answer = self.call(Operation::SendResponse, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        Ok(parse::send_receipt(&doc, Operation::SendResponse)?.0)
+    }
+
+    fn selector(kind: Option<&KindOfData>) -> MessageTypeSelector {
+        MessageTypeSelector { kind: kind.cloned(), timestamp: now_datetime(), node_id: None }
+    }
+
+    /// Polls for a request of a kind of data (any kind when `None`).
+    pub async fn get_request(
+        &self,
+        kind: Option<&KindOfData>,
+    ) -> Result<Option<Received<ReceivedRequest>>, ClientError> {
+        let envelope = build::get_request(self.version(), &Self::selector(kind), Some(&self.signer))?;
+        let answer = self.call(Operation::GetRequest, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        let message = parse::received_request(&doc)?;
+        drop(doc);
+        Ok(message.map(|message| Received { envelope: answer, message }))
+    }
+
+    /// Polls for a response of a kind of data (any kind when `None`).
+    pub async fn get_response(
+        &self,
+        kind: Option<&KindOfData>,
+    ) -> Result<Option<Received<ReceivedResponse>>, ClientError> {
+        let envelope = build::get_response(self.version(), &Self::selector(kind), Some(&self.signer))?;
+        let answer = self.call(Operation::GetResponse, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        let message = parse::received_response(&doc)?;
+        drop(doc);
+        Ok(message.map(|message| Received { envelope: answer, message }))
+    }
+
+    /// Acknowledges a delivered message by SMEV's id for it (`MessageMetadata/MessageId`).
+    pub async fn ack(&self, message_id: &str, accepted: bool) -> Result<(), ClientError> {
+        let envelope =
+            build::ack(self.version(), &Ack { message_id: message_id.to_string(), accepted }, Some(&self.signer))?;
+        let answer = self.call(Operation::Ack, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        Ok(parse::ack_response(&doc)?)
+    }
+
+    /// Polls for an asynchronous processing status.
+    pub async fn get_status(&self) -> Result<Option<AsyncProcessingStatus>, ClientError> {
+        let envelope = build::get_status(self.version(), &GetStatus { timestamp: now_datetime() }, Some(&self.signer))?;
+        let answer = self.call(Operation::GetStatus, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        Ok(parse::status_response(&doc)?)
+    }
+}
