@@ -650,3 +650,66 @@ fn receipt(record: &MessageRecord) -> SendReceipt {
         status: record.status(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request record as `send` writes it, for the helpers below.
+    fn request_record() -> MessageRecord {
+        let header = MessageHeader {
+            message_id: "r".to_owned(),
+            direction: Direction::Request,
+            sender: "C".to_owned(),
+            recipient: "P".to_owned(),
+            namespace_uri: "urn://test".to_owned(),
+            root_element: "Request".to_owned(),
+            original_message_id: None,
+            reference_message_id: None,
+            test_message: false,
+            sending_timestamp_ms: 0,
+        };
+        new_record(1, header, 100, 10, None)
+    }
+
+    #[test]
+    fn a_request_is_processed_once_however_many_responses() {
+        use InteractionStatus::*;
+        let request = answered(answered(request_record(), 200), 300);
+        let statuses: Vec<_> = request.history.iter().map(|entry| (entry.at_ms, entry.status)).collect();
+        assert_eq!(
+            statuses,
+            [(100, RequestIsQueued), (200, RequestIsProcessed), (200, ResponseIsQueued), (300, ResponseIsQueued)]
+        );
+    }
+
+    #[test]
+    fn deliveries_hide_the_message_and_count() {
+        let mut record = request_record();
+        assert_eq!(MessageState::of(&record), MessageState::Queued);
+        assert!(record.is_deliverable(100));
+        mark_delivered(&mut record, 150, 1_000);
+        mark_delivered(&mut record, 1_150, 1_000);
+        assert_eq!(
+            (record.delivery_count, record.last_delivery_ms, record.invisible_until_ms),
+            (2, Some(1_150), 2_150)
+        );
+        assert_eq!(record.history.len(), 2, "one messageIsDelivered for two deliveries");
+        assert!(!record.is_deliverable(2_149) && record.is_deliverable(2_150));
+        assert_eq!(MessageState::of(&record), MessageState::Delivered);
+        // A timeout too large for the clock saturates instead of wrapping into the past.
+        mark_delivered(&mut record, 5, u64::MAX);
+        assert_eq!(record.invisible_until_ms, u64::MAX);
+    }
+
+    #[test]
+    fn the_quota_window_slides() {
+        let mut index = Index::default();
+        let minute = duration_ms(QUOTA_WINDOW);
+        index.recent_sends.insert("C".to_owned(), VecDeque::from([1_000, 2_000]));
+        assert!(matches!(index.check_quota("C", 1_000 + minute - 1, 2), Err(QueueError::QuoteLimitExceeded { .. })));
+        assert!(index.check_quota("C", 1_000 + minute, 2).is_ok());
+        assert_eq!(index.recent_sends["C"], [2_000]);
+        assert!(matches!(index.check_quota("C", 0, 0), Err(QueueError::QuoteLimitExceeded { limit: 0, .. })));
+    }
+}

@@ -65,7 +65,9 @@ impl SledStore {
                 String::from_utf8_lossy(&found),
                 String::from_utf8_lossy(FORMAT)
             ))),
-            None if existed => Err(self.not_a_store("it has files but no format marker".to_owned())),
+            None if existed => Err(self.not_a_store(
+                "it has files but no format marker: it is damaged or was not written by this emulator".to_owned(),
+            )),
             None => {
                 self.db.insert(FORMAT_KEY, FORMAT)?;
                 self.db.flush()?;
