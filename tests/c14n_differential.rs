@@ -497,3 +497,108 @@ fn namespace_values_golden() {
         r#"<п:e xmlns="urn:пример" xmlns:п="urn:𐌰" Id="x" п:a="1"></п:e>"#,
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Well-formedness
+
+/// Markup that mutations splice into generated documents.
+const MUTATION_TOKENS: &[&str] = &[
+    "<",
+    ">",
+    "/>",
+    "</",
+    "&",
+    ";",
+    "&amp;",
+    "&#0;",
+    "&#x41;",
+    "]]>",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "\"",
+    "'",
+    "=",
+    ":",
+    " ",
+    "\t",
+    "a",
+    "?>",
+    "<?",
+    "-",
+    "x:",
+    "xmlns",
+    " xmlns:a=\"urn:a\"",
+    "\r",
+    "Ж",
+    "#",
+    "]",
+    "[",
+    "!",
+    "<?xml ",
+];
+
+/// A generated document with one to three small random edits, as bytes.
+fn mutated_document(rng: &mut StdRng) -> Vec<u8> {
+    let generated = Generator::new(rng, Shape { max_depth: 2, max_children: 3 }).document();
+    let mut doc = generated.write(Mode::Exact, "").into_bytes();
+    for _ in 0..rng.gen_range(1..=3) {
+        let at = rng.gen_range(0..=doc.len());
+        let token = MUTATION_TOKENS.choose(rng).expect("tokens").as_bytes();
+        match rng.gen_range(0..3) {
+            0 => drop(doc.splice(at..at, token.iter().copied())),
+            1 => drop(doc.drain(at..(at + rng.gen_range(1..4)).min(doc.len()))),
+            _ => drop(doc.splice(at..(at + 1).min(doc.len()), token.iter().copied())),
+        }
+    }
+    doc
+}
+
+/// Our parser and libxml2 agree on which slightly broken documents are well-formed: whatever we accept libxml2
+/// parses without error, and whatever we refuse it reports an error for (a namespace error counts: edugate
+/// refuses names Namespaces in XML forbids, where libxml2 only complains).
+#[test]
+fn well_formedness_matches_libxml2() {
+    let Some(tool) = support::oracle("xmllint", "libxml2-utils") else { return };
+    let seed = seed();
+    let count = support::env_u64("EDUGATE_WF_DOCS", 3000);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut verdicts = Vec::new();
+    for index in 0..count {
+        let doc = mutated_document(&mut document_rng(seed, index | 1 << 62));
+        // Left out: a DOCTYPE, refused by policy; and the version "1.", which XML 1.0 (production 26, '1.' [0-9]+)
+        // does not allow but libxml2 takes.
+        let has = |s: &[u8]| doc.windows(s.len()).any(|w| w == s);
+        if has(b"<!DOCTYPE") || has(b"version=\"1.\"") || has(b"version='1.'") {
+            continue;
+        }
+        let file = dir.path().join(format!("m{index}.xml"));
+        std::fs::write(&file, &doc).expect("write");
+        verdicts.push((index, file, xml::parse_bytes(&doc, &Limits::default()).err()));
+    }
+    let (mut accepted, mut refused) = (0, 0);
+    for batch in verdicts.chunks(300) {
+        let files: Vec<&PathBuf> = batch.iter().map(|(_, f, _)| f).collect();
+        let out = Command::new(&tool).arg("--noout").args(&files).output().expect("run xmllint");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for (index, file, ours) in batch {
+            let prefix = format!("{}:", file.display());
+            let complaints: Vec<&str> = stderr.lines().filter(|l| l.starts_with(&prefix)).collect();
+            let libxml2_refuses = complaints.iter().any(|l| l.contains("parser error"));
+            let libxml2_complains = complaints.iter().any(|l| l.contains("error"));
+            let bytes = std::fs::read(file).expect("read");
+            let text = String::from_utf8_lossy(&bytes);
+            match ours {
+                None if libxml2_refuses => {
+                    panic!("seed {seed}, mutated document {index}: accepted, but libxml2 says {complaints:?}\n{text:?}")
+                }
+                Some(e) if !libxml2_complains => {
+                    panic!("seed {seed}, mutated document {index}: refused ({e}), but libxml2 accepts it\n{text:?}")
+                }
+                None => accepted += 1,
+                Some(_) => refused += 1,
+            }
+        }
+    }
+    println!("well-formedness agrees with libxml2 on {accepted} accepted and {refused} refused mutated documents");
+}
