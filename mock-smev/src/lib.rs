@@ -5,8 +5,11 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod config;
 pub mod queue;
+pub mod soap;
 pub mod store;
+pub mod validate;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::queue::{

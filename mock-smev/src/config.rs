@@ -1,0 +1,308 @@
+//! mock-smev's configuration: registered information systems, kinds of data, its own signing key, limits and
+//! storage. One TOML file; every default works with the test-only certificates in `certs-dev/`.
+#![forbid(unsafe_code)]
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the repository's `certs-dev/` is, for defaults that work out of the box.
+pub fn certs_dev() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs-dev")
+}
+
+/// A registered information system: who may call, identified by its certificate.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    /// The system's mnemonic, as SMEV writes it in `MessageMetadata`.
+    pub mnemonic: String,
+    /// Its name for people.
+    #[serde(default)]
+    pub name: String,
+    /// Its signing certificate (PEM or DER): a call signed with it comes from this system.
+    pub cert: PathBuf,
+    /// Its private key, only for systems mock-smev acts as (the portal).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+/// A kind of data ("вид сведений") and who provides it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KindConfig {
+    /// Namespace URI of the content's root element.
+    pub namespace: String,
+    /// Local name of the content's root element.
+    pub root: String,
+    /// Mnemonic of the providing system: requests of this kind go to its queue.
+    pub provider: String,
+    /// XSD the request content must satisfy (validated with libxml2's xmllint); none means no validation.
+    #[serde(default)]
+    pub xsd: Option<PathBuf>,
+}
+
+/// Where messages are kept.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// A sled directory; in memory when absent.
+    #[serde(default)]
+    pub sled_path: Option<PathBuf>,
+}
+
+/// The queue engine's limits, in configuration units.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Seconds a delivered, unacknowledged message stays hidden before it is delivered again.
+    pub visibility_timeout_secs: u64,
+    /// Unacknowledged messages a queue may hold before `DestinationOverflow`.
+    pub destination_max_pending: usize,
+    /// Sends per sender per minute before `QuoteLimitExceeded`.
+    pub quota_per_minute: u32,
+    /// Age in seconds after which a version-1 MessageID is refused as `StaleMessageId`.
+    pub stale_message_id_secs: u64,
+    /// Largest accepted SOAP body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            visibility_timeout_secs: 30,
+            destination_max_pending: 10_000,
+            quota_per_minute: 6_000,
+            stale_message_id_secs: 2 * 24 * 3600,
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The engine's limits.
+    pub fn queue_limits(&self) -> crate::Limits {
+        crate::Limits {
+            visibility_timeout: Duration::from_secs(self.visibility_timeout_secs),
+            destination_max_pending: self.destination_max_pending,
+            quota_per_minute: self.quota_per_minute,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// mock-smev's own signing key (PEM PKCS#8), for `SMEVSignature`.
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    /// mock-smev's certificate.
+    #[serde(default = "default_cert")]
+    pub cert: PathBuf,
+    /// The OpenSSL engine that provides GOST.
+    #[serde(default = "default_engine")]
+    pub engine: String,
+    /// Whether every call must carry a valid `CallerInformationSystemSignature`, as the real SMEV requires.
+    #[serde(default = "yes")]
+    pub require_signatures: bool,
+    /// Whether a caller's certificate must be within its validity period.
+    #[serde(default = "yes")]
+    pub check_certificate_validity: bool,
+    /// The mnemonic of the registered system mock-smev acts as on the control API's portal calls.
+    #[serde(default = "default_portal")]
+    pub portal: String,
+    /// Registered information systems.
+    #[serde(default = "default_systems")]
+    pub systems: Vec<SystemConfig>,
+    /// Registered kinds of data.
+    #[serde(default = "default_kinds")]
+    pub kinds: Vec<KindConfig>,
+    /// Storage.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_listen() -> String {
+    "127.0.0.1:7575".into()
+}
+fn default_key() -> PathBuf {
+    certs_dev().join("mock-smev.key")
+}
+fn default_cert() -> PathBuf {
+    certs_dev().join("mock-smev.crt")
+}
+fn default_engine() -> String {
+    "gost".into()
+}
+fn default_portal() -> String {
+    "EPGU".into()
+}
+
+fn default_systems() -> Vec<SystemConfig> {
+    let dev = certs_dev();
+    vec![
+        SystemConfig {
+            mnemonic: "EPGU".into(),
+            name: "Портал государственных услуг (тестовый)".into(),
+            cert: dev.join("portal.crt"),
+            key: Some(dev.join("portal.key")),
+        },
+        SystemConfig {
+            mnemonic: "EDUGATE".into(),
+            name: "edugate (тестовый)".into(),
+            cert: dev.join("gateway.crt"),
+            key: None,
+        },
+        SystemConfig {
+            mnemonic: "EDUGATE512".into(),
+            name: "edugate, ГОСТ 2012-512 (тестовый)".into(),
+            cert: dev.join("gateway-512.crt"),
+            key: None,
+        },
+    ]
+}
+
+fn default_kinds() -> Vec<KindConfig> {
+    vec![
+        KindConfig {
+            namespace: "urn://edugate/progress/1.0.0".into(),
+            root: "ProgressRequest".into(),
+            provider: "EDUGATE".into(),
+            xsd: None,
+        },
+        KindConfig {
+            namespace: "urn://edugate/echo/1.0.0".into(),
+            root: "Echo".into(),
+            provider: "EDUGATE".into(),
+            xsd: None,
+        },
+    ]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("the empty configuration takes every default")
+    }
+}
+
+/// Why a configuration was refused: always names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is invalid or has unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the key and line.
+        message: String,
+    },
+    /// A value is invalid.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The offending key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks cross-references and files before anything starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("listen".into(), format!("'{}' is not an address:port", self.listen));
+        }
+        for (key, path) in [("key", &self.key), ("cert", &self.cert)] {
+            if !path.is_file() {
+                return invalid(key.into(), format!("{} is not a file", path.display()));
+            }
+        }
+        for (i, s) in self.systems.iter().enumerate() {
+            if s.mnemonic.is_empty() {
+                return invalid(format!("systems[{i}].mnemonic"), "must not be empty".into());
+            }
+            if !s.cert.is_file() {
+                return invalid(format!("systems[{i}].cert"), format!("{} is not a file", s.cert.display()));
+            }
+            if self.systems[..i].iter().any(|o| o.mnemonic == s.mnemonic) {
+                return invalid(format!("systems[{i}].mnemonic"), format!("'{}' is registered twice", s.mnemonic));
+            }
+        }
+        for (i, k) in self.kinds.iter().enumerate() {
+            if !self.systems.iter().any(|s| s.mnemonic == k.provider) {
+                return invalid(format!("kinds[{i}].provider"), format!("'{}' is not a registered system", k.provider));
+            }
+            if let Some(xsd) = &k.xsd {
+                if !xsd.is_file() {
+                    return invalid(format!("kinds[{i}].xsd"), format!("{} is not a file", xsd.display()));
+                }
+            }
+        }
+        match self.systems.iter().find(|s| s.mnemonic == self.portal) {
+            Some(s) if s.key.is_some() => {}
+            Some(_) => return invalid("portal".into(), format!("system '{}' has no key to sign with", self.portal)),
+            None => return invalid("portal".into(), format!("'{}' is not a registered system", self.portal)),
+        }
+        if self.limits.visibility_timeout_secs == 0 {
+            return invalid("limits.visibility_timeout_secs".into(), "must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("listen = \"nowhere\"", "listen"),
+            ("portal = \"NOBODY\"", "portal"),
+            ("[[kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nprovider = \"NOBODY\"", "kinds[0].provider"),
+            ("[limits]\nvisibility_timeout_secs = 0", "limits.visibility_timeout_secs"),
+        ];
+        for (text, key) in cases {
+            let config: Config = toml::from_str(text).unwrap();
+            match config.validate() {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let unknown = toml::from_str::<Config>("colour = \"red\"").unwrap_err().to_string();
+        assert!(unknown.contains("colour"), "{unknown}");
+    }
+}
