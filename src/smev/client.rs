@@ -83,7 +83,7 @@ pub enum ClientError {
     },
     /// SMEV answered with a fault.
     #[error("{0}")]
-    Fault(SmevFault),
+    Fault(Box<SmevFault>),
     /// The request could not be built or the response could not be read.
     #[error(transparent)]
     Smev(#[from] SmevError),
@@ -185,7 +185,7 @@ impl SmevClient {
         if let Ok(doc) = xml::parse(&text, &Limits::default()) {
             if let Ok(child) = parse::body_child(&doc) {
                 if doc.is(child, super::SOAP_ENV_NS, "Fault") {
-                    return Err(ClientError::Fault(parse::read_fault(&doc, child)));
+                    return Err(ClientError::Fault(Box::new(parse::read_fault(&doc, child))));
                 }
             }
         }

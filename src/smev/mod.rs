@@ -162,5 +162,5 @@ pub enum SmevError {
     },
     /// The message is a SOAP fault.
     #[error("SMEV fault: {0}")]
-    Fault(SmevFault),
+    Fault(Box<SmevFault>),
 }

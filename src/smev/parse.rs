@@ -182,7 +182,7 @@ fn read_fault_detail(doc: &Document<'_>, t: NodeId) -> (FaultKind, Option<String
 pub fn expect_body(doc: &Document<'_>, local: &str) -> Result<(Version, NodeId), SmevError> {
     let child = body_child(doc)?;
     if doc.is(child, SOAP_ENV_NS, "Fault") {
-        return Err(SmevError::Fault(read_fault(doc, child)));
+        return Err(SmevError::Fault(Box::new(read_fault(doc, child))));
     }
     let version = Version::from_types_ns(doc.element_ns(child))
         .ok_or_else(|| malformed(format!("{} is not an SMEV message-exchange element", doc.describe(child))))?;
