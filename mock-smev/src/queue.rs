@@ -18,7 +18,7 @@
 //! # Concurrency and durability
 //! One mutex guards the in-memory index, and every store write happens while it is held: the store sees changes in
 //! the engine's order, and memory changes only after the store accepted a change, so a failed write leaves the
-//! engine as it was. This serializes all operations, including the sled store's flush per write; the emulator
+//! engine as it was. The clock is read under the lock too, so timestamps never run backwards along the sequence. This serializes all operations, including the sled store's flush per write; the emulator
 //! trades throughput for simple, strict ordering. Quota windows are not stored: a restart forgives recent sends.
 //!
 //! After a restart over a durable store, a message that was delivered but not acknowledged keeps its stored
@@ -254,8 +254,8 @@ impl Queues {
     /// the original request.
     pub fn send(&self, envelope: Envelope) -> Result<SendReceipt, QueueError> {
         let Envelope { mut header, payload } = envelope;
-        let now = self.clock.now_ms();
         let mut index = self.lock();
+        let now = self.clock.now_ms();
         index.check_not_sent(&header)?;
         let request = index.route_response(&mut header)?;
         index.check_quota(&header.sender, now, self.limits.quota_per_minute)?;
@@ -280,8 +280,8 @@ impl Queues {
         direction: Direction,
         selector: Option<Selector<'_>>,
     ) -> Result<Option<StoredMessage>, QueueError> {
-        let now = self.clock.now_ms();
         let mut index = self.lock();
+        let now = self.clock.now_ms();
         let Some(sequence) = index.next_deliverable(recipient, direction, selector, now) else {
             return Ok(None);
         };
@@ -298,8 +298,8 @@ impl Queues {
     /// Only a delivered, not yet acknowledged message addressed to `recipient` can be acknowledged, even after its
     /// visibility timeout passed; anything else is `TargetMessageIsNotFound`. Returns once the store holds the ack.
     pub fn ack(&self, recipient: &str, message_id: &str, accepted: bool) -> Result<(), QueueError> {
-        let now = self.clock.now_ms();
         let mut index = self.lock();
+        let now = self.clock.now_ms();
         let sequence = index
             .ackable(recipient, message_id)
             .ok_or_else(|| QueueError::TargetMessageIsNotFound { message_id: message_id.to_owned() })?;
@@ -343,8 +343,8 @@ impl Queues {
 
     /// The depth of every non-empty queue, sorted by recipient, then requests before responses.
     pub fn queue_depths(&self) -> Vec<QueueDepth> {
-        let now = self.clock.now_ms();
         let index = self.lock();
+        let now = self.clock.now_ms();
         let mut depths: Vec<QueueDepth> = index
             .pending
             .iter()

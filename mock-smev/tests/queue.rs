@@ -790,12 +790,23 @@ fn foreign_directories_are_not_stores() {
 fn a_store_open_elsewhere_is_refused() {
     let backend = sled();
     let _first = SledStore::open(backend.path()).expect("first open");
-    assert!(matches!(SledStore::open(backend.path()), Err(StoreError::Open { .. })));
+    let second = SledStore::open_with_lock_wait(backend.path(), Duration::from_millis(50));
+    assert!(matches!(second, Err(StoreError::Locked { .. })), "{second:?}");
 }
 
 /// Opens the raw sled database of `backend` to damage one record.
 fn tamper(backend: &Sled, change: impl FnOnce(&sled::Db)) {
-    let db = sled::open(backend.path()).expect("raw open");
+    // sled releases a dropped database's lock a moment after the drop, so the raw open retries for a while, like
+    // `SledStore::open` does.
+    let open = || sled::Config::new().path(backend.path()).flush_every_ms(None).open();
+    let retry = |_| match open() {
+        Ok(db) => Some(db),
+        Err(_) => {
+            std::thread::sleep(Duration::from_millis(10));
+            None
+        }
+    };
+    let db = (0..200).find_map(retry).expect("raw open");
     change(&db);
     db.flush().expect("flush");
 }

@@ -276,6 +276,13 @@ pub enum StoreError {
         #[source]
         source: ::sled::Error,
     },
+    /// Another open store (in this process or another) holds the directory's lock, and did not release it in
+    /// time.
+    #[error("the message store at {path} is in use by another process")]
+    Locked {
+        /// The directory given to `SledStore::open`.
+        path: PathBuf,
+    },
     /// The directory holds something other than a store this emulator wrote, so opening it would start empty
     /// and hide the loss.
     #[error("{path} is not a mock-smev message store: {reason}")]

@@ -14,10 +14,17 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use ::sled::{Batch, Db, IVec};
 
 use super::{Change, MessageRecord, Store, StoreError};
+
+/// How long [`SledStore::open`] waits for a held directory lock before giving up.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+/// How often a held lock is tried again.
+const LOCK_RETRY: Duration = Duration::from_millis(10);
 
 /// The key of the format marker.
 const FORMAT_KEY: &[u8] = b"format";
@@ -42,10 +49,18 @@ impl SledStore {
     ///
     /// A directory that already holds files must be a store this emulator wrote: anything else (garbage, another
     /// program's files, a store whose marker sled could not recover) is an error, never a silent empty start.
+    ///
+    /// If another open store holds the directory, this waits up to [`LOCK_WAIT`] for it to be released, then fails
+    /// with [`StoreError::Locked`].
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
+        SledStore::open_with_lock_wait(path, LOCK_WAIT)
+    }
+
+    /// Like [`SledStore::open`], waiting at most `lock_wait` for the directory's lock.
+    pub fn open_with_lock_wait(path: impl AsRef<Path>, lock_wait: Duration) -> Result<SledStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let existed = holds_files(&path)?;
-        let db = open_db(&path)?;
+        let db = open_db_waiting(&path, lock_wait)?;
         let store = SledStore { path, db };
         store.check_format(existed)?;
         Ok(store)
@@ -182,12 +197,41 @@ fn key(prefix: u8, sequence: u64) -> [u8; 9] {
     key
 }
 
+/// Opens the sled database in `path`, retrying while its lock is held, for at most `lock_wait`.
+///
+/// sled releases a dropped database's lock only when its I/O thread pool finished the last writes, shortly after
+/// the drop; without this wait an emulator reopening its store in the same process (or a test) races that pool.
+fn open_db_waiting(path: &Path, lock_wait: Duration) -> Result<Db, StoreError> {
+    let deadline = Instant::now() + lock_wait;
+    loop {
+        match open_db(path) {
+            Err(StoreError::Open { source, .. }) if is_lock_error(&source) => {
+                if Instant::now() >= deadline {
+                    return Err(StoreError::Locked { path: path.to_path_buf() });
+                }
+                thread::sleep(LOCK_RETRY);
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// Whether sled failed to take the directory's file lock. sled 0.34 reports it only as an `Io` error of kind
+/// `Other` with this message, so the message is the one way to tell it from real I/O failures.
+fn is_lock_error(error: &::sled::Error) -> bool {
+    matches!(error, ::sled::Error::Io(io) if io.kind() == std::io::ErrorKind::Other
+        && io.to_string().contains("could not acquire lock"))
+}
+
 /// Opens the sled database in `path`.
 ///
+/// Every `apply` flushes, so sled's background flusher has nothing to do and is turned off: without its thread,
+/// dropping the store releases the directory's lock at once, and a reopen in the same process does not race it.
+///
 /// sled reports most damage as `Corruption`, but a few malformed files make its recovery panic instead; that
-/// panic is turned into the same error, since the half-built database is dropped either way.
+/// panic is turned into an error too, since the half-built database is dropped either way.
 fn open_db(path: &Path) -> Result<Db, StoreError> {
-    let open = || ::sled::Config::new().path(path).open();
+    let open = || ::sled::Config::new().path(path).flush_every_ms(None).open();
     match panic::catch_unwind(AssertUnwindSafe(open)) {
         Ok(opened) => opened.map_err(|source| StoreError::Open { path: path.to_path_buf(), source }),
         Err(_) => Err(StoreError::NotAStore {
