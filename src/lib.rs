@@ -4,7 +4,9 @@
 //! transform) and [`dsig`] (XMLDSig for SMEV) on top of both. See ARCHITECTURE.md.
 #![deny(unsafe_code)]
 
+pub mod config;
 pub mod crypto;
 pub mod dsig;
+pub mod gateway;
 pub mod smev;
 pub mod xml;

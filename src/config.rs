@@ -1,0 +1,420 @@
+//! The gateway's configuration: one TOML file plus environment overrides, typed and validated before any socket
+//! is bound or any store opened. Every error names the key it is about.
+//!
+//! An environment variable `EDUGATE__SECTION__KEY=value` overrides `key` in `[section]` (double underscores separate
+//! the path, so keys keep their single underscores); the value is read as a TOML value when it parses as one
+//! (`30`, `true`, `["a"]`) and as a string otherwise.
+#![forbid(unsafe_code)]
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the repository's test-only dev certificates are, for defaults that work out of the box.
+pub fn certs_dev() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("certs-dev")
+}
+
+/// How the gateway reaches SMEV.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmevConfig {
+    /// The message-exchange endpoint URL.
+    pub endpoint: String,
+    /// Schema version: "1.3" or "1.2".
+    pub version: String,
+    /// Connect timeout, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Whole-call timeout, milliseconds.
+    pub read_timeout_ms: u64,
+    /// Largest response accepted, bytes.
+    pub max_response_bytes: usize,
+    /// A CA certificate (PEM) to trust for the endpoint.
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    pub client_key: Option<PathBuf>,
+    /// SMEV's signing certificate: `SMEVSignature` on every delivered message must verify with it. Without one,
+    /// only integrity is checked (with the certificate in KeyInfo), which is for development only.
+    pub smev_cert: Option<PathBuf>,
+    /// Pause between polls of an empty queue, milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for SmevConfig {
+    fn default() -> Self {
+        SmevConfig {
+            endpoint: "http://127.0.0.1:7575/smev/1.3".into(),
+            version: "1.3".into(),
+            connect_timeout_ms: 5_000,
+            read_timeout_ms: 60_000,
+            max_response_bytes: 32 * 1024 * 1024,
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
+            smev_cert: Some(certs_dev().join("mock-smev.crt")),
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+/// Who the gateway is in SMEV: its key, certificate and the engine that holds GOST.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// The information system's mnemonic.
+    pub mnemonic: String,
+    /// The private key: a PEM file path, or `engine:KEY_ID` for a key held inside the engine.
+    pub key: String,
+    /// The signing certificate (PEM or DER).
+    pub cert: PathBuf,
+    /// The OpenSSL engine id that provides GOST.
+    pub engine: String,
+    /// Load the engine from this shared object instead of by id.
+    pub engine_path: Option<PathBuf>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            mnemonic: "EDUGATE".into(),
+            key: certs_dev().join("gateway.key").display().to_string(),
+            cert: certs_dev().join("gateway.crt"),
+            engine: "gost".into(),
+            engine_path: None,
+        }
+    }
+}
+
+/// Where the gateway keeps its state.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The sled directory of the outbox and inbox.
+    pub path: PathBuf,
+    /// Days finished work and answered requests are kept (for idempotency and inspection) before pruning.
+    pub retention_days: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { path: PathBuf::from("var/edugate"), retention_days: 14 }
+    }
+}
+
+/// Retry policy of the outbox.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// First backoff, milliseconds; doubled per attempt, with full jitter.
+    pub base_ms: u64,
+    /// Largest backoff, milliseconds.
+    pub cap_ms: u64,
+    /// Attempts before an item is dead-lettered.
+    pub max_attempts: u32,
+    /// Age, seconds, after which an item is dead-lettered whatever its attempts.
+    pub max_age_secs: u64,
+    /// How long a worker holds an item before it is given to another, seconds.
+    pub lease_secs: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { base_ms: 500, cap_ms: 300_000, max_attempts: 50, max_age_secs: 7 * 24 * 3600, lease_secs: 60 }
+    }
+}
+
+/// A kind of data the gateway provides, and which handler answers it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KindConfig {
+    /// Namespace URI of the request content's root element.
+    pub namespace: String,
+    /// Local name of the request content's root element.
+    pub root: String,
+    /// The handler: `echo` answers with what it got (tests and the crash test).
+    pub handler: String,
+}
+
+/// The provider side: which kinds of data to poll for and how hard.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    /// Kinds of data to poll for.
+    pub kinds: Vec<KindConfig>,
+    /// Requests processed at once.
+    pub concurrency: usize,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            kinds: vec![KindConfig {
+                namespace: "urn://edugate/echo/1.0.0".into(),
+                root: "Echo".into(),
+                handler: "echo".into(),
+            }],
+            concurrency: 8,
+        }
+    }
+}
+
+/// The gateway's own HTTP endpoint (health; operators' API later).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Seconds to let work in flight finish at shutdown before leases are released.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:8080".into(), shutdown_grace_secs: 10 }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// SMEV.
+    pub smev: SmevConfig,
+    /// Who the gateway is.
+    pub identity: IdentityConfig,
+    /// State directory.
+    pub store: StoreConfig,
+    /// Retries.
+    pub retry: RetryConfig,
+    /// Provider side.
+    pub provider: ProviderConfig,
+    /// HTTP endpoint.
+    pub http: HttpConfig,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or an override is not valid TOML for the configuration (the message names the key).
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file, or `environment`.
+        origin: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The key, as `section.key`.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The prefix of override variables.
+pub const ENV_PREFIX: &str = "EDUGATE__";
+
+impl Config {
+    /// Reads `path` (or only defaults when `None`), applies overrides from `vars`, and validates.
+    pub fn load(path: Option<&Path>, vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let (origin, text) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
+                (p.display().to_string(), text)
+            }
+            None => ("defaults".to_string(), String::new()),
+        };
+        let mut value: toml::Table =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
+        apply_overrides(&mut value, vars)?;
+        let config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads the configuration with the process's environment.
+    pub fn from_env(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load(path, std::env::vars())
+    }
+
+    /// The SMEV schema version.
+    pub fn smev_version(&self) -> crate::smev::Version {
+        if self.smev.version == "1.2" {
+            crate::smev::Version::V1_2
+        } else {
+            crate::smev::Version::V1_3
+        }
+    }
+
+    /// Checks values and files.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: key.to_string(), message });
+        let url_ok = self.smev.endpoint.starts_with("http://") || self.smev.endpoint.starts_with("https://");
+        if !url_ok {
+            return invalid("smev.endpoint", format!("'{}' is not an http(s) URL", self.smev.endpoint));
+        }
+        if !matches!(self.smev.version.as_str(), "1.2" | "1.3") {
+            return invalid("smev.version", format!("'{}' is not 1.2 or 1.3", self.smev.version));
+        }
+        if self.smev.read_timeout_ms == 0 || self.smev.connect_timeout_ms == 0 {
+            return invalid("smev.read_timeout_ms", "timeouts must be positive".into());
+        }
+        let files = [
+            ("smev.ca_cert", self.smev.ca_cert.as_ref()),
+            ("smev.client_cert", self.smev.client_cert.as_ref()),
+            ("smev.client_key", self.smev.client_key.as_ref()),
+            ("smev.smev_cert", self.smev.smev_cert.as_ref()),
+            ("identity.cert", Some(&self.identity.cert)),
+        ];
+        for (key, path) in files {
+            if let Some(path) = path {
+                if !path.is_file() {
+                    return invalid(key, format!("{} is not a file", path.display()));
+                }
+            }
+        }
+        if !self.identity.key.starts_with("engine:") && !Path::new(&self.identity.key).is_file() {
+            return invalid("identity.key", format!("{} is not a file (or engine:KEY_ID)", self.identity.key));
+        }
+        if self.identity.mnemonic.is_empty() {
+            return invalid("identity.mnemonic", "must not be empty".into());
+        }
+        if self.provider.concurrency == 0 {
+            return invalid("provider.concurrency", "must be at least 1".into());
+        }
+        for (i, k) in self.provider.kinds.iter().enumerate() {
+            if !crate::gateway::handlers::is_known(&k.handler) {
+                return invalid(&format!("provider.kinds[{i}].handler"), format!("unknown handler '{}'", k.handler));
+            }
+        }
+        if self.retry.max_attempts == 0 || self.retry.base_ms == 0 || self.retry.cap_ms < self.retry.base_ms {
+            return invalid("retry", "max_attempts >= 1 and 0 < base_ms <= cap_ms".into());
+        }
+        if self.retry.lease_secs == 0 {
+            return invalid("retry.lease_secs", "must be at least 1".into());
+        }
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("http.listen", format!("'{}' is not an address:port", self.http.listen));
+        }
+        Ok(())
+    }
+
+    /// Connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.smev.connect_timeout_ms)
+    }
+}
+
+/// Applies `EDUGATE__SECTION__KEY=value` overrides to a parsed table.
+fn apply_overrides(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, raw) in vars {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(|k| k.is_empty()) {
+            return Err(ConfigError::Parse { origin: "environment".into(), message: format!("{name}: empty key") });
+        }
+        let value = parse_override(&raw);
+        let mut current = &mut *table;
+        for key in &keys[..keys.len() - 1] {
+            let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            current = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::Parse {
+                        origin: "environment".into(),
+                        message: format!("{name}: '{key}' is not a section"),
+                    })
+                }
+            };
+        }
+        current.insert(keys[keys.len() - 1].clone(), value);
+    }
+    Ok(())
+}
+
+/// An override value: a TOML value when it parses as one, else a string.
+fn parse_override(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edugate.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path), vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::load(None, Vec::new()).unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let c = load(
+            "[smev]\nread_timeout_ms = 1000\n",
+            &[("EDUGATE__SMEV__READ_TIMEOUT_MS", "2500"), ("EDUGATE__IDENTITY__MNEMONIC", "SCHOOL42"), ("OTHER", "x")],
+        )
+        .unwrap();
+        assert_eq!(c.smev.read_timeout_ms, 2500);
+        assert_eq!(c.identity.mnemonic, "SCHOOL42");
+    }
+
+    /// Each bad value is refused with the key named.
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+            ("[smev]\nendpoint = \"ftp://x\"", &[], "smev.endpoint"),
+            ("[smev]\nversion = \"2.0\"", &[], "smev.version"),
+            ("[identity]\ncert = \"/nonexistent\"", &[], "identity.cert"),
+            ("", &[("EDUGATE__PROVIDER__CONCURRENCY", "0")], "provider.concurrency"),
+            (
+                "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nhandler = \"nope\"",
+                &[],
+                "provider.kinds[0].handler",
+            ),
+            ("[http]\nlisten = \"everywhere\"", &[], "http.listen"),
+        ];
+        for (text, vars, key) in cases {
+            match load(text, vars) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(&k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        for (text, vars, needle) in [
+            ("[smev]\ncolour = 1", &[][..], "colour"),
+            ("[smev]\nread_timeout_ms = \"soon\"", &[][..], "read_timeout_ms"),
+            ("", &[("EDUGATE__SMEV__POLL_INTERVAL_MS", "often")][..], "poll_interval_ms"),
+        ] {
+            match load(text, vars) {
+                Err(e @ ConfigError::Parse { .. }) => assert!(e.to_string().contains(needle), "{e}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+}
