@@ -8,5 +8,6 @@ pub mod config;
 pub mod crypto;
 pub mod dsig;
 pub mod gateway;
+pub mod school;
 pub mod smev;
 pub mod xml;
