@@ -6,7 +6,10 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
+pub mod inject;
 pub mod queue;
+pub mod server;
 pub mod soap;
 pub mod store;
 pub mod validate;
