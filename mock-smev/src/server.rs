@@ -116,7 +116,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let app = router(state.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(state.options.read_timeout);
+    // Half-closed connections are answered: a client may shut its sending side once its request is out, and a
+    // truncated body then still gets its SOAP fault.
+    http.timer(TokioTimer::new()).header_read_timeout(state.options.read_timeout).half_close(true);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
