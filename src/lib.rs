@@ -8,6 +8,8 @@ pub mod config;
 pub mod crypto;
 pub mod dsig;
 pub mod gateway;
+pub mod inbox;
+pub mod outbox;
 pub mod school;
 pub mod smev;
 pub mod xml;

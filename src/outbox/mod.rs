@@ -1,0 +1,197 @@
+//! The durable outbox: every piece of work in flight (a message to send to SMEV, a call to a school system, an
+//! acknowledgement) is a [`WorkItem`] in a queue, retried with backoff until it succeeds or is dead-lettered.
+//!
+//! # Model
+//!
+//! Producers [`Outbox::enqueue`] work under an idempotency key; workers [`Outbox::lease`] due items for a while,
+//! then [`complete`](Outbox::complete), [`fail`](Outbox::fail), [`release`](Outbox::release) or
+//! [`extend`](Outbox::extend) them. A lease that lapses (its worker crashed or hung) makes the item available again;
+//! a lapsed lease counts as an attempt, so a poison item that crashes workers is dead-lettered eventually. Retries
+//! follow a queue's [`BackoffPolicy`]; dead letters wait for an operator ([`Outbox::retry_dead`],
+//! [`Outbox::purge_dead`]); completed items are kept until [`Outbox::prune`]d, so that a late repeat of an enqueue
+//! is still recognised and the store stays bounded.
+//!
+//! Every operation takes `now`: the rules are deterministic under test, and a backend shared by several gateway
+//! instances does not depend on one process's clock more than it must. Leases name their owner and carry a token,
+//! so nothing assumes one process: a PostgreSQL backend (`SELECT ... FOR UPDATE SKIP LOCKED`) implements the same
+//! trait for gateways that share work.
+//!
+//! # Why an async trait of boxed futures
+//!
+//! Durable writes wait for a flush (below), and waiting is what async code does well: a thousand producers waiting
+//! for one fsync are a thousand parked tasks, not a thousand blocked threads. A database backend is async anyway.
+//! The futures are boxed so that the trait is object-safe (`Arc<dyn Outbox>` chosen at start-up); one allocation per
+//! call is nothing next to an fsync.
+//!
+//! # Durability: what is on disk when a call returns
+//!
+//! [`SledOutbox`] applies each change as one atomic sled batch, in memory, and then waits for the *group commit*
+//! ([`commit`]): a flusher thread that calls sled's `flush` (write and fsync) whenever writes are waiting, and wakes
+//! every writer whose write the flush covered. One fsync thus serves every write made while the previous one ran.
+//!
+//! - [`Outbox::enqueue`] returns once the item is on disk: a crash, power loss or `kill -9` after it returns cannot
+//!   lose the item. A repeated key returns the existing item, also only once that item is on disk.
+//! - [`Outbox::complete`], [`Outbox::fail`], [`Outbox::release`], [`Outbox::retry_dead`], [`Outbox::purge_dead`]
+//!   and [`Outbox::prune`] return once their change is on disk.
+//! - [`Outbox::lease`] and [`Outbox::extend`] are applied at once and flushed with the next group, but do not wait
+//!   for it: a crash before that flush forgets the lease, and the item is leased again as if the lease had lapsed
+//!   (only the attempt is not counted). Waiting would add an fsync to every lease for no gain in safety.
+//! - An error from any of them means the change may or may not be on disk; [`OutboxError::Durability`] also means
+//!   no later write will be accepted, and the gateway must stop.
+//!
+//! Processing is at least once: a worker that crashes after its effect but before `complete` returns does the work
+//! again after the lease lapses, so every downstream call carries the item's idempotency key.
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod clock;
+pub(crate) mod commit;
+pub mod error;
+pub mod item;
+pub mod memory;
+pub mod poll;
+pub mod sled;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+pub use self::backoff::{BackoffPolicy, OutboxConfig};
+pub use self::clock::{Clock, SystemClock, TokioClock};
+pub use self::error::{BackendError, OpenError, OutboxError};
+pub use self::item::{DeadCause, FailOutcome, FailureKind, ItemId, ItemState, Lease, WorkItem, WorkKind};
+pub use self::memory::MemoryOutbox;
+pub use self::poll::{lease_when_due, LeaseWait};
+pub use self::sled::SledOutbox;
+pub use self::state::StateDb;
+
+/// A boxed future that may move between threads, as the trait's methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A store of durable work, shared by producers and workers.
+///
+/// See the module documentation for the model and for what is durable when each method returns.
+pub trait Outbox: Send + Sync {
+    /// Adds work to `queue` under `idempotency_key`, due at once, and returns its id; if the queue already holds an
+    /// item with that key (pending, leased, completed and not yet pruned, or dead), returns that item's id and adds
+    /// nothing, whatever the payload.
+    fn enqueue<'a>(
+        &'a self,
+        queue: &'a str,
+        idempotency_key: &'a str,
+        payload: &'a [u8],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<ItemId, OutboxError>>;
+
+    /// Leases up to `max_items` items of `queue` that are available at `now` (pending and due, or leased with the
+    /// lease lapsed) to `owner` until `now + lease_for`, in order of `next_attempt_at`, then id. Each lease counts
+    /// an attempt.
+    fn lease<'a>(
+        &'a self,
+        queue: &'a str,
+        owner: &'a str,
+        max_items: usize,
+        lease_for: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<Lease>, OutboxError>>;
+
+    /// Moves the end of `lease` to `now + lease_for`, for work that takes longer than expected; returns the lease as
+    /// it now stands.
+    fn extend<'a>(
+        &'a self,
+        lease: &'a Lease,
+        lease_for: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Lease, OutboxError>>;
+
+    /// Marks the leased item done.
+    fn complete<'a>(&'a self, lease: &'a Lease, now: SystemTime) -> BoxFuture<'a, Result<(), OutboxError>>;
+
+    /// Records a failed attempt: the item is rescheduled after the queue's backoff (or at the time a
+    /// [`FailureKind::RetryAt`] names), or dead-lettered with the reason if the failure is final or the policy's
+    /// limits are reached.
+    fn fail<'a>(
+        &'a self,
+        lease: &'a Lease,
+        failure: FailureKind,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<FailOutcome, OutboxError>>;
+
+    /// Gives the leased item back, due at once, without counting the attempt (graceful shutdown).
+    fn release<'a>(&'a self, lease: &'a Lease, now: SystemTime) -> BoxFuture<'a, Result<(), OutboxError>>;
+
+    /// The item `id` with its payload, if it exists.
+    fn get(&self, id: ItemId) -> BoxFuture<'_, Result<Option<WorkItem>, OutboxError>>;
+
+    /// Up to `limit` dead letters, of `queue` or of every queue, in id order.
+    fn list_dead<'a>(
+        &'a self,
+        queue: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<WorkItem>, OutboxError>>;
+
+    /// Moves a dead letter back to pending, due at once, with its attempts reset (an operator fixed the cause).
+    fn retry_dead(&self, id: ItemId, now: SystemTime) -> BoxFuture<'_, Result<(), OutboxError>>;
+
+    /// Deletes a dead letter for good (an operator gave up on it).
+    fn purge_dead(&self, id: ItemId) -> BoxFuture<'_, Result<(), OutboxError>>;
+
+    /// When the first item of `queue` becomes available (possibly in the past), or `None` if the queue is empty;
+    /// lets a worker sleep until then.
+    fn next_due<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Option<SystemTime>, OutboxError>>;
+
+    /// Counts of items by queue and state, the age of each queue's oldest unfinished item, and the flushes done.
+    fn stats(&self, now: SystemTime) -> BoxFuture<'_, Result<Stats, OutboxError>>;
+
+    /// Removes items completed before `completed_before` and returns how many. Dead letters stay until purged.
+    fn prune(&self, completed_before: SystemTime) -> BoxFuture<'_, Result<usize, OutboxError>>;
+}
+
+/// What an outbox holds, for health checks and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Counts per queue; queues with no items are absent.
+    pub queues: BTreeMap<String, QueueStats>,
+    /// Flushes the group commit has performed since the store was opened (zero for stores without one); far fewer
+    /// than writes under load, which is the point.
+    pub flushes: u64,
+}
+
+/// The counts of one queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Items waiting for their next attempt or due now.
+    pub pending: u64,
+    /// Items leased to a worker (including leases that lapsed and were not yet taken over).
+    pub leased: u64,
+    /// Completed items not yet pruned.
+    pub completed: u64,
+    /// Dead letters waiting for an operator.
+    pub dead: u64,
+    /// How long the oldest pending or leased item has been in the queue; a growing value means work is stuck.
+    pub oldest_pending_age: Option<Duration>,
+}
+
+impl Stats {
+    /// Counts `item`.
+    pub(crate) fn add(&mut self, item: &WorkItem, now: SystemTime) {
+        let queue = self.queues.entry(item.queue.clone()).or_default();
+        match item.state {
+            ItemState::Pending => queue.pending += 1,
+            ItemState::Leased { .. } => queue.leased += 1,
+            ItemState::Completed { .. } => queue.completed += 1,
+            ItemState::Dead { .. } => queue.dead += 1,
+        }
+        if item.is_queued() {
+            let age = now.duration_since(item.created_at).unwrap_or_default();
+            queue.oldest_pending_age = Some(queue.oldest_pending_age.map_or(age, |oldest| oldest.max(age)));
+        }
+    }
+
+    /// The counts of `queue` (all zero if it has no items).
+    pub fn queue(&self, queue: &str) -> QueueStats {
+        self.queues.get(queue).cloned().unwrap_or_default()
+    }
+}
