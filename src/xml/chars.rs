@@ -25,6 +25,16 @@ fn is_name_char(c: char) -> bool {
 
 /// Whether `s` is an NCName: an XML name without a colon.
 pub fn is_ncname(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.is_ascii() {
+        // Almost every name in SMEV traffic is ASCII: check it byte by byte.
+        return match bytes.split_first() {
+            Some((first, rest)) if first.is_ascii_alphabetic() || *first == b'_' => {
+                rest.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            }
+            _ => false,
+        };
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if is_name_start_char(c) => chars.all(is_name_char),
@@ -91,54 +101,72 @@ pub fn check_chars(raw: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
-fn needs_work(b: u8, ctx: Context) -> bool {
-    match ctx {
-        Context::Text => matches!(b, b'&' | b'\r'),
-        Context::Attribute => matches!(b, b'&' | b'\r' | b'\n' | b'\t' | b'<'),
+/// Scans `raw` from `from` in one pass: rejects characters XML forbids (and `]]>` in text, `<` in attribute
+/// values) and returns the index of the first byte that needs rewriting (a reference, or whitespace that
+/// normalization replaces), or the length when none does.
+fn scan(raw: &str, from: usize, ctx: Context) -> Result<usize, LocalError> {
+    let bytes = raw.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Nearly every byte is plain: not a control character and not one of the four that need a closer look.
+        if b >= 0x20 && !matches!(b, b'&' | b'<' | b']' | 0xEF) {
+            i += 1;
+            continue;
+        }
+        match b {
+            b'&' | b'\r' => return Ok(i),
+            b'\t' | b'\n' if ctx == Context::Attribute => return Ok(i),
+            b'\t' | b'\n' => {}
+            b'<' if ctx == Context::Attribute => {
+                return Err((i, XmlErrorKind::Malformed("'<' is not allowed in an attribute value".into())))
+            }
+            b']' if ctx == Context::Text && bytes[i..].starts_with(b"]]>") => {
+                return Err((i, XmlErrorKind::Malformed("']]>' is not allowed in text".into())))
+            }
+            b'<' | b']' => {}
+            0xEF => {
+                if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
+                    let c = raw[i..].chars().next().unwrap_or('\0');
+                    return Err((i, XmlErrorKind::InvalidChar(format!("U+{:04X}", c as u32))));
+                }
+            }
+            _ => return Err((i, XmlErrorKind::InvalidChar(format!("U+{:04X}", b as u32)))),
+        }
+        i += 1;
     }
+    Ok(bytes.len())
 }
 
 fn decode(raw: &str, ctx: Context) -> Result<Cow<'_, str>, LocalError> {
-    check_chars(raw)?;
-    if ctx == Context::Text {
-        if let Some(i) = raw.find("]]>") {
-            return Err((i, XmlErrorKind::Malformed("']]>' is not allowed in text".into())));
-        }
-    }
     let bytes = raw.as_bytes();
-    let Some(first) = bytes.iter().position(|&b| needs_work(b, ctx)) else {
+    let first = scan(raw, 0, ctx)?;
+    if first == bytes.len() {
         return Ok(Cow::Borrowed(raw));
-    };
+    }
     let mut out = String::with_capacity(raw.len());
     out.push_str(&raw[..first]);
     let mut i = first;
     while i < bytes.len() {
-        let b = bytes[i];
-        match b {
+        match bytes[i] {
             b'&' => {
                 let (c, len) = parse_reference(&raw[i..]).map_err(|k| (i, k))?;
                 out.push(c);
                 i += len;
-                continue;
             }
             b'\r' => {
                 out.push(if ctx == Context::Text { '\n' } else { ' ' });
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
+                i += if bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
             }
-            b'\n' | b'\t' if ctx == Context::Attribute => out.push(' '),
-            b'<' if ctx == Context::Attribute => {
-                return Err((i, XmlErrorKind::Malformed("'<' is not allowed in an attribute value".into())))
-            }
+            // Only attribute values stop the scan at tabs and newlines.
             _ => {
-                let run_end = bytes[i..].iter().position(|&b| needs_work(b, ctx)).map_or(bytes.len(), |p| i + p);
-                out.push_str(&raw[i..run_end]);
-                i = run_end;
-                continue;
+                out.push(' ');
+                i += 1;
             }
         }
-        i += 1;
+        let next = scan(raw, i, ctx)?;
+        out.push_str(&raw[i..next]);
+        i = next;
     }
     Ok(Cow::Owned(out))
 }
@@ -157,7 +185,9 @@ fn parse_reference(s: &str) -> Result<(char, usize), XmlErrorKind> {
         "quot" => '"',
         _ => {
             let code = if let Some(hex) = name.strip_prefix("#x") {
-                u32::from_str_radix(hex, 16).ok().filter(|_| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                u32::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|_| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
             } else if let Some(dec) = name.strip_prefix('#') {
                 dec.parse::<u32>().ok().filter(|_| dec.bytes().all(|b| b.is_ascii_digit()))
             } else {
