@@ -28,8 +28,8 @@ pub struct ApiError {
     status: StatusCode,
     /// What went wrong, for people.
     message: String,
-    /// The SMEV fault behind it, if any.
-    fault: Option<SmevFault>,
+    /// The SMEV fault behind it, if any (boxed: faults are large and errors travel by value).
+    fault: Option<Box<SmevFault>>,
 }
 
 impl ApiError {
@@ -53,7 +53,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
         };
-        ApiError { status, message: fault.faultstring.clone(), fault: Some(fault) }
+        ApiError { status, message: fault.faultstring.clone(), fault: Some(Box::new(fault)) }
     }
 }
 
@@ -67,7 +67,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body =
             json!({ "error": self.message, "fault": self.fault.as_ref().map(|f| inject::fault_label(&f.kind)) });
-        if let Some(FaultKind::InvalidContent(errors)) = self.fault.as_ref().map(|f| &f.kind) {
+        if let Some(FaultKind::InvalidContent(errors)) = self.fault.as_deref().map(|f| &f.kind) {
             body["validation_errors"] =
                 errors.iter().map(|e| json!({ "message": e.message, "position": e.position })).collect();
         }
@@ -344,8 +344,8 @@ struct PortalSendBody {
 async fn portal_send(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let body: PortalSendBody = body_json(&body)?;
     let emulator = state.emulator.clone();
-    let sent = blocking(move || emulator.portal_send(&body.content, body.test_message)).await?;
-    let message_id = sent.map_err(ApiError::fault)?;
+    let message_id =
+        blocking(move || emulator.portal_send(&body.content, body.test_message).map_err(ApiError::fault)).await??;
     tracing::info!(%message_id, "the portal sent a request");
     Ok((StatusCode::CREATED, Json(json!({ "message_id": message_id }))))
 }
@@ -355,9 +355,10 @@ async fn portal_send(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResu
 async fn portal_response(State(state): State<Arc<AppState>>, Path(request_id): Path<String>) -> ApiResult {
     let emulator = state.emulator.clone();
     let lookup = request_id.clone();
-    let found = blocking(move || emulator.portal_poll().map(|_| emulator.portal_response(&lookup))).await?;
+    let found =
+        blocking(move || emulator.portal_poll().map(|_| emulator.portal_response(&lookup)).map_err(ApiError::fault));
     let response = found
-        .map_err(ApiError::fault)?
+        .await??
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no response to {request_id} yet")))?;
     let mut value = json!({
         "request_message_id": response.request_message_id,
