@@ -30,6 +30,12 @@ enum Command {
     /// SMEV 3 message exchange tools.
     #[command(subcommand)]
     Smev(SmevCommand),
+    /// Run the gateway: poll SMEV, answer requests, drain the outbox, until SIGINT or SIGTERM.
+    Run {
+        /// The configuration file (TOML); `EDUGATE__SECTION__KEY` variables override it.
+        #[arg(long, env = "EDUGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +124,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Dsig(cmd) => dsig(cmd, &engine),
         Command::Smev(cmd) => smev_command(cmd, &engine),
+        Command::Run { config } => run_gateway(config.as_deref()),
     }
 }
 
@@ -239,4 +246,45 @@ fn smev_command(cmd: SmevCommand, engine: &EngineConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn run_gateway(config: Option<&std::path::Path>) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    // Everything is validated and opened before a socket is bound.
+    let config = edugate::config::Config::from_env(config)?;
+    let listen = config.http.listen.clone();
+    let gateway = edugate::gateway::Gateway::open(config)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding http.listen {listen}"))?;
+        println!("edugate listening on http://{}", listener.local_addr()?);
+        gateway.run(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
 }

@@ -1,0 +1,58 @@
+//! What the gateway's outbox items carry. Storage records are private serde structs: the domain types stay free of
+//! serialization, and a stored job is only what is needed to do the work again after a crash.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+/// The outbox queue of messages to send to SMEV (responses and the gateway's own requests).
+pub const SEND_QUEUE: &str = "send-to-smev";
+/// The outbox queue of acknowledgements.
+pub const ACK_QUEUE: &str = "ack";
+
+/// A message to send: the *unsigned* envelope, so that a retry after `StaleMessageId` can take a new MessageID and
+/// be signed afresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendJob {
+    /// The unsigned SOAP envelope as built by the codec.
+    pub envelope: String,
+    /// For a response: the SMEV id of the request it answers (for the inbox and the logs).
+    pub answers: Option<String>,
+}
+
+/// An acknowledgement to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckJob {
+    /// SMEV's id of the delivered message (`MessageMetadata/MessageId`).
+    pub message_id: String,
+    /// Whether the gateway accepted it.
+    pub accepted: bool,
+}
+
+/// Why a stored job cannot be read: a bug or a damaged store, never retried.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable job: {0}")]
+pub struct BadJob(String);
+
+/// Encodes a job for the outbox.
+pub fn encode<T: Serialize>(job: &T) -> Vec<u8> {
+    serde_json::to_vec(job).expect("jobs are plain data")
+}
+
+/// Decodes a job from the outbox.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, BadJob> {
+    serde_json::from_slice(bytes).map_err(|e| BadJob(e.to_string()))
+}
+
+/// The idempotency key of the response to request `smev_id`: at most one response per request, whatever happens.
+pub fn response_key(smev_id: &str) -> String {
+    format!("response:{smev_id}")
+}
+
+/// The idempotency key of the acknowledgement of delivery `delivery` of message `smev_id`.
+pub fn ack_key(smev_id: &str, delivery: u32) -> String {
+    if delivery <= 1 {
+        format!("ack:{smev_id}")
+    } else {
+        format!("ack:{smev_id}:{delivery}")
+    }
+}

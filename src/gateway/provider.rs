@@ -1,0 +1,187 @@
+//! The provider loop: poll SMEV for requests of each configured kind of data, check them, record them in the inbox,
+//! answer them through a handler and queue the response and the acknowledgement in the outbox.
+//!
+//! Policies, outermost first: the poll loop backs off after failures (so a down SMEV is not hammered); a semaphore
+//! bounds the requests processed at once (so a burst cannot exhaust memory or the school system); every SMEV call
+//! has the client's timeout. Sending and acknowledging happen in the outbox's workers, under its retry policy.
+#![forbid(unsafe_code)]
+
+use super::handlers::{self, HandlerInput};
+use super::jobs::{self, AckJob, SendJob};
+use super::runtime::Shared;
+use super::verify::verify_delivered;
+use crate::smev::client::Received;
+use crate::smev::parse::ReceivedRequest;
+use crate::smev::{build, KindOfData, MessageId, RejectCode, Rejection, ResponseBody, RetryClass, SendResponse};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+
+/// A configured kind of data and the handler that answers it.
+#[derive(Debug, Clone)]
+pub struct ProvidedKind {
+    /// The kind of data.
+    pub kind: KindOfData,
+    /// The handler's name.
+    pub handler: String,
+}
+
+/// Polls one kind of data until shutdown.
+pub async fn poll_kind(
+    shared: Arc<Shared>,
+    provided: ProvidedKind,
+    permits: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let idle = Duration::from_millis(shared.config.smev.poll_interval_ms);
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        // Take a permit before polling: a request is only taken from SMEV when it can be processed at once.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = stop.changed() => return,
+        };
+        let pause = match shared.client.get_request(Some(&provided.kind)).await {
+            Ok(Some(received)) => {
+                failures = 0;
+                let shared = shared.clone();
+                let provided = provided.clone();
+                tokio::spawn(async move {
+                    process(&shared, &provided, received).await;
+                    drop(permit);
+                });
+                Duration::ZERO
+            }
+            Ok(None) => {
+                failures = 0;
+                idle
+            }
+            Err(e) => {
+                failures += 1;
+                let pause = poll_backoff(idle, failures, e.retry_class());
+                tracing::warn!(kind = %provided.kind, error = %e, pause_ms = pause.as_millis() as u64, "GetRequest failed");
+                pause
+            }
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+/// The pause after `failures` failed polls in a row: doubling from the idle interval up to a minute, longer when
+/// SMEV asks to back off.
+pub fn poll_backoff(idle: Duration, failures: u32, class: RetryClass) -> Duration {
+    let base = idle.max(Duration::from_millis(100));
+    let factor = if class == RetryClass::BackOffAndAlert { 4 } else { 1 };
+    let doubled = base.saturating_mul(factor << failures.min(10).saturating_sub(1));
+    doubled.min(Duration::from_secs(60))
+}
+
+/// Handles one delivered request. Never loses it: whatever happens, either the response and the acknowledgement
+/// are durably queued, or nothing is acknowledged and SMEV delivers the request again.
+async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<ReceivedRequest>) {
+    let request = &received.message;
+    let smev_id = request.metadata.message_id.clone().unwrap_or_else(|| request.request.message_id.to_string());
+    if let Err(e) = answer(shared, provided, &received, &smev_id).await {
+        tracing::warn!(message_id = %smev_id, error = %e, "request left for redelivery");
+    }
+}
+
+/// Why a request could not be answered now (it will be delivered again).
+#[derive(Debug, thiserror::Error)]
+enum NotNow {
+    #[error(transparent)]
+    Outbox(#[from] crate::outbox::OutboxError),
+    #[error(transparent)]
+    Inbox(#[from] crate::inbox::InboxError),
+    #[error("the handler is unavailable: {0}")]
+    Handler(#[from] handlers::HandlerUnavailable),
+    #[error(transparent)]
+    Build(#[from] crate::smev::SmevError),
+    #[error(transparent)]
+    Job(#[from] jobs::BadJob),
+}
+
+async fn answer(
+    shared: &Shared,
+    provided: &ProvidedKind,
+    received: &Received<ReceivedRequest>,
+    smev_id: &str,
+) -> Result<(), NotNow> {
+    let request = &received.message;
+    let now = shared.clock_now();
+    let entry = shared.inbox.record_received(smev_id, &request.kind.root_element, &provided.handler, now).await?;
+    let redelivered = entry.deliveries > 1;
+    tracing::info!(message_id = %smev_id, kind = %request.kind, deliveries = entry.deliveries, "request received");
+
+    let envelope = match &entry.response {
+        // Answered before: the same response, under the same MessageID, is (still) in the outbox.
+        Some(recorded) => String::from_utf8_lossy(&recorded.body).into_owned(),
+        None => {
+            let body = match verify_delivered(&received.envelope, request, shared.smev_cert.as_ref()) {
+                Ok(()) => handlers::handle(
+                    &provided.handler,
+                    &HandlerInput { kind: &request.kind, content: &request.request.content, message_id: smev_id },
+                )?,
+                Err(untrusted) => {
+                    tracing::warn!(message_id = %smev_id, reason = %untrusted, "untrusted request refused");
+                    ResponseBody::Rejected(vec![Rejection {
+                        code: RejectCode::AccessDenied,
+                        description: "the request's signatures could not be verified".into(),
+                    }])
+                }
+            };
+            let response = SendResponse {
+                message_id: MessageId::new_v1(),
+                to: request.reply_to.clone().unwrap_or_default(),
+                body,
+                attachments: Vec::new(),
+            };
+            build::send_response(shared.client.version(), &response, None)?
+        }
+    };
+    // The idempotency key makes this a no-op when the response is already queued, whoever queued it; the record
+    // then takes the queued payload, so every delivery is answered identically.
+    let job = jobs::encode(&SendJob { envelope, answers: Some(smev_id.to_string()) });
+    let item = shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
+    if entry.response.is_none() {
+        let stored = shared.outbox.get(item).await?.map(|i| i.payload).unwrap_or(job);
+        let queued: SendJob = jobs::decode(&stored)?;
+        let response_id = response_message_id(&queued.envelope).unwrap_or_default();
+        shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
+    }
+    let delivery = if redelivered && entry.acked_at.is_some() { entry.deliveries } else { 1 };
+    let ack = jobs::encode(&AckJob { message_id: smev_id.to_string(), accepted: true });
+    shared.outbox.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, delivery), &ack, now).await?;
+    Ok(())
+}
+
+/// The MessageID of an unsigned `SendResponseRequest` envelope.
+fn response_message_id(envelope: &str) -> Option<String> {
+    let doc = crate::xml::parse(envelope, &crate::xml::Limits::default()).ok()?;
+    match crate::smev::parse::parse_call(&doc).ok()?.body {
+        crate::smev::parse::CallBody::SendResponse(r, _) => Some(r.message_id.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_backoff_doubles_to_a_minute() {
+        let idle = Duration::from_secs(1);
+        let pauses: Vec<u64> = (1..=8).map(|n| poll_backoff(idle, n, RetryClass::Retry).as_secs()).collect();
+        assert_eq!(pauses, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(poll_backoff(idle, 1, RetryClass::BackOffAndAlert).as_secs(), 4);
+        assert_eq!(poll_backoff(idle, 200, RetryClass::Retry).as_secs(), 60);
+    }
+}

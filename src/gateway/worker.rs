@@ -1,0 +1,198 @@
+//! Workers drain the outbox: they send queued responses and requests to SMEV and acknowledge delivered messages,
+//! turning each outcome into complete, retry or dead-letter from the error's retry class.
+//!
+//! Policies, outermost first: the outbox's retry with backoff (each failed attempt is rescheduled, never retried
+//! in a tight loop); a semaphore bounding concurrent sends (SMEV quotas are per system, not per worker); the circuit
+//! breaker on SMEV (when SMEV is down, attempts fail fast instead of each waiting for a timeout); the client's
+//! timeouts on each call.
+#![forbid(unsafe_code)]
+
+use super::jobs::{self, AckJob, SendJob};
+use super::runtime::Shared;
+use crate::gateway::breaker::Permit;
+use crate::outbox::{lease_when_due, FailOutcome, FailureKind, Lease, LeaseWait};
+use crate::smev::client::ClientError;
+use crate::smev::parse::{self, CallBody};
+use crate::smev::{MessageId, RetryClass};
+use crate::xml::{self, Limits};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// The breaker's name for SMEV.
+pub const SMEV_DESTINATION: &str = "smev";
+
+/// Leases of a queue being worked on, so that shutdown can give back what it had to abandon.
+type InFlight = Arc<Mutex<HashMap<u64, Lease>>>;
+
+/// Drains one queue until shutdown, then lets work in flight finish within the grace period and releases the rest.
+pub async fn drain(shared: Arc<Shared>, queue: &'static str, mut stop: watch::Receiver<bool>) {
+    let owner = format!("{}/{queue}", shared.instance);
+    let permits = Arc::new(Semaphore::new(shared.config.provider.concurrency));
+    let in_flight: InFlight = Arc::default();
+    let mut tasks = JoinSet::new();
+    let lease_for = Duration::from_secs(shared.config.retry.lease_secs);
+    loop {
+        let wait = LeaseWait {
+            queue,
+            owner: &owner,
+            max_items: permits.available_permits().max(1),
+            lease_for,
+            idle_poll: Duration::from_millis(250),
+        };
+        let leased = tokio::select! {
+            r = lease_when_due(&*shared.outbox, &*shared.clock, &wait) => r,
+            _ = stop.changed() => break,
+        };
+        match leased {
+            Ok(leases) => {
+                for lease in leases {
+                    let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                    in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(lease.id.0, lease.clone());
+                    let (shared, in_flight) = (shared.clone(), in_flight.clone());
+                    tasks.spawn(async move {
+                        let id = lease.id.0;
+                        work(&shared, lease).await;
+                        in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(queue, error = %e, "outbox lease failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    shut_down(&shared, queue, tasks, in_flight).await;
+}
+
+/// Waits for work in flight up to the grace period, then abandons it and gives its leases back.
+async fn shut_down(shared: &Shared, queue: &str, mut tasks: JoinSet<()>, in_flight: InFlight) {
+    let grace = Duration::from_secs(shared.config.http.shutdown_grace_secs);
+    let finished = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    let abandoned: Vec<Lease> = in_flight.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, l)| l).collect();
+    for lease in abandoned {
+        if let Err(e) = shared.outbox.release(&lease, shared.clock.now()).await {
+            tracing::warn!(queue, item = %lease.id, error = %e, "could not release a lease; it lapses on its own");
+        }
+    }
+}
+
+/// Does one item and records the outcome.
+async fn work(shared: &Shared, lease: Lease) {
+    let result = match lease.queue.as_str() {
+        jobs::SEND_QUEUE => send(shared, &lease).await,
+        jobs::ACK_QUEUE => ack(shared, &lease).await,
+        other => Err(FailureKind::Final { reason: format!("no worker for queue '{other}'") }),
+    };
+    let now = shared.clock.now();
+    let recorded = match result {
+        Ok(()) => shared.outbox.complete(&lease, now).await.map(|()| None),
+        Err(failure) => shared.outbox.fail(&lease, failure, now).await.map(Some),
+    };
+    match recorded {
+        Ok(None) => tracing::debug!(queue = %lease.queue, item = %lease.id, "done"),
+        Ok(Some(FailOutcome::DeadLettered { cause })) => {
+            tracing::error!(queue = %lease.queue, item = %lease.id, cause = cause.as_str(), "dead-lettered")
+        }
+        Ok(Some(outcome)) => tracing::info!(queue = %lease.queue, item = %lease.id, ?outcome, "will retry"),
+        Err(e) => tracing::error!(queue = %lease.queue, item = %lease.id, error = %e, "outbox update failed"),
+    }
+}
+
+/// Whether an error means SMEV itself is unreachable or failing, which is what the breaker counts.
+fn is_outage(e: &ClientError) -> bool {
+    matches!(e, ClientError::Transport(_) | ClientError::Timeout(_))
+        || matches!(e, ClientError::Http { status, .. } if *status >= 500)
+}
+
+/// Calls SMEV through the breaker.
+async fn guarded<T, F>(shared: &Shared, call: F) -> Result<T, ClientError>
+where
+    F: std::future::Future<Output = Result<T, ClientError>>,
+{
+    if shared.breakers.permit(SMEV_DESTINATION) == Permit::Refused {
+        return Err(ClientError::Transport("SMEV's circuit breaker is open".into()));
+    }
+    let result = call.await;
+    let outage = result.as_ref().err().is_some_and(is_outage);
+    shared.breakers.record(SMEV_DESTINATION, !outage);
+    result
+}
+
+/// What to tell the outbox about a failed call.
+fn failure(e: &ClientError) -> Result<(), FailureKind> {
+    let class = e.retry_class();
+    if class == RetryClass::BackOffAndAlert {
+        tracing::warn!(error = %e, "SMEV asks to back off: operator attention needed");
+    }
+    match FailureKind::for_retry_class(class, e.to_string()) {
+        None => Ok(()),
+        Some(f) => Err(f),
+    }
+}
+
+/// Sends a queued response or request. `StaleMessageId` gets a new MessageID and a new signature at once;
+/// `MessageIsAlreadySent` means an earlier attempt succeeded.
+async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
+    let job: SendJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+    let doc =
+        xml::parse(&job.envelope, &Limits::default()).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+    let call = parse::parse_call(&doc).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+    let result = match &call.body {
+        CallBody::SendResponse(response, _) => guarded(shared, shared.client.send_response(response)).await.map(|_| ()),
+        CallBody::SendRequest(request, _) => guarded(shared, shared.client.send_request(request)).await.map(|_| ()),
+        _ => return Err(FailureKind::Final { reason: format!("cannot send a {} job", call.operation.name()) }),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(item = %lease.id, answers = job.answers.as_deref().unwrap_or("-"), "sent");
+            Ok(())
+        }
+        Err(e) if e.retry_class() == RetryClass::NewMessageId => {
+            tracing::warn!(item = %lease.id, "stale MessageID: sending under a new one");
+            resend_with_new_id(shared, &call.body).await
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+async fn resend_with_new_id(shared: &Shared, body: &CallBody) -> Result<(), FailureKind> {
+    let result = match body {
+        CallBody::SendResponse(response, _) => {
+            let mut fresh = response.clone();
+            fresh.message_id = MessageId::new_v1();
+            guarded(shared, shared.client.send_response(&fresh)).await.map(|_| ())
+        }
+        CallBody::SendRequest(request, _) => {
+            let mut fresh = request.clone();
+            fresh.message_id = MessageId::new_v1();
+            guarded(shared, shared.client.send_request(&fresh)).await.map(|_| ())
+        }
+        _ => Ok(()),
+    };
+    result.or_else(|e| failure(&e))
+}
+
+/// Acknowledges a delivered message, and records it in the inbox.
+async fn ack(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
+    let job: AckJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+    match guarded(shared, shared.client.ack(&job.message_id, job.accepted)).await {
+        Ok(()) => {
+            if let Err(e) = shared.inbox.mark_acked(&job.message_id, shared.clock.now()).await {
+                tracing::warn!(message_id = %job.message_id, error = %e, "acknowledged, but the inbox did not record it");
+            }
+            tracing::info!(message_id = %job.message_id, "acknowledged");
+            Ok(())
+        }
+        Err(e) => failure(&e),
+    }
+}
