@@ -56,9 +56,16 @@ struct TestServer {
 }
 
 impl TestServer {
+    /// Options for tests: a one-second read timeout, so stalled bodies are seen quickly, and a short grace.
+    fn options() -> ServerOptions {
+        ServerOptions { read_timeout: Duration::from_secs(1), grace: Duration::from_millis(500), seed: 7 }
+    }
+
     async fn start(config: Config) -> TestServer {
-        let options =
-            ServerOptions { read_timeout: Duration::from_secs(1), grace: Duration::from_millis(500), seed: 7 };
+        TestServer::start_with(config, TestServer::options()).await
+    }
+
+    async fn start_with(config: Config, options: ServerOptions) -> TestServer {
         let state = AppState::new(Emulator::open(config).unwrap(), options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -122,7 +129,7 @@ impl TestServer {
     /// Stops the server and waits for it to drain.
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
-        let done = tokio::time::timeout(Duration::from_secs(10), self.task.take().unwrap()).await;
+        let done = tokio::time::timeout(Duration::from_secs(60), self.task.take().unwrap()).await;
         done.expect("the server stops within its grace period").unwrap().unwrap();
     }
 }
@@ -293,8 +300,8 @@ async fn latency_delays_calls_and_a_shorter_client_timeout_sees_it() {
     let gateway = server.client("gateway");
     server.inject("/control/latency", json!({ "operation": "GetStatus", "ms": 150, "count": 1 })).await;
     gateway.get_status().await.unwrap();
-    server.inject("/control/latency", json!({ "operation": "GetRequest", "ms": 1500 })).await;
-    let impatient = server.client_with("gateway", Version::V1_3, Duration::from_millis(200));
+    server.inject("/control/latency", json!({ "operation": "GetRequest", "ms": 30_000 })).await;
+    let impatient = server.client_with("gateway", Version::V1_3, Duration::from_secs(1));
     let error = impatient.get_request(None).await.unwrap_err();
     assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");
     assert_eq!(error.retry_class(), RetryClass::Retry);
@@ -302,7 +309,7 @@ async fn latency_delays_calls_and_a_shorter_client_timeout_sees_it() {
     impatient.get_status().await.unwrap();
     let rules = server.rules().await;
     assert_eq!((rules[0]["fired"].as_u64(), rules[0]["remaining"].as_u64()), (Some(1), Some(0)));
-    assert_eq!((rules[1]["fired"].as_u64(), rules[1]["ms"].as_u64()), (Some(1), Some(1500)));
+    assert_eq!((rules[1]["fired"].as_u64(), rules[1]["ms"].as_u64()), (Some(1), Some(30_000)));
     assert!(rules[1].get("remaining").is_none(), "a latency without count applies to every call");
     server.stop().await;
 }
@@ -591,9 +598,11 @@ async fn malformed_truncated_and_oversize_bodies_get_soap_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_calls_in_progress() {
-    let server = TestServer::default().await;
+    // A grace period far longer than the call needs, so the drain, not the cut, ends it.
+    let options = ServerOptions { grace: Duration::from_secs(30), ..TestServer::options() };
+    let server = TestServer::start_with(Config::default(), options).await;
     let gateway = server.client("gateway");
-    server.inject("/control/latency", json!({ "operation": "GetStatus", "ms": 300 })).await;
+    server.inject("/control/latency", json!({ "operation": "GetStatus", "ms": 200 })).await;
     let call = tokio::spawn(async move { gateway.get_status().await });
     // Wait until the call is inside the server (its latency rule fired), then stop the server under it.
     for _ in 0..200 {

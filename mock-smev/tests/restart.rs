@@ -1,5 +1,6 @@
 //! The `mock-smev` binary over a sled store, killed with SIGKILL and started again on the same directory: nothing
-//! SMEV accepted is lost, nothing acknowledged comes back, and a resent MessageID is still a duplicate.
+//! SMEV accepted is lost, nothing acknowledged comes back, and a resent MessageID is still a duplicate. Also the
+//! process's other edges: SIGTERM stops it cleanly, and a bad configuration stops it before it listens.
 
 use edugate::crypto::{ensure_default_engine, Certificate, PrivateKey};
 use edugate::dsig::Signer;
@@ -138,4 +139,44 @@ async fn nothing_accepted_is_lost_across_sigkill() {
     let third = Process::start(&config, &sled);
     assert!(third.client("gateway").get_request(None).await.unwrap().is_none());
     third.kill();
+}
+
+#[test]
+fn sigterm_drains_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mock-smev.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut process = Process::start(&config, &dir.path().join("store"));
+    let pid = process.child.id().to_string();
+    assert!(Command::new("kill").arg("-TERM").arg(&pid).status().unwrap().success());
+    let status = process.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_bad_configuration_is_refused_before_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("listen = \"nowhere\"\n", "listen"),
+        ("[[kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nprovider = \"NOBODY\"\n", "kinds[0].provider"),
+        ("colour = \"red\"\n", "colour"),
+    ];
+    for (text, key) in cases {
+        let config = dir.path().join("bad.toml");
+        std::fs::write(&config, text).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_mock-smev"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{text}");
+        assert!(output.stdout.is_empty(), "{text}: it must not listen");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(key), "{text}: {stderr}");
+    }
+    // An override is checked too.
+    let output = Command::new(env!("CARGO_BIN_EXE_mock-smev")).arg("--listen").arg("nowhere").output().unwrap();
+    assert!(!output.status.success() && String::from_utf8_lossy(&output.stderr).contains("listen"));
 }
