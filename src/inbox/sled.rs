@@ -297,7 +297,9 @@ fn check_tree(tree: &sled::Tree) -> Result<(), InboxError> {
                     with_response.insert(message_id);
                 }
             }
-            _ => drop(bodies.insert(message_id)),
+            _ => {
+                bodies.insert(message_id);
+            }
         }
     }
     match with_response.symmetric_difference(&bodies).next() {

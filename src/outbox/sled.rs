@@ -564,8 +564,12 @@ fn check_tree(tree: &sled::Tree) -> Result<(), OutboxError> {
                 expected.extend(index_entries(&item));
                 items.insert(item.id);
             }
-            Some(&PAYLOAD) => drop(payloads.insert(id_at_end(&key)?)),
-            Some(&KEY | &DUE | &DONE | &DEAD) => drop(indexed.insert(key.to_vec(), value.to_vec())),
+            Some(&PAYLOAD) => {
+                payloads.insert(id_at_end(&key)?);
+            }
+            Some(&KEY | &DUE | &DONE | &DEAD) => {
+                indexed.insert(key.to_vec(), value.to_vec());
+            }
             _ => return Err(unknown_key(&key)),
         }
     }
