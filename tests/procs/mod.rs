@@ -1,0 +1,146 @@
+//! Starting mock-smev and the gateway as separate processes for the crash and soak tests, and talking to
+//! mock-smev's control API.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A child process and the address it printed.
+pub struct Proc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Proc {
+    /// Kills the process at once (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The edugate binary under test.
+pub fn edugate_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_edugate"))
+}
+
+/// The mock-smev binary beside it, built first if this test run did not build it.
+pub fn mock_bin() -> PathBuf {
+    let bin = edugate_bin().with_file_name("mock-smev");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", "mock-smev", "--bin", "mock-smev"]);
+        if edugate_bin().to_string_lossy().contains("/release/") {
+            build.arg("--release");
+        }
+        assert!(build.status().expect("cargo").success(), "building mock-smev");
+    }
+    bin
+}
+
+/// Starts `command`, waits for the line that names its address (`... listening on http://ADDR`).
+pub fn start(mut command: Command, log: &Path) -> Proc {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    command.stdout(Stdio::piped()).stderr(Stdio::from(log)).stdin(Stdio::null());
+    let mut child = command.spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the process printed its address");
+    Proc { child, addr }
+}
+
+/// Starts mock-smev over a sled directory with a short visibility timeout, so that redelivery after a gateway
+/// crash comes quickly.
+pub fn start_mock(dir: &Path) -> Proc {
+    let config = dir.join("mock-smev.toml");
+    std::fs::write(&config, "[limits]\nvisibility_timeout_secs = 2\nquota_per_minute = 1000000\n").unwrap();
+    let mut command = Command::new(mock_bin());
+    command.arg("--config").arg(&config).arg("--sled").arg(dir.join("mock-state")).args(["--listen", "127.0.0.1:0"]);
+    command.env("RUST_LOG", "warn");
+    start(command, &dir.join("mock-smev.log"))
+}
+
+/// Starts the gateway against mock-smev at `mock_addr`, with its state in `dir`.
+pub fn start_gateway(dir: &Path, mock_addr: &str) -> Proc {
+    let mut command = Command::new(edugate_bin());
+    command.arg("run");
+    for (k, v) in [
+        ("EDUGATE__SMEV__ENDPOINT", format!("http://{mock_addr}/smev/1.3")),
+        ("EDUGATE__SMEV__POLL_INTERVAL_MS", "50".into()),
+        ("EDUGATE__SMEV__READ_TIMEOUT_MS", "5000".into()),
+        ("EDUGATE__STORE__PATH", dir.join("gateway-state").display().to_string()),
+        ("EDUGATE__HTTP__LISTEN", "127.0.0.1:0".into()),
+        ("EDUGATE__HTTP__SHUTDOWN_GRACE_SECS", "1".into()),
+        ("EDUGATE__RETRY__LEASE_SECS", "2".into()),
+        ("EDUGATE__RETRY__BASE_MS", "50".into()),
+        ("EDUGATE__RETRY__CAP_MS", "1000".into()),
+        ("RUST_LOG", "warn".into()),
+    ] {
+        command.env(k, v);
+    }
+    start(command, &dir.join("gateway.log"))
+}
+
+/// mock-smev's control API.
+pub struct Control {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Control {
+    pub fn new(addr: &str) -> Control {
+        Control { base: format!("http://{addr}"), http: reqwest::Client::new() }
+    }
+
+    /// Sends a request as the portal; returns its MessageID.
+    pub async fn portal_send(&self, content: &str) -> String {
+        let body = serde_json::json!({ "content": content }).to_string();
+        let reply = self
+            .http
+            .post(format!("{}/control/portal/send", self.base))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("control API");
+        let status = reply.status();
+        let text = reply.text().await.unwrap();
+        assert!(status.is_success(), "portal send: {status} {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["message_id"].as_str().unwrap().to_string()
+    }
+
+    /// The portal's response to a request, once it arrived.
+    pub async fn portal_response(&self, id: &str) -> Option<serde_json::Value> {
+        let reply = self.http.get(format!("{}/control/portal/responses/{id}", self.base)).send().await.ok()?;
+        if !reply.status().is_success() {
+            return None;
+        }
+        serde_json::from_str(&reply.text().await.ok()?).ok()
+    }
+
+    /// Every message of a direction, as the control API lists it.
+    pub async fn messages(&self, direction: &str) -> Vec<serde_json::Value> {
+        let url = format!("{}/control/messages?direction={direction}", self.base);
+        let text = self.http.get(url).send().await.unwrap().text().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["messages"].as_array().cloned().unwrap_or_default()
+    }
+}
