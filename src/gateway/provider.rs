@@ -10,6 +10,7 @@ use super::handlers::{self, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
 use super::verify::verify_delivered;
+use crate::outbox::ItemState;
 use crate::smev::client::Received;
 use crate::smev::parse::ReceivedRequest;
 use crate::smev::{build, KindOfData, MessageId, RejectCode, Rejection, ResponseBody, RetryClass, SendResponse};
@@ -157,9 +158,29 @@ async fn answer(
         let response_id = response_message_id(&queued.envelope).unwrap_or_default();
         shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
     }
-    let delivery = if redelivered && entry.acked_at.is_some() { entry.deliveries } else { 1 };
+    acknowledge(shared, smev_id, entry.deliveries, redelivered).await
+}
+
+/// Queues the acknowledgement of a delivery. A redelivery means SMEV has not taken an acknowledgement: if the
+/// earlier one was dead-lettered it is revived, if it completed (SMEV lost it) a new one is queued, and if it is
+/// still waiting nothing more is needed.
+async fn acknowledge(shared: &Shared, smev_id: &str, deliveries: u32, redelivered: bool) -> Result<(), NotNow> {
+    let now = shared.clock_now();
     let ack = jobs::encode(&AckJob { message_id: smev_id.to_string(), accepted: true });
-    shared.outbox.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, delivery), &ack, now).await?;
+    let id = shared.outbox.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, 1), &ack, now).await?;
+    if !redelivered {
+        return Ok(());
+    }
+    match shared.outbox.get(id).await?.map(|item| item.state) {
+        Some(ItemState::Dead { .. }) => {
+            tracing::info!(message_id = %smev_id, "redelivered: reviving its dead-lettered acknowledgement");
+            shared.outbox.retry_dead(id, now).await?;
+        }
+        Some(ItemState::Completed { .. }) => {
+            shared.outbox.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, deliveries), &ack, now).await?;
+        }
+        _ => {}
+    }
     Ok(())
 }
 

@@ -144,3 +144,39 @@ impl Control {
         v["messages"].as_array().cloned().unwrap_or_default()
     }
 }
+
+impl Control {
+    /// Makes the next `count` calls of `operation` fail with `fault`.
+    pub async fn inject(&self, operation: &str, fault: &str, count: u32) {
+        let body = serde_json::json!({ "operation": operation, "fault": fault, "count": count }).to_string();
+        let reply = self
+            .http
+            .post(format!("{}/control/faults", self.base))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success(), "inject: {}", reply.text().await.unwrap());
+    }
+
+    /// Removes every fault rule.
+    pub async fn clear_faults(&self) {
+        self.http.delete(format!("{}/control/faults", self.base)).send().await.unwrap();
+    }
+
+    /// The control API's view of one message.
+    pub async fn message(&self, id: &str) -> Option<serde_json::Value> {
+        let reply = self.http.get(format!("{}/control/messages/{id}", self.base)).send().await.ok()?;
+        if !reply.status().is_success() {
+            return None;
+        }
+        serde_json::from_str(&reply.text().await.ok()?).ok()
+    }
+}
+
+/// Stops a process with SIGTERM (a graceful shutdown) and waits for it.
+pub fn terminate(proc: &mut Proc) {
+    let _ = Command::new("kill").arg("-TERM").arg(proc.child.id().to_string()).status();
+    let _ = proc.child.wait();
+}
