@@ -2,7 +2,7 @@
 CARGO ?= cargo
 EDUGATE := target/debug/edugate
 
-.PHONY: deps build demo test lint bench conformance certs-dev
+.PHONY: deps build demo test lint bench conformance certs-dev soak
 
 deps:
 	@bash scripts/install-deps.sh
@@ -25,8 +25,13 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The long crash test: 10,000 requests, 50 SIGKILLs of the gateway; ends with `lost=N duplicated=N`.
+soak: deps
+	EDUGATE_SOAK=1 $(CARGO) test --release --test crash -- --nocapture
+
 bench: deps
 	$(CARGO) bench --bench dsig
+	$(CARGO) bench --bench outbox
 
 conformance: build
 	EDUGATE_BIN=$(EDUGATE) bash ../shared/conformance/run all
