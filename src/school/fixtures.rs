@@ -1,0 +1,53 @@
+//! The well-known records of the shipped demo data (`data/school-demo.json`), which the demo, the end-to-end tests
+//! and `data/README.md` rely on. The generator puts them into every file it makes, whatever the seed.
+#![forbid(unsafe_code)]
+
+use time::macros::date;
+use time::Date;
+
+/// The seed of the shipped demo data.
+pub const DEMO_SEED: u64 = 20_260_901;
+/// Schools in the shipped demo data.
+pub const DEMO_SCHOOLS: usize = 4;
+/// Pupils per school in the shipped demo data.
+pub const DEMO_PUPILS_PER_SCHOOL: usize = 150;
+/// The first day of the term the shipped demo data holds marks for (term 1 of 2026/2027).
+pub const DEMO_TERM_FROM: Date = date!(2026 - 09 - 01);
+/// The last day of that term.
+pub const DEMO_TERM_TO: Date = date!(2026 - 10 - 24);
+/// Where the shipped demo data lives, relative to the repository root.
+pub const DEMO_DATA_PATH: &str = "data/school-demo.json";
+
+/// A parent linked, with consent on file, to two children ([`CHILD_ANNA`], [`CHILD_MIKHAIL`]).
+pub const PARENT_WITH_CONSENT: &str = "112-233-445 95";
+/// The other parent of the same two children, linked to both without consent: sees nothing.
+pub const PARENT_WITHOUT_CONSENT: &str = "123-456-789 64";
+/// A parent linked to one child ([`CHILD_NIKITA`]) who gave consent and withdrew it: sees nothing.
+pub const PARENT_CONSENT_WITHDRAWN: &str = "145-678-901 05";
+/// A valid SNILS that no guardian in the data has: sees nothing, exactly like the two above.
+pub const UNKNOWN_SNILS: &str = "198-765-432 47";
+/// The unknown SNILS with a wrong check number, for tests of identifier validation.
+pub const BAD_CHECK_SNILS: &str = "198-765-432 48";
+
+/// Иванова Анна Сергеевна, 5А of [`SCHOOL_1`], born 2015-04-17.
+pub const CHILD_ANNA: &str = "SCH-001-0001";
+/// Иванов Михаил Сергеевич, 8Б of [`SCHOOL_1`], born 2012-10-03.
+pub const CHILD_MIKHAIL: &str = "SCH-001-0002";
+/// Петров Никита Андреевич, 3А of [`SCHOOL_1`], born 2017-06-21.
+pub const CHILD_NIKITA: &str = "SCH-001-0003";
+
+/// The first school's code (OKTMO [`OKTMO_CITY`]).
+pub const SCHOOL_1: &str = "SCH-001";
+/// The second school's code (OKTMO [`OKTMO_CITY`]).
+pub const SCHOOL_2: &str = "SCH-002";
+/// The municipality of the first two schools.
+pub const OKTMO_CITY: &str = "46701000";
+
+/// An order already enrolled (250) before the gateway started.
+pub const ORDER_ENROLLED: i64 = 4_100_000_001;
+/// An order with a place offered (190).
+pub const ORDER_PLACE_OFFERED: i64 = 4_100_000_002;
+/// An order under review (120).
+pub const ORDER_UNDER_REVIEW: i64 = 4_100_000_003;
+/// The first of the order numbers the data never uses: the demo and tests submit from here up.
+pub const FREE_ORDERS_FROM: i64 = 4_200_000_001;

@@ -1,0 +1,656 @@
+//! The HTTP connector: a [`SchoolSystem`] over a school system's REST API, specified in `docs/school-api.yaml`.
+//!
+//! Each call is one request with a bearer token and a timeout; the connector never retries (the gateway's outbox
+//! does) and classifies every failure: no connection, a timeout or a 5xx is [`SchoolError::Unavailable`]; a 4xx is
+//! [`SchoolError::Rejected`] (401 and 403 say the token was refused; 408 and 429 are `Unavailable`, since waiting
+//! helps them); an answer that cannot be read is [`SchoolError::Protocol`]. Error texts never carry a request's
+//! URL (the SNILS is in the path of one of them) or a value from an answer that could identify a person.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+
+use super::datafile::{format_date, parse_date, parse_timestamp};
+use super::model::{
+    EnrollmentApplication, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
+    SubmitOutcome,
+};
+use super::{BoxFuture, SchoolError, SchoolSystem, Snils};
+
+/// The largest answer the connector reads: a year of marks is far below it; more is an error, not a memory spike.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// A school system reached over its REST API.
+#[derive(Debug, Clone)]
+pub struct HttpSchool {
+    /// The API's base URL; endpoints are appended to its path.
+    base: Url,
+    /// The base URL's host, the system's name in logs and for the circuit breaker.
+    host: String,
+    /// `Bearer <token>`, marked sensitive so that it never appears in debug output.
+    authorization: HeaderValue,
+    /// The client, with the timeout; it keeps connections alive between calls.
+    client: reqwest::Client,
+    /// The timeout, for messages.
+    timeout: Duration,
+}
+
+impl HttpSchool {
+    /// A connector to the API at `base_url` (e.g. `https://school.region.example/api/v1`), authenticating with
+    /// `token`, giving up on any call after `timeout`. A URL or token that cannot be used is
+    /// [`SchoolError::Data`] (a configuration error, final).
+    pub fn new(base_url: &str, token: &str, timeout: Duration) -> Result<HttpSchool, SchoolError> {
+        let base = Url::parse(base_url).map_err(|e| SchoolError::Data(format!("school API URL {base_url:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(SchoolError::Data(format!("school API URL {base_url:?}: not an http or https URL")));
+        }
+        let host = base.host_str().unwrap_or_default().to_owned();
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| SchoolError::Data("the school API token has characters a header cannot carry".to_owned()))?;
+        authorization.set_sensitive(true);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| SchoolError::Data(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HttpSchool { base, host, authorization, client, timeout })
+    }
+
+    /// The URL of the endpoint whose path segments (after the base path) are `segments`, each percent-encoded.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut().expect("checked to be a base URL").pop_if_empty().extend(segments);
+        url
+    }
+
+    /// Sends a request and reads the answer's status and body; `what` names the call in messages.
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        what: &str,
+    ) -> Result<(StatusCode, Vec<u8>), SchoolError> {
+        let mut request = self.client.request(method, url).header(AUTHORIZATION, self.authorization.clone());
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let mut response = request.send().await.map_err(|e| self.transport_error(e, what))?;
+        let status = response.status();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(e, what))? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(SchoolError::Protocol(format!(
+                    "{what}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((status, bytes))
+    }
+
+    /// Classifies a failure to get an answer: all of them are worth retrying.
+    fn transport_error(&self, error: reqwest::Error, what: &str) -> SchoolError {
+        let error = error.without_url();
+        if error.is_timeout() {
+            return SchoolError::Unavailable(format!("{what}: no answer within {:?}", self.timeout));
+        }
+        SchoolError::Unavailable(format!("{what}: {}", error_chain(&error)))
+    }
+
+    /// Calls an endpoint that answers 200 with JSON of type `T`.
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, url: Url, what: &str) -> Result<T, SchoolError> {
+        let (status, body) = self.call(Method::GET, url, None, what).await?;
+        if status != StatusCode::OK {
+            return Err(status_error(status, &body, what));
+        }
+        read_json(&body, what)
+    }
+}
+
+impl SchoolSystem for HttpSchool {
+    fn linked_children<'a>(&'a self, guardian: &'a Snils) -> BoxFuture<'a, Result<Vec<Pupil>, SchoolError>> {
+        Box::pin(async move {
+            let digits: String = guardian.formatted().chars().filter(char::is_ascii_digit).collect();
+            let url = self.url(&["guardians", &digits, "children"]);
+            let what = "GET /guardians/{snils}/children";
+            let answer: ChildrenWire = self.get_json(url, what).await?;
+            answer
+                .children
+                .into_iter()
+                .map(|child| child.into_pupil())
+                .collect::<Result<_, _>>()
+                .map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))
+        })
+    }
+
+    fn marks<'a>(
+        &'a self,
+        pupil: &'a PupilId,
+        from: time::Date,
+        to: time::Date,
+    ) -> BoxFuture<'a, Result<Marks, SchoolError>> {
+        Box::pin(async move {
+            let mut url = self.url(&["pupils", &pupil.0, "marks"]);
+            url.query_pairs_mut().append_pair("from", &format_date(from)).append_pair("to", &format_date(to));
+            let what = "GET /pupils/{id}/marks";
+            let answer: MarksWire = self.get_json(url, what).await?;
+            answer.into_marks(pupil, from, to).map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))
+        })
+    }
+
+    fn submit_application<'a>(
+        &'a self,
+        application: &'a EnrollmentApplication,
+    ) -> BoxFuture<'a, Result<SubmitOutcome, SchoolError>> {
+        Box::pin(async move {
+            let what = "POST /applications";
+            let body = serde_json::to_vec(&ApplicationWire::of(application)).expect("applications serialize");
+            let (status, answer) = self.call(Method::POST, self.url(&["applications"]), Some(body), what).await?;
+            submit_outcome(status, &answer, application.order_id, what)
+        })
+    }
+
+    fn status_changes<'a>(&'a self, since: u64, limit: usize) -> BoxFuture<'a, Result<Vec<StatusChange>, SchoolError>> {
+        Box::pin(async move {
+            let mut url = self.url(&["applications", "changes"]);
+            url.query_pairs_mut().append_pair("since", &since.to_string()).append_pair("limit", &limit.to_string());
+            let what = "GET /applications/changes";
+            let answer: ChangesWire = self.get_json(url, what).await?;
+            let changes = answer.changes.into_iter().map(ChangeWire::into_change).collect::<Result<Vec<_>, _>>();
+            let changes = changes.map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))?;
+            check_changes(&changes, since, limit)
+                .map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))?;
+            Ok(changes)
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.host
+    }
+}
+
+/// The outcome of `POST /applications` from its answer: 201 registered, 200 already submitted, 422 refused.
+fn submit_outcome(status: StatusCode, body: &[u8], order_id: i64, what: &str) -> Result<SubmitOutcome, SchoolError> {
+    let answer = |body| -> Result<SubmitAnswerWire, SchoolError> {
+        let answer: SubmitAnswerWire = read_json(body, what)?;
+        if answer.order_id != order_id {
+            return Err(SchoolError::Protocol(format!("{what}: the answer is about order {}", answer.order_id)));
+        }
+        Ok(answer)
+    };
+    match status {
+        StatusCode::CREATED => Ok(SubmitOutcome::Registered { status: answer(body)?.status }),
+        StatusCode::OK => Ok(SubmitOutcome::AlreadySubmitted { status: answer(body)?.status }),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            let answer = answer(body)?;
+            let reason = answer
+                .reason
+                .filter(|reason| !reason.is_empty())
+                .ok_or_else(|| SchoolError::Protocol(format!("{what}: a refusal (422) without a reason")))?;
+            Ok(SubmitOutcome::Refused { status: answer.status, reason })
+        }
+        _ => Err(status_error(status, body, what)),
+    }
+}
+
+/// Checks that a page of changes is what was asked for: after `since`, increasing, at most `limit`.
+fn check_changes(changes: &[StatusChange], since: u64, limit: usize) -> Result<(), String> {
+    if changes.len() > limit {
+        return Err(format!("{} changes where at most {limit} were asked for", changes.len()));
+    }
+    let mut last = since;
+    for change in changes {
+        if change.cursor <= last {
+            return Err(format!("cursor {} does not follow {last}", change.cursor));
+        }
+        last = change.cursor;
+    }
+    Ok(())
+}
+
+/// The error an unexpected HTTP status means.
+fn status_error(status: StatusCode, body: &[u8], what: &str) -> SchoolError {
+    let detail = error_detail(body);
+    let code = status.as_u16();
+    match code {
+        401 | 403 => SchoolError::Rejected(format!(
+            "{what}: the school system refused the token (HTTP {code}){detail}; check the token configured for it"
+        )),
+        408 | 429 => SchoolError::Unavailable(format!("{what}: HTTP {code}{detail}")),
+        400..=499 => SchoolError::Rejected(format!("{what}: HTTP {code}{detail}")),
+        500..=599 => SchoolError::Unavailable(format!("{what}: HTTP {code}{detail}")),
+        _ => SchoolError::Protocol(format!("{what}: unexpected HTTP {code}")),
+    }
+}
+
+/// The error body's code and message, if it has the documented shape, as `": code: message"`, shortened and with
+/// anything that looks like a SNILS or another long number masked.
+fn error_detail(body: &[u8]) -> String {
+    let Ok(error) = serde_json::from_slice::<ErrorWire>(body) else { return String::new() };
+    let message: String = mask_numbers(&error.message).chars().take(200).collect();
+    format!(": {}: {message}", mask_numbers(&error.error))
+}
+
+/// Replaces every run of digits (with the spaces and hyphens inside it) holding nine or more digits by `***`.
+fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut digits = 0;
+    let flush = |out: &mut String, run: &mut String, digits: &mut usize| {
+        out.push_str(if *digits >= 9 { "***" } else { run.as_str() });
+        run.clear();
+        *digits = 0;
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (!run.is_empty() && (c == ' ' || c == '-')) {
+            digits += usize::from(c.is_ascii_digit());
+            run.push(c);
+        } else {
+            flush(&mut out, &mut run, &mut digits);
+            out.push(c);
+        }
+    }
+    flush(&mut out, &mut run, &mut digits);
+    out
+}
+
+/// Reads a JSON answer; a failure is [`SchoolError::Protocol`] without any value from the answer.
+fn read_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, SchoolError> {
+    serde_json::from_slice(body).map_err(|e| SchoolError::Protocol(format!("{what}: {}", describe_json_error(&e))))
+}
+
+/// A JSON error's description with quoted values left out (field names, in backticks, stay).
+fn describe_json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            if quoted {
+                out.push_str("\"…\"");
+            }
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    format!("not the documented JSON: {out}")
+}
+
+/// An error and its causes, joined by ": ".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A mark value from the wire.
+fn mark_value(text: &str) -> Result<MarkValue, String> {
+    MarkValue::parse(text).ok_or_else(|| format!("{text:?} is not a mark"))
+}
+
+/// `GET /guardians/{snils}/children`, 200.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChildrenWire {
+    /// The linked children with consent.
+    children: Vec<ChildWire>,
+}
+
+/// A child on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChildWire {
+    /// The pupil's id.
+    id: String,
+    /// Surname.
+    surname: String,
+    /// Given name.
+    name: String,
+    /// Patronymic.
+    #[serde(default)]
+    middle_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    birth_date: String,
+    /// The school.
+    school: SchoolWire,
+    /// "5А".
+    class_name: String,
+}
+
+impl ChildWire {
+    /// The pupil this is.
+    fn into_pupil(self) -> Result<Pupil, String> {
+        let birth_date = parse_date(&self.birth_date).map_err(|p| format!("child {}: the birth date {p}", self.id))?;
+        Ok(Pupil {
+            id: PupilId(self.id),
+            surname: self.surname,
+            name: self.name,
+            middle_name: self.middle_name,
+            birth_date,
+            school: School { code: self.school.code, name: self.school.name, oktmo: self.school.oktmo },
+            class_name: self.class_name,
+        })
+    }
+}
+
+/// A school on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SchoolWire {
+    /// Code.
+    code: String,
+    /// Name.
+    name: String,
+    /// OKTMO.
+    oktmo: String,
+}
+
+/// `GET /pupils/{id}/marks`, 200.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MarksWire {
+    /// The pupil, to check the answer is about the one asked for.
+    pupil_id: String,
+    /// Per subject.
+    subjects: Vec<SubjectWire>,
+}
+
+impl MarksWire {
+    /// The marks this is, checked against the question.
+    fn into_marks(self, pupil: &PupilId, from: time::Date, to: time::Date) -> Result<Marks, String> {
+        if self.pupil_id != pupil.0 {
+            return Err(format!("the answer is about pupil {}, not {pupil}", self.pupil_id));
+        }
+        let subjects =
+            self.subjects.into_iter().map(|subject| subject.into_record(from, to)).collect::<Result<_, _>>()?;
+        Ok(Marks { pupil: pupil.clone(), from, to, subjects })
+    }
+}
+
+/// A subject on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubjectWire {
+    /// Name.
+    subject: String,
+    /// Lesson marks.
+    #[serde(default)]
+    lessons: Vec<LessonWire>,
+    /// Term marks.
+    #[serde(default)]
+    terms: Vec<TermWire>,
+    /// Year mark.
+    #[serde(default)]
+    year: Option<String>,
+}
+
+impl SubjectWire {
+    /// The record this is; lesson marks outside the period asked for are a protocol error.
+    fn into_record(self, from: time::Date, to: time::Date) -> Result<SubjectRecord, String> {
+        let mut lessons = self.lessons.into_iter().map(LessonWire::into_mark).collect::<Result<Vec<_>, _>>()?;
+        if lessons.iter().any(|mark| mark.date < from || mark.date > to) {
+            return Err(format!("{}: a lesson mark outside the period asked for", self.subject));
+        }
+        lessons.sort_by_key(|mark| mark.date);
+        let terms = self
+            .terms
+            .into_iter()
+            .map(|term| Ok((term.term, mark_value(&term.value)?)))
+            .collect::<Result<_, String>>()?;
+        let year = self.year.as_deref().map(mark_value).transpose()?;
+        Ok(SubjectRecord { subject: self.subject, lessons, terms, year })
+    }
+}
+
+/// A lesson mark on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LessonWire {
+    /// `YYYY-MM-DD`.
+    date: String,
+    /// The mark.
+    value: String,
+    /// Its weight, 1 or more.
+    weight: u8,
+    /// Kind of work.
+    #[serde(default)]
+    work_type: Option<String>,
+    /// Topic.
+    #[serde(default)]
+    topic: Option<String>,
+}
+
+impl LessonWire {
+    /// The mark this is.
+    fn into_mark(self) -> Result<LessonMark, String> {
+        if self.weight == 0 {
+            return Err("a lesson mark of weight 0".to_owned());
+        }
+        Ok(LessonMark {
+            date: parse_date(&self.date).map_err(|p| format!("a lesson's date {p}"))?,
+            value: mark_value(&self.value)?,
+            weight: self.weight,
+            work_type: self.work_type,
+            topic: self.topic,
+        })
+    }
+}
+
+/// A term mark on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TermWire {
+    /// The term's number.
+    term: u8,
+    /// The mark.
+    value: String,
+}
+
+/// `POST /applications` body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationWire<'a> {
+    /// The portal's order number.
+    order_id: i64,
+    /// Municipality.
+    oktmo: &'a str,
+    /// The applicant.
+    applicant: PersonWire<'a>,
+    /// The child.
+    child: ChildInWire<'a>,
+    /// Desired schools.
+    schools: Vec<SchoolChoiceWire<'a>>,
+    /// Grade.
+    grade: u8,
+    /// "2027/2028".
+    academic_year: &'a str,
+    /// Benefit category code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    benefit_code: Option<&'a str>,
+}
+
+impl<'a> ApplicationWire<'a> {
+    /// The body for `application`.
+    fn of(application: &'a EnrollmentApplication) -> ApplicationWire<'a> {
+        ApplicationWire {
+            order_id: application.order_id,
+            oktmo: &application.oktmo,
+            applicant: PersonWire {
+                snils: application.applicant_snils.formatted(),
+                surname: &application.applicant_surname,
+                name: &application.applicant_name,
+            },
+            child: ChildInWire {
+                surname: &application.child_surname,
+                name: &application.child_name,
+                birth_date: format_date(application.child_birth_date),
+            },
+            schools: application
+                .schools
+                .iter()
+                .map(|(code, priority)| SchoolChoiceWire { code, priority: *priority })
+                .collect(),
+            grade: application.grade,
+            academic_year: &application.academic_year,
+            benefit_code: application.benefit_code.as_deref(),
+        }
+    }
+}
+
+/// The applicant on the wire.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonWire<'a> {
+    /// `XXX-XXX-XXX YY`.
+    snils: String,
+    /// Surname.
+    surname: &'a str,
+    /// Given name.
+    name: &'a str,
+}
+
+/// The child of an application on the wire.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChildInWire<'a> {
+    /// Surname.
+    surname: &'a str,
+    /// Given name.
+    name: &'a str,
+    /// `YYYY-MM-DD`.
+    birth_date: String,
+}
+
+/// A desired school on the wire.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SchoolChoiceWire<'a> {
+    /// School code.
+    code: &'a str,
+    /// 1 is the most wanted.
+    priority: u8,
+}
+
+/// `POST /applications` answer (201, 200 or 422).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubmitAnswerWire {
+    /// The order answered about.
+    order_id: i64,
+    /// Its status.
+    status: u16,
+    /// Why it was refused (422).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `GET /applications/changes`, 200.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangesWire {
+    /// Oldest first.
+    changes: Vec<ChangeWire>,
+}
+
+/// A status change on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeWire {
+    /// Position in the sequence of changes.
+    cursor: u64,
+    /// The order.
+    order_id: i64,
+    /// The new status.
+    status: u16,
+    /// RFC 3339.
+    at: String,
+    /// Comment for the parent.
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+impl ChangeWire {
+    /// The change this is.
+    fn into_change(self) -> Result<StatusChange, String> {
+        let at = parse_timestamp(&self.at)?;
+        Ok(StatusChange {
+            cursor: self.cursor,
+            order_id: self.order_id,
+            status: self.status,
+            at,
+            comment: self.comment,
+        })
+    }
+}
+
+/// An error answer's body.
+#[derive(Deserialize)]
+struct ErrorWire {
+    /// A machine-readable code.
+    error: String,
+    /// A message for people.
+    #[serde(default)]
+    message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_long_numbers() {
+        assert_eq!(mask_numbers("guardian 112-233-445 95 unknown"), "guardian *** unknown");
+        assert_eq!(mask_numbers("guardian 11223344595"), "guardian ***");
+        assert_eq!(mask_numbers("HTTP 404 in 2026"), "HTTP 404 in 2026");
+    }
+
+    #[test]
+    fn json_errors_leave_values_out() {
+        let error = serde_json::from_str::<SubmitAnswerWire>(r#"{"orderId": "Иванов", "status": 110}"#).unwrap_err();
+        let text = describe_json_error(&error);
+        assert!(!text.contains("Иванов"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
+    }
+
+    #[test]
+    fn statuses_map_to_errors() {
+        let what = "GET /x";
+        assert!(
+            matches!(status_error(StatusCode::UNAUTHORIZED, b"", what), SchoolError::Rejected(m) if m.contains("token"))
+        );
+        assert!(matches!(status_error(StatusCode::NOT_FOUND, b"", what), SchoolError::Rejected(_)));
+        assert!(matches!(status_error(StatusCode::TOO_MANY_REQUESTS, b"", what), SchoolError::Unavailable(_)));
+        assert!(matches!(status_error(StatusCode::BAD_GATEWAY, b"", what), SchoolError::Unavailable(_)));
+        assert!(matches!(status_error(StatusCode::FOUND, b"", what), SchoolError::Protocol(_)));
+        let body = br#"{"error": "not_found", "message": "no guardian 112-233-445 95"}"#;
+        let SchoolError::Rejected(message) = status_error(StatusCode::NOT_FOUND, body, what) else { panic!() };
+        assert_eq!(message, "GET /x: HTTP 404: not_found: no guardian ***");
+    }
+
+    #[test]
+    fn urls_keep_the_base_path_and_encode_ids() {
+        let school = HttpSchool::new("http://school.test:8080/api/v1", "t", Duration::from_secs(1)).unwrap();
+        assert_eq!(school.name(), "school.test");
+        assert_eq!(
+            school.url(&["pupils", "a/b с", "marks"]).as_str(),
+            "http://school.test:8080/api/v1/pupils/a%2Fb%20%D1%81/marks"
+        );
+        let trailing = HttpSchool::new("http://school.test/api/", "t", Duration::from_secs(1)).unwrap();
+        assert_eq!(trailing.url(&["applications"]).as_str(), "http://school.test/api/applications");
+        assert!(matches!(HttpSchool::new("ftp://x", "t", Duration::from_secs(1)), Err(SchoolError::Data(_))));
+        assert!(matches!(HttpSchool::new("http://x", "bad\ntoken", Duration::from_secs(1)), Err(SchoolError::Data(_))));
+    }
+}

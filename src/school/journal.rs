@@ -1,0 +1,431 @@
+//! The embedded school system's journal: applications submitted through the gateway and every status they take,
+//! as append-only JSON lines, each fsynced before the call that wrote it returns, replayed at open.
+//!
+//! A record's line number (from 1) is its cursor: durable and increasing, so the status changes the gateway
+//! pushes to the portal survive restarts and are never numbered twice. Records:
+//!
+//! - `submitted`: an application registered (status 110); not a status change, since the submission's own answer
+//!   carries the status.
+//! - `refused`: an application refused (status 150) with its reason, so that a repeat gets the same answer.
+//! - `seen`: the data file's status of an order, remembered without being a change: the first time the file names an
+//!   order the gateway never knew, or when the file agrees with the order's current status.
+//! - `status`: a status change, from an edit of the data file or from [`Journal::set_status`]; these are what
+//!   [`Journal::changes_since`] returns.
+//!
+//! A last line cut short by a crash (no newline) was never acknowledged, and is cut off at open; any other line
+//! that cannot be read makes the journal damaged, and open refuses it naming the line.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::datafile::{data_error, format_date, format_timestamp, parse_date, parse_timestamp, FileStatus};
+use super::model::{
+    is_department_status, EnrollmentApplication, StatusChange, SubmitOutcome, STATUS_REFUSED, STATUS_REGISTERED,
+};
+use super::{SchoolError, Snils};
+
+/// One line of the journal.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum Record {
+    /// An application registered.
+    Submitted {
+        /// The order.
+        order_id: i64,
+        /// When, RFC 3339.
+        at: String,
+        /// The application as submitted.
+        application: ApplicationRec,
+    },
+    /// An application refused.
+    Refused {
+        /// The order.
+        order_id: i64,
+        /// When, RFC 3339.
+        at: String,
+        /// Why, as the parent was told.
+        reason: String,
+        /// The application as submitted.
+        application: ApplicationRec,
+    },
+    /// The data file's status of an order, noted without being a change.
+    Seen {
+        /// The order.
+        order_id: i64,
+        /// When it was noted, RFC 3339.
+        at: String,
+        /// The file's entry.
+        file: FileEntryRec,
+    },
+    /// A status change.
+    Status {
+        /// The order.
+        order_id: i64,
+        /// When the status changed, RFC 3339.
+        at: String,
+        /// The new status.
+        status: u16,
+        /// The comment for the parent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// The data file's entry, if the change came from an edit of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<FileEntryRec>,
+    },
+}
+
+/// A data file entry as the journal remembers it, to tell at the next reload whether the entry changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntryRec {
+    /// The status.
+    status: u16,
+    /// The comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    /// `changed_at` as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    changed_at: Option<String>,
+}
+
+impl FileEntryRec {
+    /// The entry of `status`.
+    fn of(status: &FileStatus) -> FileEntryRec {
+        FileEntryRec {
+            status: status.status,
+            comment: status.comment.clone(),
+            changed_at: status.changed_at_text.clone(),
+        }
+    }
+}
+
+/// An application as the journal stores it (the school system's copy: it holds personal data, as the school does).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationRec {
+    /// The municipality.
+    oktmo: String,
+    /// The applicant's SNILS, `XXX-XXX-XXX YY`.
+    applicant_snils: String,
+    /// The applicant's surname.
+    applicant_surname: String,
+    /// The applicant's name.
+    applicant_name: String,
+    /// The child's surname.
+    child_surname: String,
+    /// The child's name.
+    child_name: String,
+    /// The child's birth date, `YYYY-MM-DD`.
+    child_birth_date: String,
+    /// Desired schools: `[code, priority]`.
+    schools: Vec<(String, u8)>,
+    /// The grade.
+    grade: u8,
+    /// The academic year.
+    academic_year: String,
+    /// The benefit category's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    benefit_code: Option<String>,
+}
+
+impl ApplicationRec {
+    /// The record of `application`.
+    fn of(application: &EnrollmentApplication) -> ApplicationRec {
+        ApplicationRec {
+            oktmo: application.oktmo.clone(),
+            applicant_snils: application.applicant_snils.formatted(),
+            applicant_surname: application.applicant_surname.clone(),
+            applicant_name: application.applicant_name.clone(),
+            child_surname: application.child_surname.clone(),
+            child_name: application.child_name.clone(),
+            child_birth_date: format_date(application.child_birth_date),
+            schools: application.schools.clone(),
+            grade: application.grade,
+            academic_year: application.academic_year.clone(),
+            benefit_code: application.benefit_code.clone(),
+        }
+    }
+
+    /// The application this record holds for `order_id`.
+    fn into_application(self, order_id: i64) -> Result<EnrollmentApplication, String> {
+        Ok(EnrollmentApplication {
+            order_id,
+            oktmo: self.oktmo,
+            applicant_snils: Snils::parse(&self.applicant_snils).map_err(|e| format!("applicant_snils: {e}"))?,
+            applicant_surname: self.applicant_surname,
+            applicant_name: self.applicant_name,
+            child_surname: self.child_surname,
+            child_name: self.child_name,
+            child_birth_date: parse_date(&self.child_birth_date)
+                .map_err(|p| format!("child_birth_date: the date {p}"))?,
+            schools: self.schools,
+            grade: self.grade,
+            academic_year: self.academic_year,
+            benefit_code: self.benefit_code,
+        })
+    }
+}
+
+/// What the journal knows of one order.
+#[derive(Debug, Default)]
+struct Order {
+    /// The current status.
+    status: u16,
+    /// The reason, if the order was refused at submission.
+    refused: Option<String>,
+    /// The application, if it was submitted through the gateway.
+    application: Option<EnrollmentApplication>,
+    /// The data file's entry for the order when last compared.
+    file: Option<FileEntryRec>,
+}
+
+/// The journal, open for appending, with the state its records add up to.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    /// Where it is, for messages.
+    path: PathBuf,
+    /// The file, opened for appending.
+    file: File,
+    /// Its length in bytes: a failed append is cut back to it.
+    len: u64,
+    /// The number of records: the last cursor used.
+    records: u64,
+    /// Set when a failed append could not be cut back: no further write is safe.
+    broken: bool,
+    /// Orders by order id.
+    orders: HashMap<i64, Order>,
+    /// Orders registered through the gateway, in order of submission.
+    submitted: Vec<i64>,
+    /// Every status change, by cursor.
+    changes: Vec<StatusChange>,
+}
+
+impl Journal {
+    /// Opens (creating it and its directory if need be) and replays the journal at `path`.
+    pub fn open(path: &Path) -> Result<Journal, SchoolError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| data_error(dir, format!("cannot create the directory: {e}")))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| data_error(path, format!("cannot open the journal: {e}")))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| data_error(path, format!("cannot read the journal: {e}")))?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            // A torn last line: its append never returned, so nobody was told it happened.
+            file.set_len(complete as u64).map_err(|e| data_error(path, format!("cannot cut a torn last line: {e}")))?;
+            file.sync_all().map_err(|e| data_error(path, format!("cannot sync the journal: {e}")))?;
+            tracing::warn!(journal = %path.display(), "cut a torn last line off the school journal");
+        }
+        let mut journal = Journal {
+            path: path.to_owned(),
+            file,
+            len: complete as u64,
+            records: 0,
+            broken: false,
+            orders: HashMap::new(),
+            submitted: Vec::new(),
+            changes: Vec::new(),
+        };
+        journal.replay(&bytes[..complete])?;
+        Ok(journal)
+    }
+
+    /// Applies every record of `bytes` (complete lines).
+    fn replay(&mut self, bytes: &[u8]) -> Result<(), SchoolError> {
+        for (i, line) in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()).enumerate() {
+            let cursor = i as u64 + 1;
+            let record: Record = serde_json::from_slice(line)
+                .map_err(|e| data_error(&self.path, format!("line {cursor}: not a journal record: {e}")))?;
+            self.apply(cursor, record)
+                .map_err(|problem| data_error(&self.path, format!("line {cursor}: {problem}")))?;
+            self.records = cursor;
+        }
+        Ok(())
+    }
+
+    /// Adds the effect of the record at `cursor` to the state.
+    fn apply(&mut self, cursor: u64, record: Record) -> Result<(), String> {
+        match record {
+            Record::Submitted { order_id, application, .. } => {
+                let application = Some(application.into_application(order_id)?);
+                self.orders.insert(order_id, Order { status: STATUS_REGISTERED, application, ..Order::default() });
+                self.submitted.push(order_id);
+            }
+            Record::Refused { order_id, reason, application, .. } => {
+                let application = Some(application.into_application(order_id)?);
+                let order = Order { status: STATUS_REFUSED, refused: Some(reason), application, file: None };
+                self.orders.insert(order_id, order);
+            }
+            Record::Seen { order_id, file, .. } => {
+                let order = self.orders.entry(order_id).or_default();
+                order.status = file.status;
+                order.file = Some(file);
+            }
+            Record::Status { order_id, at, status, comment, file } => {
+                let at = parse_timestamp(&at)?;
+                let order = self.orders.entry(order_id).or_default();
+                order.status = status;
+                if file.is_some() {
+                    order.file = file;
+                }
+                self.changes.push(StatusChange { cursor, order_id, status, at, comment });
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `record`, fsyncs it, and applies it; returns its cursor.
+    fn append(&mut self, record: Record) -> Result<u64, SchoolError> {
+        if self.broken {
+            return Err(SchoolError::Unavailable(format!("{}: the journal failed earlier", self.path.display())));
+        }
+        let mut line = serde_json::to_vec(&record).expect("journal records serialize");
+        line.push(b'\n');
+        if let Err(e) = self.file.write_all(&line).and_then(|()| self.file.sync_data()) {
+            self.cut_back();
+            return Err(SchoolError::Unavailable(format!("{}: cannot write the journal: {e}", self.path.display())));
+        }
+        self.len += line.len() as u64;
+        let cursor = self.records + 1;
+        self.apply(cursor, record).map_err(|problem| data_error(&self.path, problem))?;
+        self.records = cursor;
+        Ok(cursor)
+    }
+
+    /// Removes what a failed append may have left, or stops all writes if that fails too.
+    fn cut_back(&mut self) {
+        if self.file.set_len(self.len).and_then(|()| self.file.sync_all()).is_err() {
+            self.broken = true;
+        }
+    }
+
+    /// The answer for an order already known, if it is.
+    pub fn known_outcome(&self, order_id: i64) -> Option<SubmitOutcome> {
+        let order = self.orders.get(&order_id)?;
+        Some(match &order.refused {
+            Some(reason) => SubmitOutcome::Refused { status: STATUS_REFUSED, reason: reason.clone() },
+            None => SubmitOutcome::AlreadySubmitted { status: order.status },
+        })
+    }
+
+    /// Records `application` as registered.
+    pub fn register(
+        &mut self,
+        application: &EnrollmentApplication,
+        now: time::OffsetDateTime,
+    ) -> Result<(), SchoolError> {
+        let application_rec = ApplicationRec::of(application);
+        let record = Record::Submitted {
+            order_id: application.order_id,
+            at: format_timestamp(now),
+            application: application_rec,
+        };
+        self.append(record).map(|_| ())
+    }
+
+    /// Records `application` as refused for `reason`.
+    pub fn refuse(
+        &mut self,
+        application: &EnrollmentApplication,
+        reason: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(), SchoolError> {
+        let record = Record::Refused {
+            order_id: application.order_id,
+            at: format_timestamp(now),
+            reason: reason.to_owned(),
+            application: ApplicationRec::of(application),
+        };
+        self.append(record).map(|_| ())
+    }
+
+    /// Records a status change of a known order.
+    pub fn set_status(
+        &mut self,
+        order_id: i64,
+        status: u16,
+        comment: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<StatusChange, SchoolError> {
+        if !self.orders.contains_key(&order_id) {
+            return Err(SchoolError::Rejected(format!("order {order_id} is not known to the school system")));
+        }
+        if !is_department_status(status) {
+            return Err(SchoolError::Rejected(format!("{status} is not a department status (110, 120, ... 250)")));
+        }
+        let comment = comment.map(str::to_owned);
+        let record = Record::Status { order_id, at: format_timestamp(now), status, comment, file: None };
+        self.append(record)?;
+        Ok(self.changes.last().expect("a status record was just applied").clone())
+    }
+
+    /// Compares the data file's application statuses with what the journal knows and records what changed;
+    /// returns the status changes recorded.
+    pub fn reconcile(
+        &mut self,
+        statuses: &[FileStatus],
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<StatusChange>, SchoolError> {
+        let mut changes = Vec::new();
+        for status in statuses {
+            if let Some(record) = self.reconciliation(status, now) {
+                let is_change = matches!(record, Record::Status { .. });
+                self.append(record)?;
+                if is_change {
+                    changes.push(self.changes.last().expect("a status record was just applied").clone());
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    /// The record a file entry calls for, if any: nothing when the entry is as last compared; `seen` for an order
+    /// never known, or one whose status and comment the entry merely confirms; `status` otherwise.
+    fn reconciliation(&self, status: &FileStatus, now: time::OffsetDateTime) -> Option<Record> {
+        let entry = FileEntryRec::of(status);
+        let order_id = status.order_id;
+        let seen = || Record::Seen { order_id, at: format_timestamp(now), file: entry.clone() };
+        let Some(order) = self.orders.get(&order_id) else { return Some(seen()) };
+        if order.file.as_ref() == Some(&entry) {
+            return None;
+        }
+        let last_comment =
+            self.changes.iter().rev().find(|change| change.order_id == order_id).and_then(|c| c.comment.clone());
+        if order.file.is_none() && order.status == status.status && last_comment == status.comment {
+            return Some(seen());
+        }
+        let at = format_timestamp(status.changed_at.unwrap_or(now));
+        Some(Record::Status { order_id, at, status: status.status, comment: status.comment.clone(), file: Some(entry) })
+    }
+
+    /// Up to `limit` status changes with a cursor above `since`, oldest first.
+    pub fn changes_since(&self, since: u64, limit: usize) -> Vec<StatusChange> {
+        let start = self.changes.partition_point(|change| change.cursor <= since);
+        self.changes[start..].iter().take(limit).cloned().collect()
+    }
+
+    /// The current status of an order.
+    pub fn status_of(&self, order_id: i64) -> Option<u16> {
+        self.orders.get(&order_id).map(|order| order.status)
+    }
+
+    /// An application submitted through the gateway.
+    pub fn application(&self, order_id: i64) -> Option<EnrollmentApplication> {
+        self.orders.get(&order_id).and_then(|order| order.application.clone())
+    }
+
+    /// Orders registered through the gateway, in order of submission.
+    pub fn submitted(&self) -> &[i64] {
+        &self.submitted
+    }
+}
