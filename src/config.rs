@@ -149,13 +149,58 @@ pub struct ProviderConfig {
 
 impl Default for ProviderConfig {
     fn default() -> Self {
+        let kind = |namespace: &str, root: &str, handler: &str| KindConfig {
+            namespace: namespace.into(),
+            root: root.into(),
+            handler: handler.into(),
+        };
         ProviderConfig {
-            kinds: vec![KindConfig {
-                namespace: "urn://edugate/echo/1.0.0".into(),
-                root: "Echo".into(),
-                handler: "echo".into(),
-            }],
+            kinds: vec![
+                kind("urn://edugate/echo/1.0.0", "Echo", "echo"),
+                kind("urn://edugate/progress/1.0.0", "ProgressRequest", "progress"),
+                kind("urn://edugate/school-enrollment/1.0.0", "FormData", "enrollment"),
+            ],
             concurrency: 8,
+        }
+    }
+}
+
+/// Which school system the services ask.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchoolConfig {
+    /// `embedded` (a data file loaded at start-up and reloaded when it changes) or `http` (a school system's REST
+    /// API, docs/school-api.yaml).
+    pub kind: String,
+    /// The embedded data file.
+    pub data: PathBuf,
+    /// The embedded system's journal of submitted applications and status changes; beside the gateway's state when
+    /// empty.
+    pub journal: Option<PathBuf>,
+    /// Seconds between checks of the data file for changes (embedded).
+    pub reload_secs: u64,
+    /// The REST API's base URL (http).
+    pub url: String,
+    /// The bearer token (http).
+    pub token: String,
+    /// Per-call timeout, milliseconds (http).
+    pub timeout_ms: u64,
+    /// Seconds between polls of the school system for application status changes to push to the portal; 0 turns
+    /// the pushes off.
+    pub status_poll_secs: u64,
+}
+
+impl Default for SchoolConfig {
+    fn default() -> Self {
+        SchoolConfig {
+            kind: "embedded".into(),
+            data: Path::new(env!("CARGO_MANIFEST_DIR")).join("data/school-demo.json"),
+            journal: None,
+            reload_secs: 2,
+            url: String::new(),
+            token: String::new(),
+            timeout_ms: 5_000,
+            status_poll_secs: 2,
         }
     }
 }
@@ -192,6 +237,8 @@ pub struct Config {
     pub provider: ProviderConfig,
     /// HTTP endpoint.
     pub http: HttpConfig,
+    /// The school system.
+    pub school: SchoolConfig,
 }
 
 /// Why a configuration was refused.
@@ -306,6 +353,18 @@ impl Config {
         }
         if self.retry.lease_secs == 0 {
             return invalid("retry.lease_secs", "must be at least 1".into());
+        }
+        match self.school.kind.as_str() {
+            "embedded" if !self.school.data.is_file() => {
+                return invalid("school.data", format!("{} is not a file", self.school.data.display()))
+            }
+            "embedded" => {}
+            "http" if !(self.school.url.starts_with("http://") || self.school.url.starts_with("https://")) => {
+                return invalid("school.url", format!("'{}' is not an http(s) URL", self.school.url))
+            }
+            "http" if self.school.token.is_empty() => return invalid("school.token", "must not be empty".into()),
+            "http" => {}
+            other => return invalid("school.kind", format!("'{other}' is not embedded or http")),
         }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("http.listen", format!("'{}' is not an address:port", self.http.listen));

@@ -11,5 +11,6 @@ pub mod gateway;
 pub mod inbox;
 pub mod outbox;
 pub mod school;
+pub mod services;
 pub mod smev;
 pub mod xml;

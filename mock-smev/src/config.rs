@@ -173,19 +173,24 @@ fn default_systems() -> Vec<SystemConfig> {
 }
 
 fn default_kinds() -> Vec<KindConfig> {
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xsd");
+    let kind = |namespace: &str, root: &str, provider: &str, schema: Option<&str>| KindConfig {
+        namespace: namespace.into(),
+        root: root.into(),
+        provider: provider.into(),
+        xsd: schema.map(|s| xsd.join(s)),
+    };
     vec![
-        KindConfig {
-            namespace: "urn://edugate/progress/1.0.0".into(),
-            root: "ProgressRequest".into(),
-            provider: "EDUGATE".into(),
-            xsd: None,
-        },
-        KindConfig {
-            namespace: "urn://edugate/echo/1.0.0".into(),
-            root: "Echo".into(),
-            provider: "EDUGATE".into(),
-            xsd: None,
-        },
+        kind("urn://edugate/progress/1.0.0", "ProgressRequest", "EDUGATE", Some("progress-1.0.0.xsd")),
+        kind("urn://edugate/school-enrollment/1.0.0", "FormData", "EDUGATE", Some("school-enrollment-1.0.0.xsd")),
+        // Status pushes travel from the region to the portal.
+        kind(
+            "urn://edugate/school-enrollment/1.0.0",
+            "OrderStatusRequest",
+            "EPGU",
+            Some("school-enrollment-1.0.0.xsd"),
+        ),
+        kind("urn://edugate/echo/1.0.0", "Echo", "EDUGATE", None),
     ]
 }
 

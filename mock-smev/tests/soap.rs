@@ -22,7 +22,8 @@ const PROGRESS_NS: &str = "urn://edugate/progress/1.0.0";
 
 fn progress(snils: &str) -> String {
     format!(
-        "<p:ProgressRequest xmlns:p=\"{PROGRESS_NS}\"><p:ApplicantSnils>{snils}</p:ApplicantSnils></p:ProgressRequest>"
+        "<p:ProgressRequest xmlns:p=\"{PROGRESS_NS}\"><p:ApplicantSnils>{snils}</p:ApplicantSnils>\
+         <p:PeriodFrom>2026-09-01</p:PeriodFrom><p:PeriodTo>2026-12-31</p:PeriodTo></p:ProgressRequest>"
     )
 }
 

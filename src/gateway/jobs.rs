@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub const SEND_QUEUE: &str = "send-to-smev";
 /// The outbox queue of acknowledgements.
 pub const ACK_QUEUE: &str = "ack";
+/// The outbox queue of calls to the school system.
+pub const SCHOOL_QUEUE: &str = "call-school";
 
 /// A message to send: the *unsigned* envelope, so that a retry after `StaleMessageId` can take a new MessageID and
 /// be signed afresh.
@@ -26,6 +28,18 @@ pub struct AckJob {
     pub message_id: String,
     /// Whether the gateway accepted it.
     pub accepted: bool,
+}
+
+/// An application to submit to the school system, and where its answer goes. The content is kept as received and
+/// read again by the worker, so no domain type needs a stored form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchoolJob {
+    /// SMEV's id of the request.
+    pub message_id: String,
+    /// The request's `ReplyTo`.
+    pub reply_to: String,
+    /// The request's business content.
+    pub content: String,
 }
 
 /// Why a stored job cannot be read: a bug or a damaged store, never retried.
@@ -55,4 +69,10 @@ pub fn ack_key(smev_id: &str, delivery: u32) -> String {
     } else {
         format!("ack:{smev_id}:{delivery}")
     }
+}
+
+/// The idempotency key of the school call for request `smev_id`: one per request, so that two requests with the
+/// same order both get their answer (the school's own idempotency by order id makes the second a no-op there).
+pub fn school_key(smev_id: &str) -> String {
+    format!("school:{smev_id}")
 }

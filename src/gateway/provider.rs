@@ -6,7 +6,7 @@
 //! has the client's timeout. Sending and acknowledging happen in the outbox's workers, under its retry policy.
 #![forbid(unsafe_code)]
 
-use super::handlers::{self, HandlerInput};
+use super::handlers::{self, Handled, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
 use super::verify::verify_delivered;
@@ -97,7 +97,7 @@ async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<Re
 
 /// Why a request could not be answered now (it will be delivered again).
 #[derive(Debug, thiserror::Error)]
-enum NotNow {
+pub enum NotNow {
     #[error(transparent)]
     Outbox(#[from] crate::outbox::OutboxError),
     #[error(transparent)]
@@ -121,44 +121,62 @@ async fn answer(
     let entry = shared.inbox.record_received(smev_id, &request.kind.root_element, &provided.handler, now).await?;
     let redelivered = entry.deliveries > 1;
     tracing::info!(message_id = %smev_id, kind = %request.kind, deliveries = entry.deliveries, "request received");
-
-    let envelope = match &entry.response {
+    let reply_to = request.reply_to.clone().unwrap_or_default();
+    match &entry.response {
         // Answered before: the same response, under the same MessageID, is (still) in the outbox.
-        Some(recorded) => String::from_utf8_lossy(&recorded.body).into_owned(),
+        Some(recorded) => {
+            let job = jobs::encode(&SendJob {
+                envelope: String::from_utf8_lossy(&recorded.body).into_owned(),
+                answers: Some(smev_id.to_string()),
+            });
+            shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
+        }
         None => {
-            let body = match verify_delivered(&received.envelope, request, shared.smev_cert.as_ref()) {
-                Ok(()) => handlers::handle(
-                    &provided.handler,
-                    &HandlerInput { kind: &request.kind, content: &request.request.content, message_id: smev_id },
-                )?,
+            let handled = match verify_delivered(&received.envelope, request, shared.smev_cert.as_ref()) {
+                Ok(()) => {
+                    let input = HandlerInput {
+                        kind: &request.kind,
+                        content: &request.request.content,
+                        message_id: smev_id,
+                        reply_to: &reply_to,
+                        deliveries: entry.deliveries,
+                    };
+                    handlers::handle(&provided.handler, &*shared.school, &input).await?
+                }
                 Err(untrusted) => {
                     tracing::warn!(message_id = %smev_id, reason = %untrusted, "untrusted request refused");
-                    ResponseBody::Rejected(vec![Rejection {
+                    Handled::Answer(ResponseBody::Rejected(vec![Rejection {
                         code: RejectCode::AccessDenied,
                         description: "the request's signatures could not be verified".into(),
-                    }])
+                    }]))
                 }
             };
-            let response = SendResponse {
-                message_id: MessageId::new_v1(),
-                to: request.reply_to.clone().unwrap_or_default(),
-                body,
-                attachments: Vec::new(),
-            };
-            build::send_response(shared.client.version(), &response, None)?
+            match handled {
+                Handled::Answer(body) => queue_response(shared, smev_id, &reply_to, body).await?,
+                Handled::Deferred { key, job } => {
+                    shared.outbox.enqueue(jobs::SCHOOL_QUEUE, &key, &job, now).await?;
+                }
+            }
         }
-    };
-    // The idempotency key makes this a no-op when the response is already queued, whoever queued it; the record
-    // then takes the queued payload, so every delivery is answered identically.
-    let job = jobs::encode(&SendJob { envelope, answers: Some(smev_id.to_string()) });
-    let item = shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
-    if entry.response.is_none() {
-        let stored = shared.outbox.get(item).await?.map(|i| i.payload).unwrap_or(job);
-        let queued: SendJob = jobs::decode(&stored)?;
-        let response_id = response_message_id(&queued.envelope).unwrap_or_default();
-        shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
     }
     acknowledge(shared, smev_id, entry.deliveries, redelivered).await
+}
+
+/// Queues the response to request `smev_id` and records it in the inbox. The idempotency key makes this a no-op
+/// when a response is already queued, whoever queued it; the record then takes the queued payload, so every
+/// delivery is answered identically, under one MessageID.
+pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body: ResponseBody) -> Result<(), NotNow> {
+    let now = shared.clock_now();
+    let response =
+        SendResponse { message_id: MessageId::new_v1(), to: reply_to.to_string(), body, attachments: Vec::new() };
+    let envelope = build::send_response(shared.client.version(), &response, None)?;
+    let job = jobs::encode(&SendJob { envelope, answers: Some(smev_id.to_string()) });
+    let item = shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
+    let stored = shared.outbox.get(item).await?.map(|i| i.payload).unwrap_or(job);
+    let queued: SendJob = jobs::decode(&stored)?;
+    let response_id = response_message_id(&queued.envelope).unwrap_or_default();
+    shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
+    Ok(())
 }
 
 /// Queues the acknowledgement of a delivery. A redelivery means SMEV has not taken an acknowledgement: if the

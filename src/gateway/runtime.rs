@@ -11,6 +11,7 @@ use crate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
 use crate::dsig::Signer;
 use crate::inbox::{Inbox, SledInbox};
 use crate::outbox::{BackoffPolicy, Clock, Outbox, OutboxConfig, SledOutbox, StateDb, SystemClock};
+use crate::school::{EmbeddedSchool, HttpSchool, SchoolError, SchoolSystem};
 use crate::smev::client::{ClientConfig, SmevClient, TlsConfig};
 use crate::smev::KindOfData;
 use std::future::Future;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub smev_cert: Option<Certificate>,
     /// Circuit breakers per destination.
     pub breakers: Breakers,
+    /// The school system the services ask.
+    pub school: Arc<dyn SchoolSystem>,
     /// This process's name in lease owners.
     pub instance: String,
 }
@@ -67,11 +70,35 @@ pub enum StartError {
     /// The state directory (outbox and inbox).
     #[error("store.path: {0}")]
     Store(#[from] crate::outbox::OpenError),
+    /// The school system.
+    #[error("school: {0}")]
+    School(SchoolError),
 }
 
 /// A gateway ready to run.
 pub struct Gateway {
     shared: Arc<Shared>,
+    /// The embedded school system, when that is the one in use, for reloading its data file.
+    embedded: Option<Arc<EmbeddedSchool>>,
+}
+
+type OpenedSchool = (Arc<dyn SchoolSystem>, Option<Arc<EmbeddedSchool>>);
+
+/// Opens the configured school system.
+fn open_school(config: &Config) -> Result<OpenedSchool, StartError> {
+    let school = &config.school;
+    if school.kind == "http" {
+        let timeout = Duration::from_millis(school.timeout_ms);
+        let http = HttpSchool::new(&school.url, &school.token, timeout).map_err(StartError::School)?;
+        return Ok((Arc::new(http), None));
+    }
+    let journal = school.journal.clone().unwrap_or_else(|| config.store.path.join("school-journal.jsonl"));
+    if let Some(dir) = journal.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StartError::School(SchoolError::Data(format!("{}: {e}", dir.display()))))?;
+    }
+    let embedded = Arc::new(EmbeddedSchool::open(&school.data, &journal).map_err(StartError::School)?);
+    Ok((embedded.clone(), Some(embedded)))
 }
 
 fn crypto_err(what: &'static str) -> impl FnOnce(crypto::CryptoError) -> StartError {
@@ -112,7 +139,10 @@ impl Gateway {
         let outbox: Arc<dyn Outbox> = Arc::new(SledOutbox::open(&state, outbox_config(&config))?);
         let inbox: Arc<dyn Inbox> = Arc::new(SledInbox::open(&state)?);
         let client = SmevClient::new(client_config(&config), signer)?;
-        Ok(Gateway::with_parts(config, client, outbox, inbox, Arc::new(SystemClock), smev_cert))
+        let (school, embedded) = open_school(&config)?;
+        let mut gateway = Gateway::with_parts(config, client, outbox, inbox, Arc::new(SystemClock), smev_cert, school);
+        gateway.embedded = embedded;
+        Ok(gateway)
     }
 
     /// Assembles a gateway from parts (tests use in-memory stores).
@@ -123,10 +153,12 @@ impl Gateway {
         inbox: Arc<dyn Inbox>,
         clock: Arc<dyn Clock>,
         smev_cert: Option<Certificate>,
+        school: Arc<dyn SchoolSystem>,
     ) -> Gateway {
         let instance = format!("{}-{}", config.identity.mnemonic, std::process::id());
         let breakers = Breakers::new(BreakerPolicy::default());
-        Gateway { shared: Arc::new(Shared { config, client, outbox, inbox, clock, smev_cert, breakers, instance }) }
+        let shared = Shared { config, client, outbox, inbox, clock, smev_cert, breakers, school, instance };
+        Gateway { shared: Arc::new(shared), embedded: None }
     }
 
     /// The shared state, for the operators' API and tests.
@@ -149,10 +181,13 @@ impl Gateway {
             let provided = ProvidedKind { kind: KindOfData::new(&k.namespace, &k.root), handler: k.handler.clone() };
             tasks.spawn(poll_kind(shared.clone(), provided, permits.clone(), stop_rx.clone()));
         }
-        for queue in [jobs::SEND_QUEUE, jobs::ACK_QUEUE] {
+        for queue in [jobs::SEND_QUEUE, jobs::ACK_QUEUE, jobs::SCHOOL_QUEUE] {
             tasks.spawn(drain(shared.clone(), queue, stop_rx.clone()));
         }
         tasks.spawn(retention(shared.clone(), stop_rx.clone()));
+        if let Some(embedded) = self.embedded.clone() {
+            tasks.spawn(reload_school(embedded, shared.config.school.reload_secs, stop_rx.clone()));
+        }
         let app = super::http::router(shared.clone());
         let mut http_stop = stop_rx.clone();
         tasks.spawn(async move {
@@ -190,6 +225,22 @@ pub fn client_config(config: &Config) -> ClientConfig {
             client_cert: config.smev.client_cert.clone(),
             client_key: config.smev.client_key.clone(),
         },
+    }
+}
+
+/// Re-reads the embedded school's data file when it changes; a bad file keeps the data in force.
+async fn reload_school(school: Arc<EmbeddedSchool>, every_secs: u64, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(every_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        match school.reload_if_changed() {
+            Ok(Some(summary)) => tracing::info!(?summary, "school data reloaded"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "school data not reloaded; the previous data stays in force"),
+        }
     }
 }
 

@@ -7,10 +7,11 @@
 //! timeouts on each call.
 #![forbid(unsafe_code)]
 
-use super::jobs::{self, AckJob, SendJob};
+use super::jobs::{self, AckJob, SchoolJob, SendJob};
 use super::runtime::Shared;
 use crate::gateway::breaker::Permit;
 use crate::outbox::{lease_when_due, FailOutcome, FailureKind, Lease, LeaseWait};
+use crate::services::enrollment;
 use crate::smev::client::ClientError;
 use crate::smev::parse::{self, CallBody};
 use crate::smev::{MessageId, RetryClass};
@@ -91,6 +92,7 @@ async fn work(shared: &Shared, lease: Lease) {
     let result = match lease.queue.as_str() {
         jobs::SEND_QUEUE => send(shared, &lease).await,
         jobs::ACK_QUEUE => ack(shared, &lease).await,
+        jobs::SCHOOL_QUEUE => school(shared, &lease).await,
         other => Err(FailureKind::Final { reason: format!("no worker for queue '{other}'") }),
     };
     let now = shared.clock.now();
@@ -195,4 +197,39 @@ async fn ack(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
         }
         Err(e) => failure(&e),
     }
+}
+
+/// Submits a queued application to the school system and queues the answer that follows the school's decision.
+/// While the school is down the item is retried by the outbox (and its breaker stops the attempts from reaching
+/// it); a school that refuses the request outright still gets the parent an answer.
+async fn school(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
+    let job: SchoolJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let body = match enrollment::parse_form(&job.content, today) {
+        Err(refusal) => enrollment::refusal_answer(&refusal),
+        Ok(application) => {
+            let destination = shared.school.name().to_string();
+            if shared.breakers.permit(&destination) == Permit::Refused {
+                return Err(FailureKind::Retryable { reason: format!("{destination}: circuit breaker open") });
+            }
+            let result = shared.school.submit_application(&application).await;
+            shared.breakers.record(&destination, !result.as_ref().err().is_some_and(|e| e.is_retryable()));
+            match result {
+                Ok(outcome) => {
+                    tracing::info!(order_id = application.order_id, ?outcome, "school decided");
+                    enrollment::outcome_answer(&application, &outcome)
+                }
+                Err(e) if e.is_retryable() => return Err(FailureKind::Retryable { reason: e.to_string() }),
+                Err(e) => enrollment::change_order_info(
+                    application.order_id,
+                    Some(&application.oktmo),
+                    enrollment::REFUSED,
+                    Some(&format!("Школьная система не приняла заявление: {e}")),
+                ),
+            }
+        }
+    };
+    super::provider::queue_response(shared, &job.message_id, &job.reply_to, body)
+        .await
+        .map_err(|e| FailureKind::Retryable { reason: e.to_string() })
 }

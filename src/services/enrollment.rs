@@ -1,0 +1,207 @@
+//! School enrollment on the EPGU concentrator pattern: the portal sends `FormData` with one application; the
+//! region answers `FormDataResponse/changeOrderInfo` with a department status code (110 registered ... 250
+//! enrolled, 150 refused with the reason), and later pushes status changes to the portal.
+//!
+//! An application that cannot be read or fails its checks is answered at once with 150 and a reason a person can
+//! read; a valid one goes to the school system through the outbox (it is retried while the school is down and
+//! reaches it exactly once, its order id being the school's idempotency key), and the answer follows the school's.
+#![forbid(unsafe_code)]
+
+use super::xmlout::XmlOut;
+use crate::school::{EnrollmentApplication, Snils, SubmitOutcome};
+use crate::smev::ResponseBody;
+use crate::xml::{self, Document, Limits, NodeId};
+use time::macros::format_description;
+use time::Date;
+
+/// The kind of data's namespace.
+pub const NS: &str = "urn://edugate/school-enrollment/1.0.0";
+/// The application's root element.
+pub const FORM_DATA: &str = "FormData";
+/// The status push's root element (the gateway sends it as a consumer).
+pub const STATUS_REQUEST: &str = "OrderStatusRequest";
+
+/// EPGU department status: registered.
+pub const REGISTERED: u16 = 110;
+/// EPGU department status: refused, with the reason.
+pub const REFUSED: u16 = 150;
+/// EPGU department status: enrolled.
+pub const ENROLLED: u16 = 250;
+
+/// An application that cannot be accepted, with its order id when it could be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Refusal {
+    /// The order, when the form got that far.
+    pub order_id: Option<i64>,
+    /// The OKTMO, when the form got that far.
+    pub oktmo: Option<String>,
+    /// Why, for the parent.
+    pub reason: String,
+}
+
+struct Reader<'d, 'a> {
+    doc: &'d Document<'a>,
+    order_id: Option<i64>,
+    oktmo: Option<String>,
+}
+
+impl Reader<'_, '_> {
+    fn refuse(&self, reason: impl Into<String>) -> Refusal {
+        Refusal { order_id: self.order_id, oktmo: self.oktmo.clone(), reason: reason.into() }
+    }
+
+    fn node(&self, parent: NodeId, local: &str) -> Result<NodeId, Refusal> {
+        self.doc.child(parent, NS, local).ok_or_else(|| self.refuse(format!("в заявлении нет поля {local}")))
+    }
+
+    fn text(&self, parent: NodeId, local: &str) -> Result<String, Refusal> {
+        let text = self.doc.text(self.node(parent, local)?).trim().to_string();
+        if text.is_empty() {
+            return Err(self.refuse(format!("поле {local} не заполнено")));
+        }
+        Ok(text)
+    }
+
+    fn date(&self, parent: NodeId, local: &str) -> Result<Date, Refusal> {
+        let text = self.text(parent, local)?;
+        Date::parse(&text, format_description!("[year]-[month]-[day]"))
+            .map_err(|_| self.refuse(format!("дата в поле {local} («{text}») указана неверно")))
+    }
+
+    fn snils(&self, parent: NodeId, local: &str, whose: &str) -> Result<Snils, Refusal> {
+        let text = self.text(parent, local)?;
+        Snils::parse(&text).map_err(|e| self.refuse(format!("СНИЛС {whose} указан неверно: {e}")))
+    }
+}
+
+/// Reads and checks an application. `today` bounds birth dates.
+pub fn parse_form(content: &str, today: Date) -> Result<EnrollmentApplication, Refusal> {
+    let doc = xml::parse(content, &Limits::default()).map_err(|e| Refusal {
+        order_id: None,
+        oktmo: None,
+        reason: format!("заявление не читается: {e}"),
+    })?;
+    let root = doc.root();
+    let mut r = Reader { doc: &doc, order_id: None, oktmo: None };
+    if !doc.is(root, NS, FORM_DATA) {
+        return Err(r.refuse("ожидается заявление FormData"));
+    }
+    let oktmo = doc.attr(root, "oktmo").map(str::trim).unwrap_or("").to_string();
+    let order_text = r.text(root, "orderId")?;
+    r.order_id = order_text.parse().ok();
+    let order_id = r.order_id.ok_or_else(|| r.refuse(format!("номер заявления «{order_text}» указан неверно")))?;
+    if !(oktmo.len() == 8 || oktmo.len() == 11) || !oktmo.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(r.refuse(format!("код ОКТМО «{oktmo}» указан неверно")));
+    }
+    r.oktmo = Some(oktmo.clone());
+    let applicant = r.node(root, "Applicant")?;
+    let child = r.node(root, "Child")?;
+    let applicant_snils = r.snils(applicant, "Snils", "заявителя")?;
+    if doc.child(child, NS, "Snils").is_some() {
+        r.snils(child, "Snils", "ребёнка")?;
+    }
+    let child_birth_date = r.date(child, "BirthDate")?;
+    if child_birth_date > today {
+        return Err(r.refuse("дата рождения ребёнка в будущем"));
+    }
+    let schools = schools(&r, root)?;
+    let grade_text = r.text(root, "Grade")?;
+    let grade = grade_text.parse::<u8>().ok().filter(|g| (1..=11).contains(g));
+    let grade = grade.ok_or_else(|| r.refuse(format!("класс «{grade_text}» указан неверно: ожидается 1–11")))?;
+    let academic_year = r.text(root, "AcademicYear")?;
+    check_academic_year(&r, &academic_year)?;
+    Ok(EnrollmentApplication {
+        order_id,
+        oktmo,
+        applicant_snils,
+        applicant_surname: r.text(applicant, "Surname")?,
+        applicant_name: r.text(applicant, "Name")?,
+        child_surname: r.text(child, "Surname")?,
+        child_name: r.text(child, "Name")?,
+        child_birth_date,
+        schools,
+        grade,
+        academic_year,
+        benefit_code: doc.child(root, NS, "BenefitCategory").and_then(|b| doc.attr(b, "code")).map(String::from),
+    })
+}
+
+fn schools(r: &Reader<'_, '_>, root: NodeId) -> Result<Vec<(String, u8)>, Refusal> {
+    let list = r.node(root, "Schools")?;
+    let mut out: Vec<(String, u8)> = Vec::new();
+    for s in r.doc.child_elements(list).filter(|&s| r.doc.is(s, NS, "School")) {
+        let code = r.text(s, "Code")?;
+        let priority_text = r.text(s, "Priority")?;
+        let priority = priority_text.parse::<u8>().ok().filter(|p| (1..=5).contains(p));
+        let priority = priority.ok_or_else(|| r.refuse(format!("приоритет школы {code} указан неверно")))?;
+        if out.iter().any(|(c, p)| *c == code || *p == priority) {
+            return Err(r.refuse(format!("школа {code} или приоритет {priority} указаны дважды")));
+        }
+        out.push((code, priority));
+    }
+    if out.is_empty() {
+        return Err(r.refuse("не выбрана ни одна школа"));
+    }
+    out.sort_by_key(|(_, p)| *p);
+    Ok(out)
+}
+
+fn check_academic_year(r: &Reader<'_, '_>, year: &str) -> Result<(), Refusal> {
+    let ok = year
+        .split_once('/')
+        .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
+        .is_some_and(|(a, b)| b == a + 1);
+    if ok {
+        Ok(())
+    } else {
+        Err(r.refuse(format!("учебный год «{year}» указан неверно: ожидается, например, 2027/2028")))
+    }
+}
+
+/// The `FormDataResponse/changeOrderInfo` answer.
+pub fn change_order_info(order_id: i64, oktmo: Option<&str>, status: u16, comment: Option<&str>) -> ResponseBody {
+    let attrs: Vec<(&str, &str)> = oktmo.map(|o| vec![("oktmo", o)]).unwrap_or_default();
+    let mut out = XmlOut::new("e", NS, "FormDataResponse", &attrs);
+    out.open("changeOrderInfo");
+    out.open("orderId");
+    out.leaf("pguId", &order_id.to_string());
+    out.close("orderId");
+    out.open("statusCode");
+    out.leaf("orgCode", &status.to_string());
+    out.close("statusCode");
+    out.opt_leaf("comment", comment);
+    out.close("changeOrderInfo");
+    ResponseBody::Content {
+        content: out.finish("FormDataResponse"),
+        personal_signature: None,
+        attachment_headers: vec![],
+    }
+}
+
+/// The answer to a refused application; an application whose order id could not be read gets order 0.
+pub fn refusal_answer(refusal: &Refusal) -> ResponseBody {
+    change_order_info(refusal.order_id.unwrap_or(0), refusal.oktmo.as_deref(), REFUSED, Some(&refusal.reason))
+}
+
+/// The answer that follows the school system's decision.
+pub fn outcome_answer(application: &EnrollmentApplication, outcome: &SubmitOutcome) -> ResponseBody {
+    let (status, comment) = match outcome {
+        SubmitOutcome::Registered { status } => (*status, "Заявление зарегистрировано".to_string()),
+        SubmitOutcome::AlreadySubmitted { status } => (*status, "Заявление уже зарегистрировано".to_string()),
+        SubmitOutcome::Refused { status, reason } => (*status, reason.clone()),
+    };
+    change_order_info(application.order_id, Some(&application.oktmo), status, Some(&comment))
+}
+
+/// The content of a status push to the portal.
+pub fn status_request(order_id: i64, status: u16, at: &str, comment: Option<&str>) -> String {
+    let mut out = XmlOut::new("e", NS, STATUS_REQUEST, &[]);
+    out.leaf("orderId", &order_id.to_string());
+    out.open("statusCode");
+    out.leaf("orgCode", &status.to_string());
+    out.close("statusCode");
+    out.leaf("statusDate", at);
+    out.opt_leaf("comment", comment);
+    out.finish(STATUS_REQUEST)
+}
