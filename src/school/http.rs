@@ -241,7 +241,10 @@ fn mask_numbers(text: &str) -> String {
     let mut run = String::new();
     let mut digits = 0;
     let flush = |out: &mut String, run: &mut String, digits: &mut usize| {
-        out.push_str(if *digits >= 9 { "***" } else { run.as_str() });
+        // Separators after the last digit are not part of the number.
+        let end = run.trim_end_matches([' ', '-']).len();
+        out.push_str(if *digits >= 9 { "***" } else { &run[..end] });
+        out.push_str(&run[end..]);
         run.clear();
         *digits = 0;
     };
@@ -545,7 +548,7 @@ struct SchoolChoiceWire<'a> {
 }
 
 /// `POST /applications` answer (201, 200 or 422).
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SubmitAnswerWire {
     /// The order answered about.
