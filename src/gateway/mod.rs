@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod breaker;
+pub mod consumer;
 pub mod handlers;
 pub mod http;
 pub mod jobs;

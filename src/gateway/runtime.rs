@@ -185,6 +185,10 @@ impl Gateway {
             tasks.spawn(drain(shared.clone(), queue, stop_rx.clone()));
         }
         tasks.spawn(retention(shared.clone(), stop_rx.clone()));
+        if shared.config.school.status_poll_secs > 0 {
+            tasks.spawn(super::consumer::push_statuses(shared.clone(), stop_rx.clone()));
+        }
+        tasks.spawn(super::consumer::take_responses(shared.clone(), stop_rx.clone()));
         if let Some(embedded) = self.embedded.clone() {
             tasks.spawn(reload_school(embedded, shared.config.school.reload_secs, stop_rx.clone()));
         }

@@ -5,8 +5,8 @@
 
 use crate::crypto::Certificate;
 use crate::dsig::{verify_document, KeySelection, Validity, VerifyOptions};
-use crate::smev::parse::ReceivedRequest;
-use crate::xml::{self, Limits};
+use crate::smev::parse::{ReceivedRequest, ReceivedResponse};
+use crate::xml::{self, Limits, NodeId};
 
 /// Why a delivered request is not trusted. Such a request is never processed, but it is still answered
 /// (`ACCESS_DENIED`) and acknowledged, or SMEV would deliver it again for weeks.
@@ -29,6 +29,20 @@ pub fn verify_delivered(
     received: &ReceivedRequest,
     smev_cert: Option<&Certificate>,
 ) -> Result<(), Untrusted> {
+    verify_nodes(envelope, received.request_node, received.data_node, smev_cert)
+}
+
+/// Verifies a delivered response's two signatures and their targets.
+pub fn verify_response(
+    envelope: &str,
+    received: &ReceivedResponse,
+    smev_cert: Option<&Certificate>,
+) -> Result<(), Untrusted> {
+    verify_nodes(envelope, received.response_node, received.data_node, smev_cert)
+}
+
+/// SMEV's signature must cover `outer` (`Request` or `Response`) and the sender's must cover `data`.
+fn verify_nodes(envelope: &str, outer: NodeId, data: NodeId, smev_cert: Option<&Certificate>) -> Result<(), Untrusted> {
     let doc = xml::parse(envelope, &Limits::default()).map_err(|e| Untrusted::Unreadable(e.to_string()))?;
     let reports =
         verify_document(&doc, &VerifyOptions::default()).map_err(|e| Untrusted::SenderSignature(e.to_string()))?;
@@ -39,8 +53,7 @@ pub fn verify_delivered(
             .find_map(|r| r.outcome.as_ref().err().map(|e| e.to_string()))
             .unwrap_or_else(|| format!("no signature covers {}", doc.element(node).local))
     };
-    let smev =
-        covering(received.request_node).ok_or_else(|| Untrusted::SmevSignature(failure(received.request_node)))?;
+    let smev = covering(outer).ok_or_else(|| Untrusted::SmevSignature(failure(outer)))?;
     if let Some(expected) = smev_cert {
         // Integrity was checked with KeyInfo; identity needs the configured certificate.
         let options = VerifyOptions {
@@ -51,6 +64,6 @@ pub fn verify_delivered(
         crate::dsig::verify_signature(&doc, smev.signature, &options)
             .map_err(|e| Untrusted::SmevSignature(e.to_string()))?;
     }
-    covering(received.data_node).ok_or_else(|| Untrusted::SenderSignature(failure(received.data_node)))?;
+    covering(data).ok_or_else(|| Untrusted::SenderSignature(failure(data)))?;
     Ok(())
 }
