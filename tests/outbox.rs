@@ -659,23 +659,23 @@ async fn damaged_records_refuse_to_open() {
                 let id = first_item(db);
                 let record = tree.get(record_key(b'i', id)).expect("get").expect("record");
                 tree.insert(record_key(b'i', id + 1000), record).expect("insert");
-                tree.insert(record_key(b'p', id + 1000), &b"p"[..]).expect("insert");
             },
             damaged,
         ),
         (
-            "payload removed",
-            |db| {
-                outbox_tree(db).remove(record_key(b'p', first_item(db))).expect("remove");
-            },
-            damaged,
-        ),
-        (
-            "due index entry removed",
+            "record truncated",
             |db| {
                 let tree = outbox_tree(db);
-                let key = tree.scan_prefix(b"d").keys().next().expect("a due entry").expect("readable");
-                tree.remove(key).expect("remove");
+                let id = first_item(db);
+                let record = tree.get(record_key(b'i', id)).expect("get").expect("record");
+                tree.insert(record_key(b'i', id), &record[..10]).expect("insert");
+            },
+            damaged,
+        ),
+        (
+            "state is not JSON",
+            |db| {
+                outbox_tree(db).insert(record_key(b's', first_item(db)), &b"[1"[..]).expect("insert");
             },
             damaged,
         ),
@@ -716,6 +716,21 @@ async fn damaged_records_refuse_to_open() {
             Ok(()) => panic!("{what}: the damaged store opened"),
         }
     }
+}
+
+#[tokio::test]
+async fn interrupted_removals_are_tidied_at_open() {
+    let (_dir, path) = populated().await;
+    // What a crash would leave between the two deletions of a purge, and between the two writes of a response.
+    tamper(&path, |db| {
+        outbox_tree(db).insert(record_key(b's', 999_999), &b"{}"[..]).expect("insert");
+        db.open_tree("inbox").expect("tree").insert(b"rm-unrecorded", &b"body"[..]).expect("insert");
+    });
+    open_all(&path).expect("opens");
+    tamper(&path, |db| {
+        assert!(!outbox_tree(db).contains_key(record_key(b's', 999_999)).expect("read"));
+        assert!(!db.open_tree("inbox").expect("tree").contains_key(b"rm-unrecorded").expect("read"));
+    });
 }
 
 /// The outbox's tree.

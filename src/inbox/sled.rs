@@ -4,7 +4,10 @@
 //! - `e` + MessageID -> the entry as JSON (everything but the response's body);
 //! - `r` + MessageID -> the response's body, once recorded.
 //!
-//! Each change is one sled batch under a writer lock, made durable by the state directory's group commit.
+//! Writes are single-key (atomic, and far cheaper than sled batches) under a writer lock, made durable by the state
+//! directory's group commit. A response's body is written before the entry that records it, and an entry is removed
+//! before its body, so a crash between the two leaves at worst a body no entry mentions, which
+//! [`SledInbox::open`] deletes.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
@@ -72,14 +75,13 @@ impl SledInbox {
         Ok(Some(entry))
     }
 
-    /// Stores `entry` (and `body`, if given), registering the write with the group commit.
+    /// Stores `entry` (after `body`, if given), registering the writes with the group commit.
     fn store(&self, entry: &InboxEntry, body: Option<&[u8]>) -> Result<Ticket, InboxError> {
-        let mut batch = sled::Batch::default();
-        batch.insert(key(ENTRY, &entry.message_id), encode_entry(entry)?);
+        let encoded = encode_entry(entry)?;
         if let Some(body) = body {
-            batch.insert(key(RESPONSE, &entry.message_id), body);
+            self.tree.insert(key(RESPONSE, &entry.message_id), body)?;
         }
-        self.tree.apply_batch(batch)?;
+        self.tree.insert(key(ENTRY, &entry.message_id), encoded)?;
         Ok(self.state.commit().register())
     }
 
@@ -149,22 +151,20 @@ impl SledInbox {
     /// The step of [`Inbox::prune`].
     fn prune_step(&self, before: SystemTime) -> Result<(usize, Option<Ticket>), InboxError> {
         let _writer = self.lock()?;
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
+        let mut idle = Vec::new();
         for entry in self.tree.scan_prefix([ENTRY]) {
             let (stored_key, value) = entry?;
             let message_id = message_id_of(&stored_key)?;
             if decode_entry(&message_id, &value)?.last_activity() < before {
-                batch.remove(stored_key);
-                batch.remove(key(RESPONSE, &message_id));
-                removed += 1;
+                idle.push(message_id);
             }
         }
-        if removed == 0 {
-            return Ok((0, None));
+        for message_id in &idle {
+            self.tree.remove(key(ENTRY, message_id))?;
+            self.tree.remove(key(RESPONSE, message_id))?;
         }
-        self.tree.apply_batch(batch)?;
-        Ok((removed, Some(self.state.commit().register())))
+        let ticket = (!idle.is_empty()).then(|| self.state.commit().register());
+        Ok((idle.len(), ticket))
     }
 }
 
@@ -284,7 +284,8 @@ fn decode_entry(message_id: &str, bytes: &[u8]) -> Result<InboxEntry, InboxError
 }
 
 /// Checks every entry at start-up: each decodes, has its response body if it has a response, and nothing else is
-/// in the tree.
+/// in the tree. A body no entry mentions (a crash between writing the body and the entry, or between removing the
+/// entry and the body) is deleted.
 fn check_tree(tree: &sled::Tree) -> Result<(), InboxError> {
     let mut with_response = BTreeSet::new();
     let mut bodies = BTreeSet::new();
@@ -302,10 +303,14 @@ fn check_tree(tree: &sled::Tree) -> Result<(), InboxError> {
             }
         }
     }
-    match with_response.symmetric_difference(&bodies).next() {
-        Some(message_id) => Err(corrupt(message_id, "its response and response body do not match")),
-        None => Ok(()),
+    if let Some(message_id) = with_response.difference(&bodies).next() {
+        return Err(corrupt(message_id, "its response body is missing"));
     }
+    for message_id in bodies.difference(&with_response) {
+        tracing::warn!(message_id, "deleting a response body that no inbox entry records");
+        tree.remove(key(RESPONSE, message_id))?;
+    }
+    Ok(())
 }
 
 /// The key of `message_id` under `prefix`.

@@ -2,8 +2,8 @@
 //!
 //! A writer applies its change to sled (in memory, atomically), takes a [`Ticket`] and awaits it. The flusher thread
 //! waits until there is at least one ticket it has not covered, notes the latest ticket, calls `Db::flush` (which
-//! writes and fsyncs everything applied before the call) and then announces that every ticket up to the noted one is
-//! durable. Writes that arrive while a flush runs are covered by the next one, so under load one fsync serves many
+//! writes sled's log up to everything applied before the call), fsyncs the log and any new blob files
+//! ([`DiskSync`]), and then announces that every ticket up to the noted one is durable. Writes that arrive while a flush runs are covered by the next one, so under load one fsync serves many
 //! writers, and alone a writer waits for exactly one.
 //!
 //! Tickets are taken while the writer still holds its store's write lock, after the write: a ticket therefore
@@ -15,9 +15,15 @@
 //! the state of the last successful flush.
 #![forbid(unsafe_code)]
 
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -56,6 +62,8 @@ struct Pending {
     registered: u64,
     /// Set when the owner is dropped: flush what is left, then stop.
     shutdown: bool,
+    /// Whether the flusher is waiting for writes; only then does a writer wake it (a wake is a system call).
+    idle: bool,
 }
 
 /// The part shared with the flusher thread.
@@ -90,8 +98,8 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread for `db`.
-    pub(crate) fn start(db: sled::Db) -> std::io::Result<GroupCommit> {
+    /// Starts the flusher thread for `db`, which makes its flushes durable with `disk`.
+    pub(crate) fn start(db: sled::Db, disk: DiskSync) -> io::Result<GroupCommit> {
         let (announce, progress) = watch::channel(Flushed::default());
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
@@ -100,19 +108,22 @@ impl GroupCommit {
             announce,
         });
         let flusher = Arc::clone(&shared);
-        let thread =
-            std::thread::Builder::new().name("edugate-flush".to_owned()).spawn(move || run_flusher(&flusher, &db))?;
+        let thread = std::thread::Builder::new()
+            .name("edugate-flush".to_owned())
+            .spawn(move || run_flusher(&flusher, &db, disk))?;
         Ok(GroupCommit { shared, progress, thread: Some(thread) })
     }
 
     /// Registers a write that has just been applied; call it while still holding the store's write lock.
     pub(crate) fn register(&self) -> Ticket {
-        let ticket = {
+        let (ticket, idle) = {
             let mut pending = self.shared.lock();
             pending.registered += 1;
-            pending.registered
+            (pending.registered, std::mem::take(&mut pending.idle))
         };
-        self.shared.wake.notify_one();
+        if idle {
+            self.shared.wake.notify_one();
+        }
         Ticket(ticket)
     }
 
@@ -159,19 +170,24 @@ impl Drop for GroupCommit {
 }
 
 /// The flusher thread: flushes whenever writes are registered that no flush has covered, until shutdown.
-fn run_flusher(shared: &Shared, db: &sled::Db) {
+fn run_flusher(shared: &Shared, db: &sled::Db, mut disk: DiskSync) {
     let mut done = 0;
-    while let Some(target) = next_target(shared, done) {
-        let result = db.flush();
+    let mut last_group = 0;
+    while let Some(mut target) = next_target(shared, done) {
+        if last_group > 1 {
+            target = gather(shared);
+        }
+        last_group = target - done;
+        let result = db.flush().map_err(|error| error.to_string()).and_then(|_| disk.sync());
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         match result {
-            Ok(_) => {
+            Ok(()) => {
                 done = target;
                 shared.announce.send_replace(Flushed { upto: done, failed: None });
             }
             Err(error) => {
                 tracing::error!(%error, "flushing the state directory failed; refusing further writes");
-                let failed = Some(Arc::from(error.to_string()));
+                let failed = Some(Arc::from(error));
                 shared.announce.send_replace(Flushed { upto: done, failed });
                 return;
             }
@@ -179,13 +195,92 @@ fn run_flusher(shared: &Shared, db: &sled::Db) {
     }
 }
 
+/// What makes sled's flushed log durable: sled 0.34 "flushes" with `sync_file_range` on Linux, which neither
+/// flushes the disk's write cache nor persists file metadata, and never syncs the blob files it writes for large
+/// values. An fsync of each does.
+#[derive(Debug)]
+pub(crate) struct DiskSync {
+    /// sled's log file, opened only to fsync it (fsync acts on the file, whichever handle asks); `None` for a
+    /// temporary database, which has no files.
+    log: Option<File>,
+    /// The directory of sled's blob files.
+    blobs: PathBuf,
+    /// Blob files synced already; each is written once, before the flush that covers it.
+    synced: HashSet<OsString>,
+}
+
+impl DiskSync {
+    /// The files of the sled database in directory `dir`, whose entries are synced now (sled just created them).
+    pub(crate) fn open(dir: &Path) -> io::Result<DiskSync> {
+        File::open(dir)?.sync_all()?;
+        let log = File::open(dir.join("db"))?;
+        Ok(DiskSync { log: Some(log), blobs: dir.join("blobs"), synced: HashSet::new() })
+    }
+
+    /// Nothing to sync: for a temporary database.
+    #[cfg(test)]
+    pub(crate) fn none() -> DiskSync {
+        DiskSync { log: None, blobs: PathBuf::new(), synced: HashSet::new() }
+    }
+
+    /// Fsyncs the log, then every blob file not synced yet and, if there was one, the blob directory.
+    fn sync(&mut self) -> Result<(), String> {
+        let Some(log) = &self.log else { return Ok(()) };
+        log.sync_all().map_err(|error| format!("fsync of the log: {error}"))?;
+        self.sync_new_blobs().map_err(|error| format!("fsync of a blob file: {error}"))
+    }
+
+    /// Fsyncs the blob files written since the last call.
+    fn sync_new_blobs(&mut self) -> io::Result<()> {
+        let entries = match fs::read_dir(&self.blobs) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            entries => entries?,
+        };
+        let mut present = HashSet::new();
+        let mut any_new = false;
+        for entry in entries {
+            let name = entry?.file_name();
+            if !self.synced.contains(&name) {
+                match File::open(self.blobs.join(&name)) {
+                    // sled removes blobs it no longer needs; one removed meanwhile needs no sync.
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                    file => file?.sync_all()?,
+                }
+                any_new = true;
+            }
+            present.insert(name);
+        }
+        if any_new {
+            File::open(&self.blobs)?.sync_all()?;
+        }
+        self.synced = present;
+        Ok(())
+    }
+}
+
+/// How long the flusher lets a group grow before flushing it, when the previous group held more than one write.
+///
+/// Writers that run concurrently register within microseconds of each other; a flush started on the first one
+/// would leave the rest for the next flush, and each flush costs CPU the writers need. A lone writer (previous group
+/// of one) is flushed at once, so its latency is not taxed.
+const GATHER: Duration = Duration::from_micros(GATHER_MICROS);
+const GATHER_MICROS: u64 = 100;
+
+/// Lets the group grow for [`GATHER`] and returns the latest ticket then.
+fn gather(shared: &Shared) -> u64 {
+    std::thread::sleep(GATHER);
+    shared.lock().registered
+}
+
 /// Waits until writes past `done` are registered and returns the latest ticket, or `None` at shutdown with nothing
 /// left to flush.
 fn next_target(shared: &Shared, done: u64) -> Option<u64> {
     let mut pending = shared.lock();
     while pending.registered == done && !pending.shutdown {
+        pending.idle = true;
         pending = shared.wake.wait(pending).unwrap_or_else(|poisoned| poisoned.into_inner());
     }
+    pending.idle = false;
     (pending.registered > done).then_some(pending.registered)
 }
 
@@ -196,7 +291,7 @@ mod tests {
     #[tokio::test]
     async fn every_ticket_is_flushed_and_flushes_are_shared() {
         let db = sled::Config::new().temporary(true).flush_every_ms(None).open().expect("temporary db");
-        let commit = GroupCommit::start(db.clone()).expect("flusher");
+        let commit = GroupCommit::start(db.clone(), DiskSync::none()).expect("flusher");
         let tickets: Vec<Ticket> = (0..100u32)
             .map(|n| {
                 db.insert(n.to_be_bytes(), &b"x"[..]).expect("insert");
@@ -215,7 +310,7 @@ mod tests {
     #[test]
     fn drop_flushes_what_is_left_and_stops() {
         let db = sled::Config::new().temporary(true).flush_every_ms(None).open().expect("temporary db");
-        let commit = GroupCommit::start(db.clone()).expect("flusher");
+        let commit = GroupCommit::start(db.clone(), DiskSync::none()).expect("flusher");
         let shared = Arc::clone(&commit.shared);
         db.insert(b"k", &b"v"[..]).expect("insert");
         let _ = commit.register();

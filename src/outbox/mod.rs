@@ -25,9 +25,12 @@
 //!
 //! # Durability: what is on disk when a call returns
 //!
-//! [`SledOutbox`] applies each change as one atomic sled batch, in memory, and then waits for the *group commit*
-//! ([`commit`]): a flusher thread that calls sled's `flush` (write and fsync) whenever writes are waiting, and wakes
-//! every writer whose write the flush covered. One fsync thus serves every write made while the previous one ran.
+//! [`SledOutbox`] applies each change as one atomic single-key sled write, in memory, and then waits for the *group
+//! commit* ([`commit`]): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes its
+//! log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write that covered. One
+//! fsync thus serves every write made while the previous one ran. (sled's own flush uses `sync_file_range` on
+//! Linux, which neither flushes the disk's write cache nor persists file metadata, and never syncs blob files; the
+//! extra fsync is what makes "on disk" survive a power loss, not only a process crash.)
 //!
 //! - [`Outbox::enqueue`] returns once the item is on disk: a crash, power loss or `kill -9` after it returns cannot
 //!   lose the item. A repeated key returns the existing item, also only once that item is on disk.
@@ -52,6 +55,7 @@ pub mod memory;
 pub mod poll;
 pub mod sled;
 pub mod state;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,20 +1,18 @@
 //! The embedded outbox: work items in the `outbox` tree of the gateway's sled state directory.
 //!
-//! Layout of the tree (ids and times as 8-byte big-endian numbers, times in nanoseconds since the Unix epoch, so that
-//! sled's key order is time order):
-//! - `i` + id -> the item's record as JSON (everything but the payload);
-//! - `p` + id -> the payload, written once;
-//! - `k` + queue + `0x00` + idempotency key -> id: at most one item per key and queue;
-//! - `d` + queue + `0x00` + next attempt + id -> empty: the pending and leased items of a queue in the order they
-//!   become available (a leased item's next attempt is its lease's end, so lapsed leases come up by themselves);
-//! - `c` + completed at + id -> empty: completed items in age order, for pruning;
-//! - `x` + id -> empty: dead letters.
+//! Every operation writes exactly one key per item it changes (a single-key sled write is atomic and ten times
+//! cheaper than a multi-key batch, which also stalls behind flushes); the indexes live in memory, in a [`Table`]
+//! rebuilt from the records when the outbox opens. Layout of the tree (ids as 8-byte big-endian numbers):
+//! - `i` + id -> the creation record, written once by `enqueue`: a 4-byte big-endian length, that many bytes of
+//!   JSON (id, queue, idempotency key, creation time), then the payload's bytes;
+//! - `s` + id -> the item's state as JSON (attempts, next attempt, lease, completion, dead letter), written by every
+//!   later change; absent while the item is as it was enqueued.
 //!
-//! Every change is one sled batch on this tree, so it is atomic; a writer lock makes read-modify-write sequences
-//! atomic between the gateway's tasks. Durability comes from the group commit of [`super::commit`].
+//! An item is removed (pruned, purged) by deleting `i` first, then `s`: a crash between the two leaves a state with
+//! no item, which [`SledOutbox::open`] deletes; an item whose state is lost would come back as new, so that order is
+//! never reversed. Durability comes from the group commit of [`super::commit`].
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -24,26 +22,17 @@ use serde::{Deserialize, Serialize};
 
 use super::commit::Ticket;
 use super::error::{OpenError, OutboxError};
-use super::item::{
-    from_nanos, nanos, validate_key, validate_owner, validate_queue, DeadCause, ItemId, ItemState, WorkItem,
-};
+use super::item::{from_nanos, nanos, DeadCause, ItemId, ItemState, WorkItem};
+use super::table::{Enqueued, Table};
 use super::{BoxFuture, FailOutcome, FailureKind, Lease, Outbox, OutboxConfig, StateDb, Stats};
 
 /// The name of the outbox's tree in the state directory.
 const TREE: &str = "outbox";
-/// Prefix of item records.
+/// Prefix of creation records.
 const ITEM: u8 = b'i';
-/// Prefix of payloads.
-const PAYLOAD: u8 = b'p';
-/// Prefix of the idempotency index.
-const KEY: u8 = b'k';
-/// Prefix of the due index.
-const DUE: u8 = b'd';
-/// Prefix of the completion index.
-const DONE: u8 = b'c';
-/// Prefix of the dead-letter index.
-const DEAD: u8 = b'x';
-/// How many completed items one pruning step removes while holding the writer lock.
+/// Prefix of state records.
+const STATE: u8 = b's';
+/// How many completed items one pruning step removes while holding the lock.
 const PRUNE_CHUNK: usize = 1024;
 
 /// The outbox on sled: durable across crashes and restarts, for one gateway process.
@@ -54,8 +43,18 @@ pub struct SledOutbox {
     tree: sled::Tree,
     /// Retry policies.
     config: OutboxConfig,
-    /// The writer lock, which also guards the jitter generator.
-    writer: Mutex<Box<dyn RngCore + Send>>,
+    /// The working set, the jitter generator and the failure flag, under one lock that also orders the writes.
+    inner: Mutex<Inner>,
+}
+
+/// What the lock guards.
+struct Inner {
+    /// Every item's metadata (payloads stay on disk) and the indexes.
+    table: Table,
+    /// The jitter generator.
+    rng: Box<dyn RngCore + Send>,
+    /// Set when a write to sled failed: the table may then be ahead of the disk, so nothing more is accepted.
+    broken: Option<String>,
 }
 
 impl std::fmt::Debug for SledOutbox {
@@ -65,16 +64,16 @@ impl std::fmt::Debug for SledOutbox {
 }
 
 impl SledOutbox {
-    /// Opens the outbox in an open state directory, checking every stored record first: a damaged outbox is an
-    /// error at start-up, not a surprise in the middle of the night.
+    /// Opens the outbox in an open state directory, reading and checking every stored record: a damaged outbox is
+    /// an error at start-up, not a surprise in the middle of the night.
     pub fn open(state: &StateDb, config: OutboxConfig) -> Result<SledOutbox, OpenError> {
         let tree = state.tree(TREE)?;
-        check_tree(&tree).map_err(|error| match error {
+        let table = load(&tree).map_err(|error| match error {
             OutboxError::Corrupt { what, reason } => state.damaged(format!("outbox {what}: {reason}")),
             other => state.damaged(other.to_string()),
         })?;
-        let writer = Mutex::new(config.jitter_rng());
-        Ok(SledOutbox { state: state.clone(), tree, config, writer })
+        let inner = Mutex::new(Inner { table, rng: config.jitter_rng(), broken: None });
+        Ok(SledOutbox { state: state.clone(), tree, config, inner })
     }
 
     /// Opens (or creates) the state directory `path` and the outbox in it.
@@ -84,7 +83,8 @@ impl SledOutbox {
 
     /// Replaces the jitter generator (tests use fixed ones).
     pub fn with_rng(self, rng: Box<dyn RngCore + Send>) -> SledOutbox {
-        SledOutbox { writer: Mutex::new(rng), ..self }
+        self.lock_unchecked().rng = rng;
+        self
     }
 
     /// The state directory this outbox lives in.
@@ -92,16 +92,19 @@ impl SledOutbox {
         &self.state
     }
 
-    /// Takes the writer lock, refusing to write once durability has failed.
-    fn lock(&self) -> Result<MutexGuard<'_, Box<dyn RngCore + Send>>, OutboxError> {
-        self.state.commit().check_healthy()?;
-        Ok(self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    /// Takes the lock, whatever state the outbox is in.
+    fn lock_unchecked(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies `batch` and registers it with the group commit.
-    fn apply(&self, batch: sled::Batch) -> Result<Ticket, OutboxError> {
-        self.tree.apply_batch(batch)?;
-        Ok(self.state.commit().register())
+    /// Takes the lock for a change, refusing once a write or a flush has failed.
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, OutboxError> {
+        self.state.commit().check_healthy()?;
+        let inner = self.lock_unchecked();
+        match &inner.broken {
+            Some(reason) => Err(OutboxError::Durability(reason.clone())),
+            None => Ok(inner),
+        }
     }
 
     /// Waits until `ticket` is durable, then returns `value`.
@@ -111,45 +114,46 @@ impl SledOutbox {
         Ok(value)
     }
 
-    /// The item `id` without its payload.
-    fn load(&self, id: ItemId) -> Result<WorkItem, OutboxError> {
-        let bytes = self.tree.get(record_key(ITEM, id))?.ok_or(OutboxError::NotFound(id))?;
-        decode_item(id, &bytes)
+    /// Runs `write` (the disk half of a change already made to the table) and registers it with the group commit;
+    /// a failure leaves the table ahead of the disk, so it marks the outbox broken.
+    fn persist(&self, inner: &mut Inner, write: impl FnOnce() -> sled::Result<()>) -> Result<Ticket, OutboxError> {
+        if let Err(error) = write() {
+            tracing::error!(%error, "writing the outbox failed; refusing further changes");
+            inner.broken = Some(format!("a write failed: {error}"));
+            return Err(error.into());
+        }
+        Ok(self.state.commit().register())
     }
 
-    /// The item `id` with its payload.
-    fn load_full(&self, id: ItemId) -> Result<WorkItem, OutboxError> {
-        let mut item = self.load(id)?;
-        item.payload = self.payload(id)?;
-        Ok(item)
+    /// Writes the state record of each item in `ids` as the table now holds it.
+    fn write_states(&self, inner: &mut Inner, ids: &[ItemId]) -> Result<Ticket, OutboxError> {
+        let records: Vec<([u8; 9], Vec<u8>)> = ids
+            .iter()
+            .filter_map(|id| inner.table.get(*id))
+            .map(|item| Ok((record_key(STATE, item.id), encode_state(item)?)))
+            .collect::<Result<_, OutboxError>>()?;
+        self.persist(inner, || records.into_iter().try_for_each(|(key, value)| self.tree.insert(key, value).map(drop)))
     }
 
-    /// The payload of item `id`.
+    /// Deletes items `ids` from disk: creation record first, then state (see the module documentation).
+    fn delete(&self, inner: &mut Inner, ids: &[ItemId]) -> Result<Ticket, OutboxError> {
+        self.persist(inner, || {
+            ids.iter().try_for_each(|id| {
+                self.tree.remove(record_key(ITEM, *id))?;
+                self.tree.remove(record_key(STATE, *id)).map(drop)
+            })
+        })
+    }
+
+    /// The payload of item `id`, from its creation record.
     fn payload(&self, id: ItemId) -> Result<Vec<u8>, OutboxError> {
-        let bytes = self.tree.get(record_key(PAYLOAD, id))?;
-        bytes.map(|bytes| bytes.to_vec()).ok_or_else(|| corrupt(id, "its payload is missing"))
+        let record = self.tree.get(record_key(ITEM, id))?.ok_or_else(|| corrupt(id, "its record is missing"))?;
+        Ok(split_created(id, &record)?.1.to_vec())
     }
 
-    /// Loads the item a lease names and checks the lease is still its.
-    fn load_leased(&self, lease: &Lease) -> Result<WorkItem, OutboxError> {
-        let item = self.load(lease.id)?;
-        item.check_lease(lease)?;
-        Ok(item)
-    }
-
-    /// Applies `change` to the leased item and stores it.
-    fn change_leased<T>(
-        &self,
-        lease: &Lease,
-        change: impl FnOnce(&mut WorkItem, &mut dyn RngCore) -> T,
-    ) -> Result<(T, Ticket), OutboxError> {
-        let mut rng = self.lock()?;
-        let mut item = self.load_leased(lease)?;
-        let before = item.clone();
-        let value = change(&mut item, rng.as_mut());
-        let mut batch = sled::Batch::default();
-        stage(&mut batch, Some(&before), &item)?;
-        Ok((value, self.apply(batch)?))
+    /// The item `id` as the table holds it, with its payload.
+    fn with_payload(&self, item: &WorkItem) -> Result<WorkItem, OutboxError> {
+        Ok(WorkItem { payload: self.payload(item.id)?, ..item.clone() })
     }
 
     /// The enqueue step: stores a new item, or finds the one with the same key.
@@ -160,23 +164,20 @@ impl SledOutbox {
         payload: &[u8],
         now: SystemTime,
     ) -> Result<(ItemId, Ticket), OutboxError> {
-        validate_queue(queue)?;
-        validate_key(key)?;
-        let _writer = self.lock()?;
-        if let Some(existing) = self.tree.get(idempotency_key(queue, key))? {
+        let mut inner = self.lock()?;
+        let allocate = || Ok(ItemId(self.state.generate_id()?));
+        match inner.table.enqueue(queue, key, &[], now, allocate)? {
             // The existing item may have been written by a caller still waiting for its flush: wait for it too.
-            return Ok((decode_id(&existing, "idempotency index entry")?, self.state.commit().covering_registered()));
+            Enqueued::Existing(id) => Ok((id, self.state.commit().covering_registered())),
+            Enqueued::New(id) => {
+                let record = encode_created(&WorkItem::new(id, queue, key, &[], now), payload)?;
+                let ticket = self.persist(&mut inner, || self.tree.insert(record_key(ITEM, id), record).map(drop))?;
+                Ok((id, ticket))
+            }
         }
-        let id = ItemId(self.state.generate_id()?);
-        let item = WorkItem::new(id, queue, key, payload, now);
-        let mut batch = sled::Batch::default();
-        batch.insert(&record_key(PAYLOAD, id), payload);
-        stage(&mut batch, None, &item)?;
-        Ok((id, self.apply(batch)?))
     }
 
-    /// The lease step: hands out up to `max_items` available items of `queue`, dead-lettering on the way those whose
-    /// lapsed lease used their last attempt.
+    /// The lease step. Leases are written but not awaited (see the module documentation of `outbox`).
     fn lease_step(
         &self,
         queue: &str,
@@ -185,78 +186,61 @@ impl SledOutbox {
         lease_for: Duration,
         now: SystemTime,
     ) -> Result<Vec<Lease>, OutboxError> {
-        validate_queue(queue)?;
-        validate_owner(owner)?;
         let policy = self.config.policy(queue);
-        let _writer = self.lock()?;
-        let mut batch = sled::Batch::default();
-        let mut leases = Vec::new();
-        let mut changed = false;
-        let end = due_key(queue, now, ItemId(u64::MAX));
-        for entry in self.tree.range(due_prefix(queue)..=end) {
-            if leases.len() >= max_items {
-                break;
-            }
-            let (index_key, _) = entry?;
-            let id = id_at_end(&index_key)?;
-            let mut item = self.load(id)?;
-            if !item.is_available(now) {
-                return Err(corrupt(id, "the due index lists it, but it is not available"));
-            }
-            let before = item.clone();
-            if !item.bury_if_lapsed_and_spent(policy, now) {
-                item.payload = self.payload(id)?;
-                leases.push(item.lease_to(owner, lease_for, now));
-            }
-            stage(&mut batch, Some(&before), &item)?;
-            changed = true;
+        let mut inner = self.lock()?;
+        let (mut leases, changed) = inner.table.lease(queue, owner, max_items, lease_for, policy, now)?;
+        if !changed.is_empty() {
+            let _ticket = self.write_states(&mut inner, &changed)?;
         }
-        if changed {
-            // A lease is not awaited (see the module documentation of `outbox`), but it is flushed with the next group.
-            let _ = self.apply(batch)?;
+        drop(inner);
+        for lease in &mut leases {
+            lease.payload = self.payload(lease.id)?;
         }
         Ok(leases)
     }
 
-    /// The step of an operator's action on a dead letter.
-    fn dead_step(&self, id: ItemId, now: SystemTime, purge: bool) -> Result<((), Ticket), OutboxError> {
-        let _writer = self.lock()?;
-        let mut item = self.load(id)?;
-        let mut batch = sled::Batch::default();
-        if purge {
-            item.check_dead()?;
-            unstage(&mut batch, &item);
-        } else {
-            let before = item.clone();
-            item.revive(now)?;
-            stage(&mut batch, Some(&before), &item)?;
-        }
-        Ok(((), self.apply(batch)?))
+    /// Applies `change` to the leased item and writes its state.
+    fn change_leased<T>(
+        &self,
+        lease: &Lease,
+        change: impl FnOnce(&mut WorkItem, &mut dyn RngCore) -> T,
+    ) -> Result<(T, Ticket), OutboxError> {
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        let value = inner.table.change_leased(lease, inner.rng.as_mut(), change)?;
+        Ok((value, self.write_states(inner, &[lease.id])?))
     }
 
-    /// One pruning step: removes up to [`PRUNE_CHUNK`] items completed before `before`.
-    fn prune_step(&self, before: SystemTime) -> Result<(usize, Option<Ticket>), OutboxError> {
-        let _writer = self.lock()?;
-        let end = done_key(before, ItemId(0));
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for entry in self.tree.range(vec![DONE]..end).keys().take(PRUNE_CHUNK) {
-            let id = id_at_end(&entry?)?;
-            unstage(&mut batch, &self.load(id)?);
-            removed += 1;
-        }
-        let ticket = if removed > 0 { Some(self.apply(batch)?) } else { None };
-        Ok((removed, ticket))
+    /// The step of an operator's action on a dead letter: revive it, or purge it.
+    fn dead_step(&self, id: ItemId, revive_at: Option<SystemTime>) -> Result<((), Ticket), OutboxError> {
+        let mut inner = self.lock()?;
+        let ticket = match revive_at {
+            Some(now) => {
+                inner.table.revive(id, now)?;
+                self.write_states(&mut inner, &[id])?
+            }
+            None => {
+                inner.table.purge(id)?;
+                self.delete(&mut inner, &[id])?
+            }
+        };
+        Ok(((), ticket))
     }
 
-    /// Removes everything completed before `before`, chunk by chunk so other writers are not held up.
+    /// Removes everything completed before `before`, a chunk per lock so that other writers are not held up.
     async fn prune_all(&self, before: SystemTime) -> Result<usize, OutboxError> {
         let mut total = 0;
         let mut last_ticket = None;
         loop {
-            let (removed, ticket) = self.prune_step(before)?;
+            let removed = {
+                let mut inner = self.lock()?;
+                let removed = inner.table.prune(before, PRUNE_CHUNK);
+                if !removed.is_empty() {
+                    last_ticket = Some(self.delete(&mut inner, &removed)?);
+                }
+                removed.len()
+            };
             total += removed;
-            last_ticket = ticket.or(last_ticket);
             if removed < PRUNE_CHUNK {
                 break;
             }
@@ -266,44 +250,6 @@ impl SledOutbox {
             self.state.commit().wait(ticket).await?;
         }
         Ok(total)
-    }
-
-    /// Up to `limit` dead letters, of `queue` or of every queue, oldest id first.
-    fn dead_letters(&self, queue: Option<&str>, limit: usize) -> Result<Vec<WorkItem>, OutboxError> {
-        let mut found = Vec::new();
-        for entry in self.tree.scan_prefix([DEAD]).keys() {
-            if found.len() >= limit {
-                break;
-            }
-            let item = self.load(id_at_end(&entry?)?)?;
-            if queue.map_or(true, |queue| queue == item.queue) {
-                found.push(self.load_full(item.id)?);
-            }
-        }
-        Ok(found)
-    }
-
-    /// When the first item of `queue` becomes available.
-    fn first_due(&self, queue: &str) -> Result<Option<SystemTime>, OutboxError> {
-        validate_queue(queue)?;
-        let prefix = due_prefix(queue);
-        let Some(entry) = self.tree.scan_prefix(&prefix).keys().next() else { return Ok(None) };
-        let key = entry?;
-        let at = key.get(prefix.len()..prefix.len() + 8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
-        at.map(|nanos| Some(from_nanos(nanos))).ok_or_else(|| OutboxError::Corrupt {
-            what: "due index".to_owned(),
-            reason: "a key is too short".to_owned(),
-        })
-    }
-
-    /// Counts every item by queue and state.
-    fn count(&self, now: SystemTime) -> Result<Stats, OutboxError> {
-        let mut stats = Stats { flushes: self.state.flushes(), ..Stats::default() };
-        for entry in self.tree.scan_prefix([ITEM]) {
-            let (key, value) = entry?;
-            stats.add(&decode_item(id_at_end(&key)?, &value)?, now);
-        }
-        Ok(stats)
     }
 }
 
@@ -363,11 +309,8 @@ impl Outbox for SledOutbox {
 
     fn get(&self, id: ItemId) -> BoxFuture<'_, Result<Option<WorkItem>, OutboxError>> {
         Box::pin(async move {
-            match self.load_full(id) {
-                Ok(item) => Ok(Some(item)),
-                Err(OutboxError::NotFound(_)) => Ok(None),
-                Err(error) => Err(error),
-            }
+            let item = self.lock_unchecked().table.get(id).cloned();
+            item.map(|item| self.with_payload(&item)).transpose()
         })
     }
 
@@ -376,23 +319,29 @@ impl Outbox for SledOutbox {
         queue: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<WorkItem>, OutboxError>> {
-        Box::pin(async move { self.dead_letters(queue, limit) })
+        Box::pin(async move {
+            let dead: Vec<WorkItem> = self.lock_unchecked().table.dead(queue, limit).into_iter().cloned().collect();
+            dead.iter().map(|item| self.with_payload(item)).collect()
+        })
     }
 
     fn retry_dead(&self, id: ItemId, now: SystemTime) -> BoxFuture<'_, Result<(), OutboxError>> {
-        Box::pin(async move { self.durable(self.dead_step(id, now, false)).await })
+        Box::pin(async move { self.durable(self.dead_step(id, Some(now))).await })
     }
 
     fn purge_dead(&self, id: ItemId) -> BoxFuture<'_, Result<(), OutboxError>> {
-        Box::pin(async move { self.durable(self.dead_step(id, SystemTime::UNIX_EPOCH, true)).await })
+        Box::pin(async move { self.durable(self.dead_step(id, None)).await })
     }
 
     fn next_due<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<Option<SystemTime>, OutboxError>> {
-        Box::pin(async move { self.first_due(queue) })
+        Box::pin(async move { self.lock_unchecked().table.next_due(queue) })
     }
 
     fn stats(&self, now: SystemTime) -> BoxFuture<'_, Result<Stats, OutboxError>> {
-        Box::pin(async move { self.count(now) })
+        Box::pin(async move {
+            let stats = self.lock_unchecked().table.stats(now);
+            Ok(Stats { flushes: self.state.flushes(), ..stats })
+        })
     }
 
     fn prune(&self, completed_before: SystemTime) -> BoxFuture<'_, Result<usize, OutboxError>> {
@@ -400,36 +349,41 @@ impl Outbox for SledOutbox {
     }
 }
 
-/// An item's record as stored: the [`WorkItem`] without its payload, in plain numbers and strings.
+/// The JSON part of a creation record: what never changes.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredItem {
+struct Created {
     /// The item's id, checked against its key.
     id: u64,
     /// Its queue.
     queue: String,
     /// Its idempotency key.
     key: String,
+    /// Enqueue time, nanoseconds since the epoch.
+    created: u64,
+}
+
+/// A state record: what changes after the enqueue.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredState {
     /// Attempts made.
     attempts: u32,
     /// Leases ever handed out.
     leases: u64,
-    /// Enqueue time, nanoseconds since the epoch.
-    created: u64,
-    /// Start of the current series of attempts.
+    /// Start of the current series of attempts, nanoseconds since the epoch.
     since: u64,
     /// When it may next be leased.
     next: u64,
     /// The last failure's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
-    /// Its state.
-    state: StoredState,
+    /// Where the item is in its life.
+    state: StoredPhase,
 }
 
 /// An [`ItemState`] as stored.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "is", rename_all = "kebab-case")]
-enum StoredState {
+enum StoredPhase {
     /// Pending.
     Pending,
     /// Leased by `owner` with `token` until `until`.
@@ -457,143 +411,112 @@ enum StoredState {
     },
 }
 
-/// Encodes an item's record.
-fn encode_item(item: &WorkItem) -> Result<Vec<u8>, OutboxError> {
-    let state = match &item.state {
-        ItemState::Pending => StoredState::Pending,
-        ItemState::Leased { owner, token, until } => {
-            StoredState::Leased { owner: owner.clone(), token: *token, until: nanos(*until) }
-        }
-        ItemState::Completed { at } => StoredState::Completed { at: nanos(*at) },
-        ItemState::Dead { at, reason, cause } => {
-            StoredState::Dead { at: nanos(*at), reason: reason.clone(), cause: cause.as_str().to_owned() }
-        }
-    };
-    let stored = StoredItem {
+/// Encodes the creation record of a new `item` with its `payload`.
+fn encode_created(item: &WorkItem, payload: &[u8]) -> Result<Vec<u8>, OutboxError> {
+    let created = Created {
         id: item.id.0,
         queue: item.queue.clone(),
         key: item.idempotency_key.clone(),
+        created: nanos(item.created_at),
+    };
+    let json = serde_json::to_vec(&created).map_err(|error| corrupt(item.id, &format!("cannot encode it: {error}")))?;
+    let length = u32::try_from(json.len()).map_err(|_| corrupt(item.id, "its metadata is too long"))?;
+    let mut record = Vec::with_capacity(4 + json.len() + payload.len());
+    record.extend_from_slice(&length.to_be_bytes());
+    record.extend_from_slice(&json);
+    record.extend_from_slice(payload);
+    Ok(record)
+}
+
+/// Splits a creation record into its metadata and its payload, checking that it names item `id`.
+fn split_created(id: ItemId, record: &[u8]) -> Result<(Created, &[u8]), OutboxError> {
+    let length = record.get(..4).and_then(|bytes| bytes.try_into().ok()).map(u32::from_be_bytes);
+    let length = length.ok_or_else(|| corrupt(id, "its record is truncated"))? as usize;
+    let json = record.get(4..4 + length).ok_or_else(|| corrupt(id, "its record is truncated"))?;
+    let created: Created = serde_json::from_slice(json).map_err(|error| corrupt(id, &error.to_string()))?;
+    if created.id != id.0 {
+        return Err(corrupt(id, &format!("it says it is item {}", created.id)));
+    }
+    Ok((created, &record[4 + length..]))
+}
+
+/// The item a creation record describes, as enqueued (without its payload).
+fn decode_created(id: ItemId, record: &[u8]) -> Result<WorkItem, OutboxError> {
+    let (created, _) = split_created(id, record)?;
+    Ok(WorkItem::new(id, &created.queue, &created.key, &[], from_nanos(created.created)))
+}
+
+/// Encodes an item's state record.
+fn encode_state(item: &WorkItem) -> Result<Vec<u8>, OutboxError> {
+    let state = match &item.state {
+        ItemState::Pending => StoredPhase::Pending,
+        ItemState::Leased { owner, token, until } => {
+            StoredPhase::Leased { owner: owner.clone(), token: *token, until: nanos(*until) }
+        }
+        ItemState::Completed { at } => StoredPhase::Completed { at: nanos(*at) },
+        ItemState::Dead { at, reason, cause } => {
+            StoredPhase::Dead { at: nanos(*at), reason: reason.clone(), cause: cause.as_str().to_owned() }
+        }
+    };
+    let stored = StoredState {
         attempts: item.attempts,
         leases: item.leases,
-        created: nanos(item.created_at),
         since: nanos(item.attempts_since),
         next: nanos(item.next_attempt_at),
         last_error: item.last_error.clone(),
         state,
     };
-    serde_json::to_vec(&stored).map_err(|error| corrupt(item.id, &format!("cannot encode it: {error}")))
+    serde_json::to_vec(&stored).map_err(|error| corrupt(item.id, &format!("cannot encode its state: {error}")))
 }
 
-/// Decodes the record stored under `id` (without the payload) and checks that it names itself.
-fn decode_item(id: ItemId, bytes: &[u8]) -> Result<WorkItem, OutboxError> {
-    let stored: StoredItem = serde_json::from_slice(bytes).map_err(|error| corrupt(id, &error.to_string()))?;
-    if stored.id != id.0 {
-        return Err(corrupt(id, &format!("it says it is item {}", stored.id)));
-    }
-    let state = match stored.state {
-        StoredState::Pending => ItemState::Pending,
-        StoredState::Leased { owner, token, until } => ItemState::Leased { owner, token, until: from_nanos(until) },
-        StoredState::Completed { at } => ItemState::Completed { at: from_nanos(at) },
-        StoredState::Dead { at, reason, cause } => {
+/// Applies a state record to `item`.
+fn apply_state(item: &mut WorkItem, bytes: &[u8]) -> Result<(), OutboxError> {
+    let id = item.id;
+    let stored: StoredState = serde_json::from_slice(bytes).map_err(|error| corrupt(id, &error.to_string()))?;
+    item.state = match stored.state {
+        StoredPhase::Pending => ItemState::Pending,
+        StoredPhase::Leased { owner, token, until } => ItemState::Leased { owner, token, until: from_nanos(until) },
+        StoredPhase::Completed { at } => ItemState::Completed { at: from_nanos(at) },
+        StoredPhase::Dead { at, reason, cause } => {
             let cause = DeadCause::parse(&cause).ok_or_else(|| corrupt(id, "unknown dead-letter cause"))?;
             ItemState::Dead { at: from_nanos(at), reason, cause }
         }
     };
-    Ok(WorkItem {
-        id,
-        queue: stored.queue,
-        idempotency_key: stored.key,
-        payload: Vec::new(),
-        attempts: stored.attempts,
-        leases: stored.leases,
-        created_at: from_nanos(stored.created),
-        attempts_since: from_nanos(stored.since),
-        next_attempt_at: from_nanos(stored.next),
-        last_error: stored.last_error,
-        state,
-    })
-}
-
-/// The index entries an item in its current state must have: (key, value).
-fn index_entries(item: &WorkItem) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut entries = vec![(idempotency_key(&item.queue, &item.idempotency_key), item.id.0.to_be_bytes().to_vec())];
-    let state_entry = match &item.state {
-        ItemState::Pending | ItemState::Leased { .. } => due_key(&item.queue, item.next_attempt_at, item.id),
-        ItemState::Completed { at } => done_key(*at, item.id),
-        ItemState::Dead { .. } => record_key(DEAD, item.id).to_vec(),
-    };
-    entries.push((state_entry, Vec::new()));
-    entries
-}
-
-/// Adds to `batch` the writing of `after`'s record and the index changes from `before` (none for a new item).
-fn stage(batch: &mut sled::Batch, before: Option<&WorkItem>, after: &WorkItem) -> Result<(), OutboxError> {
-    let old = before.map(index_entries).unwrap_or_default();
-    let new = index_entries(after);
-    for entry in old.iter().filter(|entry| !new.contains(entry)) {
-        batch.remove(entry.0.as_slice());
-    }
-    for (key, value) in new.iter().filter(|entry| !old.contains(entry)) {
-        batch.insert(key.as_slice(), value.as_slice());
-    }
-    batch.insert(&record_key(ITEM, after.id), encode_item(after)?);
+    item.attempts = stored.attempts;
+    item.leases = stored.leases;
+    item.attempts_since = from_nanos(stored.since);
+    item.next_attempt_at = from_nanos(stored.next);
+    item.last_error = stored.last_error;
     Ok(())
 }
 
-/// Adds to `batch` the removal of `item`: record, payload and index entries.
-fn unstage(batch: &mut sled::Batch, item: &WorkItem) {
-    for (key, _) in index_entries(item) {
-        batch.remove(key);
-    }
-    batch.remove(&record_key(ITEM, item.id));
-    batch.remove(&record_key(PAYLOAD, item.id));
-}
-
-/// Checks every record and index entry of the tree at start-up: each record decodes, has its payload and exactly
-/// the index entries its state calls for, and nothing else is there.
-fn check_tree(tree: &sled::Tree) -> Result<(), OutboxError> {
-    let mut expected = BTreeMap::new();
-    let mut items = BTreeSet::new();
-    let mut payloads = BTreeSet::new();
-    let mut indexed = BTreeMap::new();
+/// Reads every record into a table, checking each. States without an item (left by a removal that a crash
+/// interrupted) are deleted; anything else unexpected is corruption.
+fn load(tree: &sled::Tree) -> Result<Table, OutboxError> {
+    let mut table = Table::default();
     for entry in tree.iter() {
         let (key, value) = entry?;
-        match key.first() {
-            Some(&ITEM) => {
-                let item = decode_item(id_at_end(&key)?, &value)?;
-                expected.extend(index_entries(&item));
-                items.insert(item.id);
-            }
-            Some(&PAYLOAD) => {
-                payloads.insert(id_at_end(&key)?);
-            }
-            Some(&KEY | &DUE | &DONE | &DEAD) => {
-                indexed.insert(key.to_vec(), value.to_vec());
-            }
-            _ => return Err(unknown_key(&key)),
+        let id = id_of(&key)?;
+        match key[0] {
+            ITEM => table.put(decode_created(id, &value)?),
+            _ => match table.get(id).cloned() {
+                Some(mut item) => {
+                    apply_state(&mut item, &value)?;
+                    table.put(item);
+                }
+                None => {
+                    tracing::warn!(item = %id, "deleting the state of an item whose removal was interrupted");
+                    tree.remove(&key)?;
+                }
+            },
         }
     }
-    if let Some(id) = items.symmetric_difference(&payloads).next() {
-        let reason = if items.contains(id) { "its payload is missing" } else { "its payload has no record" };
-        return Err(corrupt(*id, reason));
-    }
-    if expected != indexed {
-        return Err(OutboxError::Corrupt {
-            what: "indexes".to_owned(),
-            reason: "they do not match the item records".to_owned(),
-        });
-    }
-    Ok(())
+    Ok(table)
 }
 
 /// A [`OutboxError::Corrupt`] about item `id`.
 fn corrupt(id: ItemId, reason: &str) -> OutboxError {
     OutboxError::Corrupt { what: format!("item {id}"), reason: reason.to_owned() }
-}
-
-/// A [`OutboxError::Corrupt`] about a key this store never writes.
-fn unknown_key(key: &[u8]) -> OutboxError {
-    OutboxError::Corrupt { what: format!("key {:?}", String::from_utf8_lossy(key)), reason: "unknown key".to_owned() }
 }
 
 /// The key of item `id` under `prefix`.
@@ -603,58 +526,19 @@ fn record_key(prefix: u8, id: ItemId) -> [u8; 9] {
     key
 }
 
-/// The idempotency index key of `key` in `queue`.
-fn idempotency_key(queue: &str, key: &str) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(2 + queue.len() + key.len());
-    bytes.push(KEY);
-    bytes.extend_from_slice(queue.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(key.as_bytes());
-    bytes
-}
-
-/// The start of `queue`'s due index; queue names hold no `0x00`, so no queue's prefix starts another's.
-fn due_prefix(queue: &str) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(18 + queue.len());
-    bytes.push(DUE);
-    bytes.extend_from_slice(queue.as_bytes());
-    bytes.push(0);
-    bytes
-}
-
-/// The due index key of item `id` of `queue`, available at `at`.
-fn due_key(queue: &str, at: SystemTime, id: ItemId) -> Vec<u8> {
-    let mut bytes = due_prefix(queue);
-    bytes.extend_from_slice(&nanos(at).to_be_bytes());
-    bytes.extend_from_slice(&id.0.to_be_bytes());
-    bytes
-}
-
-/// The completion index key of item `id`, completed at `at`.
-fn done_key(at: SystemTime, id: ItemId) -> Vec<u8> {
-    let mut bytes = vec![DONE];
-    bytes.extend_from_slice(&nanos(at).to_be_bytes());
-    bytes.extend_from_slice(&id.0.to_be_bytes());
-    bytes
-}
-
-/// The item id in the last eight bytes of an index or record key.
-fn id_at_end(key: &[u8]) -> Result<ItemId, OutboxError> {
-    // Every key has a prefix byte before the id.
-    if key.len() < 9 {
-        return Err(unknown_key(key));
+/// The item id of a key, refusing keys this store never writes.
+fn id_of(key: &[u8]) -> Result<ItemId, OutboxError> {
+    match key {
+        [ITEM | STATE, id @ ..] if id.len() == 8 => {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(id);
+            Ok(ItemId(u64::from_be_bytes(bytes)))
+        }
+        _ => Err(OutboxError::Corrupt {
+            what: format!("key {:?}", String::from_utf8_lossy(key)),
+            reason: "unknown key".to_owned(),
+        }),
     }
-    let mut id = [0; 8];
-    id.copy_from_slice(&key[key.len() - 8..]);
-    Ok(ItemId(u64::from_be_bytes(id)))
-}
-
-/// An item id stored as a value.
-fn decode_id(bytes: &[u8], what: &str) -> Result<ItemId, OutboxError> {
-    let bytes: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| OutboxError::Corrupt { what: what.to_owned(), reason: "not an item id".to_owned() })?;
-    Ok(ItemId(u64::from_be_bytes(bytes)))
 }
 
 #[cfg(test)]
@@ -662,24 +546,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn due_keys_sort_by_queue_then_time_then_id() {
-        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
-        let keys = [
-            due_key("a", t(1), ItemId(9)),
-            due_key("a", t(2), ItemId(1)),
-            due_key("a", t(2), ItemId(2)),
-            due_key("a", t(1 << 40), ItemId(0)),
-            due_key("a-b", t(0), ItemId(0)),
-            due_key("ab", t(0), ItemId(0)),
-        ];
-        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(!keys[4].starts_with(&due_prefix("a")));
-    }
-
-    #[test]
     fn records_round_trip() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
-        let mut item = WorkItem::new(ItemId(7), "q", "key", b"", now);
+        let new = WorkItem::new(ItemId(7), "q", "key", &[], now);
+        let record = encode_created(&new, b"payload").expect("encode");
+        assert_eq!(decode_created(ItemId(7), &record).expect("decode"), new);
+        assert_eq!(split_created(ItemId(7), &record).expect("split").1, b"payload");
+        assert!(matches!(decode_created(ItemId(8), &record), Err(OutboxError::Corrupt { .. })));
+        assert!(matches!(decode_created(ItemId(7), &record[..3]), Err(OutboxError::Corrupt { .. })));
+
         let states = [
             ItemState::Pending,
             ItemState::Leased { owner: "w1".into(), token: 3, until: now + Duration::from_secs(30) },
@@ -687,20 +562,18 @@ mod tests {
             ItemState::Dead { at: now, reason: "bad".into(), cause: DeadCause::TooOld },
         ];
         for state in states {
-            item.state = state;
-            item.last_error = Some("e".into());
-            let bytes = encode_item(&item).expect("encode");
-            assert_eq!(decode_item(ItemId(7), &bytes).expect("decode"), item);
+            let changed = WorkItem { state, attempts: 4, leases: 9, last_error: Some("e".into()), ..new.clone() };
+            let mut loaded = new.clone();
+            apply_state(&mut loaded, &encode_state(&changed).expect("encode")).expect("apply");
+            assert_eq!(loaded, changed);
         }
-        let bytes = encode_item(&item).expect("encode");
-        assert!(matches!(decode_item(ItemId(8), &bytes), Err(OutboxError::Corrupt { .. })));
     }
 
     #[test]
-    fn short_keys_are_refused() {
-        for bad in [&b""[..], b"i", b"i1234567", b"12345678"] {
-            assert!(id_at_end(bad).is_err(), "{bad:?}");
+    fn foreign_keys_are_refused() {
+        for bad in [&b""[..], b"i", b"i1234567", b"x12345678", b"i123456789"] {
+            assert!(id_of(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(id_at_end(&record_key(ITEM, ItemId(5))).expect("id"), ItemId(5));
+        assert_eq!(id_of(&record_key(STATE, ItemId(5))).expect("id"), ItemId(5));
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::commit::GroupCommit;
+use super::commit::{DiskSync, GroupCommit};
 use super::error::OpenError;
 
 /// How long [`StateDb::open`] waits for a held directory lock before giving up.
@@ -60,7 +60,8 @@ impl StateDb {
         let existed = holds_files(&path)?;
         let db = open_db_waiting(&path, lock_wait)?;
         check_format(&path, &db, existed)?;
-        let commit = GroupCommit::start(db.clone()).map_err(|source| OpenError::Io { path: path.clone(), source })?;
+        let io_error = |source| OpenError::Io { path: path.clone(), source };
+        let commit = GroupCommit::start(db.clone(), DiskSync::open(&path).map_err(io_error)?).map_err(io_error)?;
         Ok(StateDb { inner: Arc::new(Inner { commit, path, db }) })
     }
 

@@ -1,0 +1,281 @@
+//! The outbox's working set in memory: every item's metadata and the indexes that find due, completed and dead
+//! items, with the operations of [`super::Outbox`] over them.
+//!
+//! Both backends keep one [`Table`]: the memory backend is nothing more, and the sled backend writes every item the
+//! table changes through to disk and rebuilds the table from disk when it opens. The rules themselves are the pure
+//! functions of [`super::item`].
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, SystemTime};
+
+use rand::RngCore;
+
+use super::item::{nanos, validate_key, validate_owner, validate_queue, ItemId, ItemState, Lease, WorkItem};
+use super::{BackoffPolicy, OutboxError, Stats};
+
+/// Items and their indexes.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    /// Every item.
+    items: HashMap<ItemId, WorkItem>,
+    /// The indexes of each queue, found by name without allocating.
+    queues: HashMap<String, QueueIndex>,
+    /// Completed items by completion time (nanoseconds), then id, for pruning.
+    done: BTreeSet<(u64, ItemId)>,
+    /// Dead letters, in id order.
+    dead: BTreeSet<ItemId>,
+}
+
+/// The indexes of one queue.
+#[derive(Debug, Default)]
+struct QueueIndex {
+    /// Idempotency key -> item: at most one item per key.
+    keys: HashMap<String, ItemId>,
+    /// Pending and leased items by the time they become available (nanoseconds), then id.
+    due: BTreeSet<(u64, ItemId)>,
+}
+
+/// What [`Table::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    /// A new item was added.
+    New(ItemId),
+    /// The key was taken; this is the item that holds it.
+    Existing(ItemId),
+}
+
+impl Table {
+    /// Adds `item` or replaces its previous version, keeping the indexes in step.
+    pub(crate) fn put(&mut self, item: WorkItem) {
+        if let Some(old) = self.items.remove(&item.id) {
+            self.unindex(&old);
+        }
+        let queue = self.queue_mut(&item.queue);
+        queue.keys.insert(item.idempotency_key.clone(), item.id);
+        self.index(&item);
+        self.items.insert(item.id, item);
+    }
+
+    /// The item `id`.
+    pub(crate) fn get(&self, id: ItemId) -> Option<&WorkItem> {
+        self.items.get(&id)
+    }
+
+    /// Adds a pending item to `queue` under `key`, due at `now`, with an id from `allocate`, unless the key is
+    /// taken. Ids must never repeat, not even across restarts, or a stale lease could name a new item.
+    pub(crate) fn enqueue(
+        &mut self,
+        queue: &str,
+        key: &str,
+        payload: &[u8],
+        now: SystemTime,
+        allocate: impl FnOnce() -> Result<ItemId, OutboxError>,
+    ) -> Result<Enqueued, OutboxError> {
+        validate_queue(queue)?;
+        validate_key(key)?;
+        if let Some(id) = self.queues.get(queue).and_then(|index| index.keys.get(key)) {
+            return Ok(Enqueued::Existing(*id));
+        }
+        let id = allocate()?;
+        self.put(WorkItem::new(id, queue, key, payload, now));
+        Ok(Enqueued::New(id))
+    }
+
+    /// Leases up to `max_items` items of `queue` available at `now`, in order of availability then id, burying on
+    /// the way those whose lapsed lease used their last attempt. Returns the leases and every item changed.
+    pub(crate) fn lease(
+        &mut self,
+        queue: &str,
+        owner: &str,
+        max_items: usize,
+        lease_for: Duration,
+        policy: &BackoffPolicy,
+        now: SystemTime,
+    ) -> Result<(Vec<Lease>, Vec<ItemId>), OutboxError> {
+        validate_queue(queue)?;
+        validate_owner(owner)?;
+        let mut leases = Vec::new();
+        let mut changed = Vec::new();
+        let mut cursor = None;
+        while leases.len() < max_items {
+            let Some(next) = self.next_available(queue, cursor, now) else { break };
+            cursor = Some(next);
+            let id = next.1;
+            // A lease of zero length puts the item back after the cursor; one lease per item per call.
+            if changed.contains(&id) {
+                continue;
+            }
+            let lease = self.update(id, |item| {
+                debug_assert!(item.is_available(now), "the due index is out of step for {id}");
+                Ok((!item.bury_if_lapsed_and_spent(policy, now)).then(|| item.lease_to(owner, lease_for, now)))
+            })?;
+            leases.extend(lease);
+            changed.push(id);
+        }
+        Ok((leases, changed))
+    }
+
+    /// The first due index entry of `queue` after `cursor` (from the start if `None`) that is available at `now`.
+    fn next_available(&self, queue: &str, cursor: Option<(u64, ItemId)>, now: SystemTime) -> Option<(u64, ItemId)> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let start = cursor.map_or(Unbounded, Excluded);
+        let end = Included((nanos(now), ItemId(u64::MAX)));
+        self.queues.get(queue)?.due.range((start, end)).next().copied()
+    }
+
+    /// Applies `change` to the item `lease` names, if the lease is still its.
+    pub(crate) fn change_leased<T>(
+        &mut self,
+        lease: &Lease,
+        rng: &mut dyn RngCore,
+        change: impl FnOnce(&mut WorkItem, &mut dyn RngCore) -> T,
+    ) -> Result<T, OutboxError> {
+        self.update(lease.id, |item| {
+            item.check_lease(lease)?;
+            Ok(change(item, rng))
+        })
+    }
+
+    /// Moves the dead letter `id` back to pending.
+    pub(crate) fn revive(&mut self, id: ItemId, now: SystemTime) -> Result<(), OutboxError> {
+        self.update(id, |item| item.revive(now))
+    }
+
+    /// Deletes the dead letter `id`.
+    pub(crate) fn purge(&mut self, id: ItemId) -> Result<(), OutboxError> {
+        self.items.get(&id).ok_or(OutboxError::NotFound(id))?.check_dead()?;
+        self.remove(id);
+        Ok(())
+    }
+
+    /// Deletes up to `limit` items completed before `before`, returning their ids.
+    pub(crate) fn prune(&mut self, before: SystemTime, limit: usize) -> Vec<ItemId> {
+        let old: Vec<ItemId> = self.done.range(..(nanos(before), ItemId(0))).take(limit).map(|(_, id)| *id).collect();
+        for id in &old {
+            self.remove(*id);
+        }
+        old
+    }
+
+    /// When the first item of `queue` becomes available.
+    pub(crate) fn next_due(&self, queue: &str) -> Result<Option<SystemTime>, OutboxError> {
+        validate_queue(queue)?;
+        let first = self.queues.get(queue).and_then(|index| index.due.first());
+        Ok(first.map(|(_, id)| self.items[id].next_attempt_at))
+    }
+
+    /// Up to `limit` dead letters, of `queue` or of every queue, in id order.
+    pub(crate) fn dead(&self, queue: Option<&str>, limit: usize) -> Vec<&WorkItem> {
+        let dead = self.dead.iter().map(|id| &self.items[id]);
+        dead.filter(|item| queue.map_or(true, |queue| queue == item.queue)).take(limit).collect()
+    }
+
+    /// Counts of every item by queue and state.
+    pub(crate) fn stats(&self, now: SystemTime) -> Stats {
+        let mut stats = Stats::default();
+        for item in self.items.values() {
+            stats.add(item, now);
+        }
+        stats
+    }
+
+    /// Changes item `id` in place with `change` (which must fail before changing anything, if it fails), keeping
+    /// the indexes in step.
+    fn update<T>(
+        &mut self,
+        id: ItemId,
+        change: impl FnOnce(&mut WorkItem) -> Result<T, OutboxError>,
+    ) -> Result<T, OutboxError> {
+        let mut item = self.items.remove(&id).ok_or(OutboxError::NotFound(id))?;
+        self.unindex(&item);
+        let result = change(&mut item);
+        self.index(&item);
+        self.items.insert(id, item);
+        result
+    }
+
+    /// Deletes item `id` and its index entries.
+    fn remove(&mut self, id: ItemId) {
+        if let Some(old) = self.items.remove(&id) {
+            self.unindex(&old);
+            if let Some(index) = self.queues.get_mut(&old.queue) {
+                index.keys.remove(&old.idempotency_key);
+            }
+        }
+    }
+
+    /// The indexes of `queue`, created on first use.
+    fn queue_mut(&mut self, queue: &str) -> &mut QueueIndex {
+        if !self.queues.contains_key(queue) {
+            self.queues.insert(queue.to_owned(), QueueIndex::default());
+        }
+        self.queues.get_mut(queue).unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
+    /// Adds the index entries of `item`'s state.
+    fn index(&mut self, item: &WorkItem) {
+        match item.state {
+            ItemState::Pending | ItemState::Leased { .. } => {
+                self.queue_mut(&item.queue).due.insert((nanos(item.next_attempt_at), item.id));
+            }
+            ItemState::Completed { at } => {
+                self.done.insert((nanos(at), item.id));
+            }
+            ItemState::Dead { .. } => {
+                self.dead.insert(item.id);
+            }
+        }
+    }
+
+    /// Removes the index entries of `item`'s state.
+    fn unindex(&mut self, item: &WorkItem) {
+        match item.state {
+            ItemState::Pending | ItemState::Leased { .. } => {
+                if let Some(index) = self.queues.get_mut(&item.queue) {
+                    index.due.remove(&(nanos(item.next_attempt_at), item.id));
+                }
+            }
+            ItemState::Completed { at } => {
+                self.done.remove(&(nanos(at), item.id));
+            }
+            ItemState::Dead { .. } => {
+                self.dead.remove(&item.id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn indexes_follow_every_change() {
+        let mut table = Table::default();
+        let policy = BackoffPolicy::default();
+        let mut next = 0;
+        let mut allocate = || {
+            next += 1;
+            Ok(ItemId(next))
+        };
+        let Ok(Enqueued::New(id)) = table.enqueue("q", "k", b"p", at(1), &mut allocate) else { panic!("enqueue") };
+        assert_eq!(table.enqueue("q", "k", b"other", at(2), &mut allocate).ok(), Some(Enqueued::Existing(id)));
+        assert_eq!(table.next_due("q").ok(), Some(Some(at(1))));
+        let (leases, changed) = table.lease("q", "w", 5, Duration::from_secs(10), &policy, at(3)).expect("lease");
+        assert_eq!((leases.len(), changed), (1, vec![id]));
+        assert_eq!(table.next_due("q").ok(), Some(Some(at(13))));
+        table
+            .change_leased(&leases[0], &mut rand::rngs::mock::StepRng::new(0, 0), |item, _| item.complete(at(4)))
+            .expect("complete");
+        assert_eq!(table.next_due("q").ok(), Some(None));
+        assert_eq!(table.prune(at(4), 10), Vec::<ItemId>::new());
+        assert_eq!(table.prune(at(5), 10), vec![id]);
+        assert!(table.get(id).is_none());
+        assert_eq!(table.enqueue("q", "k", b"p", at(6), &mut allocate).ok(), Some(Enqueued::New(ItemId(2))));
+    }
+}
