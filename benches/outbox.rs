@@ -253,7 +253,9 @@ fn print_table() {
     let measured = MEASURED.lock().unwrap();
     let rate = |id: String| measured.get(&id).map(Measured::rate);
     println!("\n## Durable throughput measured in this run (items/s; ratio = outbox / floor, above 1 is faster)\n");
-    println!("| producers | outbox | items per flush | sled flush each | sled flush batch | vs flush each | vs flush batch |");
+    println!(
+        "| producers | outbox | items per flush | sled flush each | sled flush batch | vs flush each | vs flush batch |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for k in PRODUCERS {
         let (Some(outbox), Some(each), Some(batch)) =

@@ -159,6 +159,14 @@ mod behaviour {
         assert!(matches!(rig.item(id).await.state, ItemState::Leased { ref owner, .. } if owner == "worker-1"));
     }
 
+    pub async fn a_zero_length_lease_is_handed_out_once_per_call(rig: Rig) {
+        rig.put(Q, "only", t(0)).await;
+        let leases = rig.lease(Q, "w", 10, Duration::ZERO, t(1)).await.expect("lease");
+        assert_eq!(leases.len(), 1);
+        let again = rig.lease(Q, "other", 10, Duration::ZERO, t(1)).await.expect("lease again");
+        assert_eq!((again.len(), again[0].attempt), (1, 2));
+    }
+
     pub async fn a_lapsed_lease_returns_the_item(rig: Rig) {
         let id = rig.put(Q, "k", t(0)).await;
         rig.take_one(Q, "crashed", t(0)).await;
@@ -243,7 +251,10 @@ mod behaviour {
         }
         let item = rig.item(id).await;
         assert!(
-            matches!(item.state, ItemState::Dead { ref reason, cause: DeadCause::AttemptsExhausted, .. } if reason == "timeout 5"),
+            matches!(
+                item.state,
+                ItemState::Dead { ref reason, cause: DeadCause::AttemptsExhausted, .. } if reason == "timeout 5"
+            ),
             "{:?}",
             item.state
         );
@@ -422,7 +433,8 @@ macro_rules! suite {
         mod $module {
             use super::*;
             suite!(@each $make;
-                idempotent_enqueue, lease_order_and_max_items, leases_carry_the_work, a_lapsed_lease_returns_the_item,
+                idempotent_enqueue, lease_order_and_max_items, a_zero_length_lease_is_handed_out_once_per_call,
+                leases_carry_the_work, a_lapsed_lease_returns_the_item,
                 a_stale_lease_is_refused, a_lapsed_lease_nobody_took_still_completes, extend_keeps_the_item,
                 retry_schedule_with_a_fixed_generator, retry_at_is_honoured, dead_letter_after_max_attempts,
                 dead_letter_after_max_age, a_final_failure_dead_letters_at_once,

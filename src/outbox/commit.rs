@@ -3,8 +3,9 @@
 //! A writer applies its change to sled (in memory, atomically), takes a [`Ticket`] and awaits it. The flusher thread
 //! waits until there is at least one ticket it has not covered, notes the latest ticket, calls `Db::flush` (which
 //! writes sled's log up to everything applied before the call), fsyncs the log and any new blob files
-//! ([`DiskSync`]), and then announces that every ticket up to the noted one is durable. Writes that arrive while a flush runs are covered by the next one, so under load one fsync serves many
-//! writers, and alone a writer waits for exactly one.
+//! ([`DiskSync`]), and then announces that every ticket up to the noted one is durable. Writes that arrive while a
+//! flush runs are covered by the next one, so under load one fsync serves many writers, and alone a writer waits
+//! for exactly one.
 //!
 //! Tickets are taken while the writer still holds its store's write lock, after the write: a ticket therefore
 //! covers its own write and every write the writer could have read. Ordering: the write happens before the ticket is
@@ -263,8 +264,7 @@ impl DiskSync {
 /// Writers that run concurrently register within microseconds of each other; a flush started on the first one
 /// would leave the rest for the next flush, and each flush costs CPU the writers need. A lone writer (previous group
 /// of one) is flushed at once, so its latency is not taxed.
-const GATHER: Duration = Duration::from_micros(GATHER_MICROS);
-const GATHER_MICROS: u64 = 100;
+const GATHER: Duration = Duration::from_micros(100);
 
 /// Lets the group grow for [`GATHER`] and returns the latest ticket then.
 fn gather(shared: &Shared) -> u64 {

@@ -26,9 +26,9 @@
 //! # Durability: what is on disk when a call returns
 //!
 //! [`SledOutbox`] applies each change as one atomic single-key sled write, in memory, and then waits for the *group
-//! commit* ([`commit`]): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes its
-//! log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write that covered. One
-//! fsync thus serves every write made while the previous one ran. (sled's own flush uses `sync_file_range` on
+//! commit* (module `commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes
+//! its log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write that covered.
+//! One fsync thus serves every write made while the previous one ran. (sled's own flush uses `sync_file_range` on
 //! Linux, which neither flushes the disk's write cache nor persists file metadata, and never syncs blob files; the
 //! extra fsync is what makes "on disk" survive a power loss, not only a process crash.)
 //!
@@ -44,6 +44,13 @@
 //!
 //! Processing is at least once: a worker that crashes after its effect but before `complete` returns does the work
 //! again after the lease lapses, so every downstream call carries the item's idempotency key.
+//!
+//! # What the sled backend keeps where
+//!
+//! Each change is one single-key sled write; the indexes (due items per queue, idempotency keys, completed items,
+//! dead letters) and every retained item's metadata live in memory, in a table rebuilt from disk at open, while
+//! payloads stay on disk. Memory therefore grows with the items retained, which [`Outbox::prune`] bounds. sled locks
+//! its directory, so one process owns a [`SledOutbox`]; gateways that share work need a shared-database backend.
 #![forbid(unsafe_code)]
 
 pub mod backoff;

@@ -1,7 +1,7 @@
 //! The embedded outbox: work items in the `outbox` tree of the gateway's sled state directory.
 //!
 //! Every operation writes exactly one key per item it changes (a single-key sled write is atomic and ten times
-//! cheaper than a multi-key batch, which also stalls behind flushes); the indexes live in memory, in a [`Table`]
+//! cheaper than a multi-key batch, which also stalls behind flushes); the indexes live in memory, in a `Table`
 //! rebuilt from the records when the outbox opens. Layout of the tree (ids as 8-byte big-endian numbers):
 //! - `i` + id -> the creation record, written once by `enqueue`: a 4-byte big-endian length, that many bytes of
 //!   JSON (id, queue, idempotency key, creation time), then the payload's bytes;
@@ -10,7 +10,7 @@
 //!
 //! An item is removed (pruned, purged) by deleting `i` first, then `s`: a crash between the two leaves a state with
 //! no item, which [`SledOutbox::open`] deletes; an item whose state is lost would come back as new, so that order is
-//! never reversed. Durability comes from the group commit of [`super::commit`].
+//! never reversed. Durability comes from the group commit of `super::commit`.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
