@@ -176,6 +176,8 @@ impl ApplicationRec {
 struct Order {
     /// The current status.
     status: u16,
+    /// The comment of the current status, if any.
+    comment: Option<String>,
     /// The reason, if the order was refused at submission.
     refused: Option<String>,
     /// The application, if it was submitted through the gateway.
@@ -263,18 +265,20 @@ impl Journal {
             }
             Record::Refused { order_id, reason, application, .. } => {
                 let application = Some(application.into_application(order_id)?);
-                let order = Order { status: STATUS_REFUSED, refused: Some(reason), application, file: None };
+                let order = Order { status: STATUS_REFUSED, refused: Some(reason), application, ..Order::default() };
                 self.orders.insert(order_id, order);
             }
             Record::Seen { order_id, file, .. } => {
                 let order = self.orders.entry(order_id).or_default();
                 order.status = file.status;
+                order.comment = file.comment.clone();
                 order.file = Some(file);
             }
             Record::Status { order_id, at, status, comment, file } => {
                 let at = parse_timestamp(&at)?;
                 let order = self.orders.entry(order_id).or_default();
                 order.status = status;
+                order.comment = comment.clone();
                 if file.is_some() {
                     order.file = file;
                 }
@@ -399,9 +403,7 @@ impl Journal {
         if order.file.as_ref() == Some(&entry) {
             return None;
         }
-        let last_comment =
-            self.changes.iter().rev().find(|change| change.order_id == order_id).and_then(|c| c.comment.clone());
-        if order.file.is_none() && order.status == status.status && last_comment == status.comment {
+        if order.file.is_none() && order.status == status.status && order.comment == status.comment {
             return Some(seen());
         }
         let at = format_timestamp(status.changed_at.unwrap_or(now));
