@@ -2,7 +2,7 @@
 CARGO ?= cargo
 EDUGATE := target/debug/edugate
 
-.PHONY: deps build demo test lint bench conformance certs-dev soak
+.PHONY: deps build demo serve test lint bench conformance certs-dev soak
 
 deps:
 	@bash scripts/install-deps.sh
@@ -10,10 +10,14 @@ deps:
 build: deps
 	$(CARGO) build --workspace
 
-# Signs a sample SMEV request with the dev certificates and verifies it, tampers with it and shows the rejection.
-# The full flow (mock SMEV, gateway, school data) arrives with the protocol work.
+# The whole flow on the embedded default: mock SMEV, the gateway and the bundled school data; the portal looks up
+# grades (a linked parent, an unlinked SNILS), applies for enrollment (110) and sees the enrollment arrive (250).
 demo: build
 	@bash scripts/demo.sh
+
+# Keeps mock SMEV and the gateway running and prints their addresses.
+serve: build
+	@bash scripts/demo.sh serve
 
 # Formatting, lints and every test, including the differential c14n test against xmllint.
 test: deps

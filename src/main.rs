@@ -1,4 +1,6 @@
 //! The `edugate` command line. Errors get their context here and nowhere else.
+mod demo;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use edugate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
@@ -30,6 +32,16 @@ enum Command {
     /// SMEV 3 message exchange tools.
     #[command(subcommand)]
     Smev(SmevCommand),
+    /// Play the portal against a running mock-smev and gateway: a progress lookup, an unlinked SNILS, an
+    /// enrollment application and a status change; exits non-zero unless all four happened.
+    Demo {
+        /// mock-smev's address.
+        #[arg(long, default_value = "http://127.0.0.1:7575")]
+        mock: String,
+        /// The school data file the gateway uses (the demo records an enrollment in it).
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Run the gateway: poll SMEV, answer requests, drain the outbox, until SIGINT or SIGTERM.
     Run {
         /// The configuration file (TOML); `EDUGATE__SECTION__KEY` variables override it.
@@ -125,6 +137,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dsig(cmd) => dsig(cmd, &engine),
         Command::Smev(cmd) => smev_command(cmd, &engine),
         Command::Run { config } => run_gateway(config.as_deref()),
+        Command::Demo { mock, data } => {
+            crypto::init_engine(&engine)?;
+            demo::run(&mock, &data, &demo::certs_dev())
+        }
     }
 }
 

@@ -205,3 +205,59 @@ pub fn status_request(order_id: i64, status: u16, at: &str, comment: Option<&str
     out.opt_leaf("comment", comment);
     out.finish(STATUS_REQUEST)
 }
+
+/// A complete, valid application for order `order_id` by the demo parent (112-233-445 95) for a child born in
+/// 2020 into grade 1 of 2027/2028 at the demo schools: for the demo, the tests and the documentation.
+pub fn sample_form(order_id: i64) -> String {
+    format!(
+        "<e:FormData xmlns:e=\"{NS}\" oktmo=\"46701000\"><e:orderId>{order_id}</e:orderId>\
+<e:Applicant><e:Surname>Петров</e:Surname><e:Name>Иван</e:Name><e:MiddleName>Сергеевич</e:MiddleName>\
+<e:Snils>112-233-445 95</e:Snils><e:Phone>+7 900 123-45-67</e:Phone><e:Email>petrov@example.org</e:Email>\
+<e:IsParent>true</e:IsParent><e:IdentityDocument><e:Kind code=\"21\">Паспорт гражданина Российской Федерации</e:Kind>\
+<e:Series>4510</e:Series><e:Number>123456</e:Number><e:IssueDate>2015-03-12</e:IssueDate>\
+<e:Issuer>Отделом УФМС России по Московской области</e:Issuer></e:IdentityDocument></e:Applicant>\
+<e:Child><e:Surname>Петрова</e:Surname><e:Name>Мария</e:Name><e:MiddleName>Ивановна</e:MiddleName>\
+<e:BirthDate>2020-04-15</e:BirthDate><e:BirthDocument><e:Foreign>false</e:Foreign><e:Series>II-МЮ</e:Series>\
+<e:Number>654321</e:Number><e:ActNumber>1234</e:ActNumber><e:IssueDate>2020-04-20</e:IssueDate>\
+<e:Issuer>Отдел ЗАГС</e:Issuer></e:BirthDocument></e:Child>\
+<e:Address><e:FullAddress>Московская область, г. Энск, ул. Ленина, д. 1, кв. 2</e:FullAddress>\
+<e:PostalCode>140000</e:PostalCode><e:Region code=\"50\">Московская область</e:Region><e:House>1</e:House>\
+<e:Apartment>2</e:Apartment></e:Address><e:Schools><e:School><e:Code>SCH-001</e:Code><e:Priority>1</e:Priority>\
+</e:School><e:School><e:Code>SCH-002</e:Code><e:Priority>2</e:Priority></e:School></e:Schools>\
+<e:Grade>1</e:Grade><e:AcademicYear>2027/2028</e:AcademicYear></e:FormData>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn check_refused(content: &str, needle: &str) {
+        let refusal = parse_form(content, date!(2026 - 11 - 25)).unwrap_err();
+        assert!(refusal.reason.contains(needle), "{}", refusal.reason);
+    }
+
+    #[test]
+    fn the_sample_is_accepted() {
+        let a = parse_form(&sample_form(42), date!(2026 - 11 - 25)).unwrap();
+        assert_eq!((a.order_id, a.grade, a.schools.len()), (42, 1, 2));
+        assert_eq!(a.applicant_snils.formatted(), "112-233-445 95");
+    }
+
+    #[test]
+    fn bad_applications_get_readable_reasons() {
+        let good = sample_form(42);
+        check_refused(&good.replace("112-233-445 95", "112-233-445 96"), "СНИЛС заявителя");
+        check_refused(&good.replace("2020-04-15", "2020-13-15"), "BirthDate");
+        check_refused(&good.replace("2020-04-15", "2030-01-01"), "будущем");
+        check_refused(&good.replace("<e:Grade>1</e:Grade>", "<e:Grade>12</e:Grade>"), "класс");
+        check_refused(&good.replace("2027/2028", "2027/2029"), "учебный год");
+        check_refused(&good.replace("<e:Priority>2</e:Priority>", "<e:Priority>1</e:Priority>"), "дважды");
+        check_refused(&good.replace("oktmo=\"46701000\"", "oktmo=\"4670\""), "ОКТМО");
+        let refusal =
+            parse_form(&good.replace("<e:orderId>42</e:orderId>", "<e:orderId>x</e:orderId>"), date!(2026 - 11 - 25))
+                .unwrap_err();
+        assert!(refusal.reason.contains("номер заявления"));
+    }
+}
