@@ -210,15 +210,21 @@ pub(crate) struct Journal {
 impl Journal {
     /// Opens (creating it and its directory if need be) and replays the journal at `path`.
     pub fn open(path: &Path) -> Result<Journal, SchoolError> {
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| data_error(dir, format!("cannot create the directory: {e}")))?;
-        }
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| data_error(dir, format!("cannot create the directory: {e}")))?;
+        let created = !path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(|e| data_error(path, format!("cannot open the journal: {e}")))?;
+        if created {
+            // The new file's name must be durable too, or a crash could lose the whole journal.
+            File::open(dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|e| data_error(dir, format!("cannot sync the directory: {e}")))?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| data_error(path, format!("cannot read the journal: {e}")))?;
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
