@@ -1,0 +1,242 @@
+//! The education services end to end over HTTP through mock-smev: mock-smev runs as a process, the gateway in
+//! this test over the bundled school data, behind a switch that takes the school system down.
+mod procs;
+
+use edugate::config::Config;
+use edugate::gateway::Gateway;
+use edugate::inbox::MemoryInbox;
+use edugate::outbox::{MemoryOutbox, OutboxConfig, SystemClock};
+use edugate::school::{
+    BoxFuture, EmbeddedSchool, EnrollmentApplication, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils,
+    StatusChange, SubmitOutcome,
+};
+use edugate::services::enrollment;
+use procs::{start_mock, Control};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The embedded school behind a switch: while down, every call fails as an unreachable system's would.
+struct Switchable {
+    inner: EmbeddedSchool,
+    down: AtomicBool,
+    submissions: AtomicU32,
+}
+
+impl Switchable {
+    fn check(&self) -> Result<(), SchoolError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(SchoolError::Unavailable("connection refused".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl SchoolSystem for Switchable {
+    fn linked_children<'a>(&'a self, guardian: &'a Snils) -> BoxFuture<'a, Result<Vec<Pupil>, SchoolError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.linked_children(guardian).await
+        })
+    }
+    fn marks<'a>(
+        &'a self,
+        pupil: &'a PupilId,
+        from: time::Date,
+        to: time::Date,
+    ) -> BoxFuture<'a, Result<Marks, SchoolError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.marks(pupil, from, to).await
+        })
+    }
+    fn submit_application<'a>(
+        &'a self,
+        a: &'a EnrollmentApplication,
+    ) -> BoxFuture<'a, Result<SubmitOutcome, SchoolError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.submissions.fetch_add(1, Ordering::SeqCst);
+            self.inner.submit_application(a).await
+        })
+    }
+    fn status_changes<'a>(&'a self, since: u64, limit: usize) -> BoxFuture<'a, Result<Vec<StatusChange>, SchoolError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.status_changes(since, limit).await
+        })
+    }
+    fn name(&self) -> &str {
+        "switchable"
+    }
+}
+
+struct World {
+    control: Control,
+    school: Arc<Switchable>,
+    _mock: procs::Proc,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = start_mock(dir.path());
+    let mut config = Config::load(None, Vec::new()).unwrap();
+    config.smev.endpoint = format!("http://{}/smev/1.3", mock.addr);
+    config.smev.poll_interval_ms = 50;
+    config.store.path = dir.path().join("state");
+    config.retry.base_ms = 50;
+    config.retry.cap_ms = 500;
+    config.school.status_poll_secs = 0;
+    let data = dir.path().join("school.json");
+    std::fs::copy(&config.school.data, &data).unwrap();
+    let inner = EmbeddedSchool::open(&data, &dir.path().join("journal.jsonl")).unwrap();
+    let school = Arc::new(Switchable { inner, down: AtomicBool::new(false), submissions: AtomicU32::new(0) });
+    edugate::crypto::ensure_default_engine().unwrap();
+    let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();
+    let cert = edugate::crypto::Certificate::load(&config.identity.cert).unwrap();
+    let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
+    let client =
+        edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
+    let smev_cert = Some(edugate::crypto::Certificate::load(config.smev.smev_cert.as_ref().unwrap()).unwrap());
+    let gateway = Gateway::with_parts(
+        config,
+        client,
+        Arc::new(MemoryOutbox::new(OutboxConfig::default())),
+        Arc::new(MemoryInbox::new()),
+        Arc::new(SystemClock),
+        smev_cert,
+        school.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    World { control: Control::new(&mock.addr), school, _mock: mock, _dir: dir, stop: Some(stop) }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl World {
+    async fn answer(&self, content: &str) -> serde_json::Value {
+        let id = self.control.portal_send(content).await;
+        self.answer_to(&id).await
+    }
+
+    async fn answer_to(&self, id: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(r) = self.control.portal_response(id).await {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "no answer to {id}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn lookup(snils: &str) -> String {
+    format!(
+        "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>{snils}</p:ApplicantSnils>\
+         <p:PeriodFrom>2026-09-01</p:PeriodFrom><p:PeriodTo>2026-10-24</p:PeriodTo></p:ProgressRequest>"
+    )
+}
+
+fn order_status(answer: &serde_json::Value) -> (String, String) {
+    let content = answer["content"].as_str().unwrap_or_default();
+    let pick = |tag: &str| {
+        content.split(&format!("<e:{tag}>")).nth(1).and_then(|s| s.split('<').next()).unwrap_or("").to_string()
+    };
+    (pick("orgCode"), pick("comment"))
+}
+
+/// Valid XSD-checked answers for a linked parent; the same NO_DATA for every case that must not reveal a child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_lookups() {
+    let w = world().await;
+    let linked = w.answer(&lookup("112-233-445 95")).await;
+    let content = linked["content"].as_str().expect("grades");
+    assert_eq!(content.matches("<p:Pupil>").count(), 2, "two children linked with consent");
+    assert!(linked["signatures_valid"] == true);
+    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("xsd/progress-1.0.0.xsd");
+    let file = w._dir.path().join("answer.xml");
+    std::fs::write(&file, content).unwrap();
+    let out = std::process::Command::new("xmllint").arg("--noout").arg("--schema").arg(&xsd).arg(&file).output();
+    if let Ok(out) = out {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // No link, no consent, consent withdrawn, unknown: one and the same answer.
+    let mut answers = Vec::new();
+    for snils in ["123-456-789 64", "145-678-901 05", "198-765-432 47"] {
+        let a = w.answer(&lookup(snils)).await;
+        answers.push((a["kind"].clone(), a["reasons"].clone()));
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(answers[0].1[0]["code"], "NO_DATA");
+
+    // A wrong check number is refused with a reason a person can read.
+    let wrong = w.answer(&lookup("198-765-432 48")).await;
+    assert_eq!(wrong["kind"], "rejected");
+    assert!(wrong["reasons"][0]["description"].as_str().unwrap().contains("СНИЛС"), "{wrong}");
+
+    // Schema-invalid content never reaches the gateway: SMEV refuses it.
+    let bad = "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:Wrong/></p:ProgressRequest>";
+    let reply = w
+        .control
+        .http
+        .post(format!("{}/control/portal/send", w.control.base))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "content": bad }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 422);
+    assert!(reply.text().await.unwrap().contains("InvalidContent"));
+}
+
+/// An application reaches the school exactly once, even while the school is down; the same order sent twice is
+/// submitted once and answered twice the same way; a bad application gets 150 with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_applications() {
+    let w = world().await;
+    let first = w.answer(&enrollment::sample_form(4_300_000_001)).await;
+    assert_eq!(order_status(&first).0, "110");
+
+    // The same orderId again, as a new request: answered the same, not submitted again.
+    let again = w.answer(&enrollment::sample_form(4_300_000_001)).await;
+    assert_eq!(order_status(&again).0, "110");
+    assert_eq!(w.school.inner.submitted_orders().iter().filter(|&&o| o == 4_300_000_001).count(), 1);
+
+    // The school goes down; the application waits in the outbox and arrives once it is back.
+    w.school.down.store(true, Ordering::SeqCst);
+    let id = w.control.portal_send(&enrollment::sample_form(4_300_000_002)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.control.portal_response(&id).await.is_none(), "no answer while the school is down");
+    assert!(w.school.inner.order_status(4_300_000_002).is_none());
+    w.school.down.store(false, Ordering::SeqCst);
+    let late = w.answer_to(&id).await;
+    assert_eq!(order_status(&late).0, "110");
+    assert_eq!(w.school.inner.submitted_orders().iter().filter(|&&o| o == 4_300_000_002).count(), 1);
+
+    // Refusals carry their reason.
+    let unknown_school = enrollment::sample_form(4_300_000_003).replace("SCH-002", "SCH-999");
+    let refused = w.answer(&unknown_school).await;
+    let (status, comment) = order_status(&refused);
+    assert_eq!(status, "150");
+    assert!(comment.contains("SCH-999"), "{comment}");
+    let bad_snils = enrollment::sample_form(4_300_000_004).replace("112-233-445 95", "112-233-445 96");
+    let refused = w.answer(&bad_snils).await;
+    let (status, comment) = order_status(&refused);
+    assert_eq!(status, "150");
+    assert!(comment.contains("СНИЛС"), "{comment}");
+}
