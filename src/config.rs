@@ -447,7 +447,9 @@ mod tests {
     /// Each bad value is refused with the key named.
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        // (file text, environment overrides, key the error must name)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case<'_>] = &[
             ("[smev]\nendpoint = \"ftp://x\"", &[], "smev.endpoint"),
             ("[smev]\nversion = \"2.0\"", &[], "smev.version"),
             ("[identity]\ncert = \"/nonexistent\"", &[], "identity.cert"),

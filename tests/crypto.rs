@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use edugate::crypto::{
-    digest, ensure_default_engine, generate_key, init_engine, Certificate, CryptoError, Digester,
-    EngineConfig, GostAlg, KeySource, PrivateKey,
+    digest, ensure_default_engine, generate_key, init_engine, Certificate, CryptoError, Digester, EngineConfig,
+    GostAlg, KeySource, PrivateKey,
 };
 
 fn certs_dir() -> PathBuf {
@@ -19,8 +19,7 @@ fn cert(name: &str) -> Certificate {
 
 fn key(name: &str) -> PrivateKey {
     let path = certs_dir().join(format!("{name}.key"));
-    PrivateKey::load(&KeySource::PemFile(path.clone()))
-        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+    PrivateKey::load(&KeySource::PemFile(path.clone())).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -34,26 +33,19 @@ const M1: &[u8] = b"012345678901234567890123456789012345678901234567890123456789
 fn default_engine_loads_and_is_idempotent() {
     ensure_default_engine().expect("the gost engine loads");
     ensure_default_engine().expect("a second call succeeds");
-    init_engine(&EngineConfig::default())
-        .expect("init_engine with the default config is idempotent");
+    init_engine(&EngineConfig::default()).expect("init_engine with the default config is idempotent");
 }
 
 #[test]
 fn unknown_engine_names_the_debian_package() {
-    let cfg = EngineConfig {
-        engine_id: "edugate-no-such-engine".to_owned(),
-        dynamic_path: None,
-    };
+    let cfg = EngineConfig { engine_id: "edugate-no-such-engine".to_owned(), dynamic_path: None };
     let err = init_engine(&cfg).expect_err("an unknown engine cannot load");
     assert!(
         matches!(&err, CryptoError::EngineUnavailable { engine_id, .. } if engine_id == "edugate-no-such-engine"),
         "{err:?}"
     );
     let message = err.to_string();
-    assert!(
-        message.contains("apt-get install libengine-gost-openssl"),
-        "{message}"
-    );
+    assert!(message.contains("apt-get install libengine-gost-openssl"), "{message}");
 }
 
 #[test]
@@ -63,14 +55,8 @@ fn missing_dynamic_engine_path_is_engine_unavailable() {
         dynamic_path: Some(PathBuf::from("/nonexistent/edugate/engine.so")),
     };
     let err = init_engine(&cfg).expect_err("a missing shared object cannot load");
-    assert!(
-        matches!(err, CryptoError::EngineUnavailable { .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().contains("/nonexistent/edugate/engine.so"),
-        "{err}"
-    );
+    assert!(matches!(err, CryptoError::EngineUnavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/edugate/engine.so"), "{err}");
 }
 
 /// Loads the engine through the `dynamic` engine in a fresh process, where no engine is loaded yet.
@@ -83,13 +69,7 @@ fn dynamic_engine_loads_from_its_shared_object() {
     }
     let exe = std::env::current_exe().expect("the test binary path");
     let output = Command::new(exe)
-        .args([
-            "dynamic_engine_child",
-            "--exact",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["dynamic_engine_child", "--exact", "--include-ignored", "--nocapture", "--test-threads=1"])
         .env("EDUGATE_DYNAMIC_ENGINE_SO", so)
         .output()
         .expect("re-running the test binary");
@@ -107,10 +87,7 @@ fn dynamic_engine_child() {
     let Some(so) = std::env::var_os("EDUGATE_DYNAMIC_ENGINE_SO") else {
         return;
     };
-    let cfg = EngineConfig {
-        engine_id: "gost".to_owned(),
-        dynamic_path: Some(PathBuf::from(so)),
-    };
+    let cfg = EngineConfig { engine_id: "gost".to_owned(), dynamic_path: Some(PathBuf::from(so)) };
     init_engine(&cfg).expect("the engine loads from its shared object");
     let generated = generate_key(GostAlg::Gost2012_256).expect("keys can be generated");
     assert_eq!(generated.sign(b"x").expect("signing works").len(), 64);
@@ -132,16 +109,10 @@ fn algorithm_uris_round_trip() {
         GostAlg::Gost2012_256.signature_uri(),
         "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34102012-gostr34112012-256"
     );
-    assert_eq!(
-        GostAlg::Gost2012_512.digest_uri(),
-        "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34112012-512"
-    );
+    assert_eq!(GostAlg::Gost2012_512.digest_uri(), "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34112012-512");
     assert_eq!(GostAlg::Gost2012_256.digest_len(), 32);
     assert_eq!(GostAlg::Gost2012_512.digest_len(), 64);
-    assert_eq!(
-        GostAlg::from_digest_uri("http://www.w3.org/2001/04/xmlenc#sha256"),
-        None
-    );
+    assert_eq!(GostAlg::from_digest_uri("http://www.w3.org/2001/04/xmlenc#sha256"), None);
 }
 
 #[test]
@@ -185,20 +156,14 @@ fn streaming_digest_equals_one_shot() {
 #[test]
 fn sign_verify_round_trip_256_and_512() {
     let data = b"<ns1:SenderProvidedRequestData>...</ns1:SenderProvidedRequestData>";
-    for (name, alg) in [
-        ("gateway", GostAlg::Gost2012_256),
-        ("gateway-512", GostAlg::Gost2012_512),
-    ] {
+    for (name, alg) in [("gateway", GostAlg::Gost2012_256), ("gateway-512", GostAlg::Gost2012_512)] {
         let key = key(name);
         let cert = cert(name);
         assert_eq!(key.alg(), alg);
         assert_eq!(cert.alg().expect("GOST certificate"), alg);
         let signature = key.sign(data).expect("sign");
         assert_eq!(signature.len(), 2 * alg.digest_len());
-        assert!(
-            cert.verify(data, &signature).expect("verify runs"),
-            "{name}"
-        );
+        assert!(cert.verify(data, &signature).expect("verify runs"), "{name}");
         // GOST signatures are randomised: two signatures differ, both verify.
         let again = key.sign(data).expect("sign");
         assert_ne!(signature, again);
@@ -215,24 +180,13 @@ fn tampered_signature_or_data_fails() {
     for i in [0, 31, 32, 63] {
         let mut flipped = signature.clone();
         flipped[i] ^= 0x01;
-        assert!(
-            !cert.verify(data, &flipped).expect("verify runs"),
-            "byte {i}"
-        );
+        assert!(!cert.verify(data, &flipped).expect("verify runs"), "byte {i}");
     }
     assert!(!cert.verify(b"payload!", &signature).expect("verify runs"));
-    assert!(!cert
-        .verify(data, &signature[..63])
-        .expect("short signature is a mismatch"));
-    assert!(!cert
-        .verify(data, &[])
-        .expect("empty signature is a mismatch"));
-    assert!(!cert
-        .verify(data, &[0u8; 64])
-        .expect("zero signature is a mismatch"));
-    assert!(!cert
-        .verify(data, &[0xffu8; 64])
-        .expect("out-of-range signature is a mismatch"));
+    assert!(!cert.verify(data, &signature[..63]).expect("short signature is a mismatch"));
+    assert!(!cert.verify(data, &[]).expect("empty signature is a mismatch"));
+    assert!(!cert.verify(data, &[0u8; 64]).expect("zero signature is a mismatch"));
+    assert!(!cert.verify(data, &[0xffu8; 64]).expect("out-of-range signature is a mismatch"));
 }
 
 #[test]
@@ -240,13 +194,9 @@ fn wrong_certificate_fails() {
     let data = b"payload";
     let signature = key("gateway").sign(data).expect("sign");
     assert!(!cert("other").verify(data, &signature).expect("verify runs"));
-    assert!(!cert("mock-smev")
-        .verify(data, &signature)
-        .expect("verify runs"));
+    assert!(!cert("mock-smev").verify(data, &signature).expect("verify runs"));
     // A 256-bit signature checked against a 512-bit certificate is a mismatch, not an error.
-    assert!(!cert("gateway-512")
-        .verify(data, &signature)
-        .expect("verify runs"));
+    assert!(!cert("gateway-512").verify(data, &signature).expect("verify runs"));
 }
 
 #[test]
@@ -271,37 +221,23 @@ fn expired_certificate_is_reported_with_its_date() {
     assert_eq!(expired.not_before_unix(), 1_577_836_800);
     assert_eq!(expired.not_after_unix(), 1_609_459_200);
     // Inside its validity it is fine, before it it is not valid yet.
-    expired
-        .check_validity_at(1_590_969_600)
-        .expect("valid in mid-2020");
-    expired
-        .check_validity_at(1_609_459_200)
-        .expect("the end is inclusive");
+    expired.check_validity_at(1_590_969_600).expect("valid in mid-2020");
+    expired.check_validity_at(1_609_459_200).expect("the end is inclusive");
     match expired.check_validity_at(1_500_000_000) {
         Err(CryptoError::CertificateNotYetValid { not_before }) => {
             assert_eq!(not_before, "2020-01-01T00:00:00Z");
         }
         other => panic!("expected CertificateNotYetValid, got {other:?}"),
     }
-    let err = expired
-        .check_validity_at(1_700_000_000)
-        .expect_err("expired");
+    let err = expired.check_validity_at(1_700_000_000).expect_err("expired");
     assert!(err.to_string().contains("2021-01-01T00:00:00Z"), "{err}");
 }
 
 #[test]
 fn current_certificates_are_valid_now() {
-    for name in [
-        "ca",
-        "gateway",
-        "gateway-512",
-        "mock-smev",
-        "portal",
-        "other",
-    ] {
+    for name in ["ca", "gateway", "gateway-512", "mock-smev", "portal", "other"] {
         let c = cert(name);
-        c.check_validity_now()
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        c.check_validity_now().unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(c.not_after_unix() > c.not_before_unix());
     }
 }
@@ -318,35 +254,21 @@ fn pem_and_der_loading_agree() {
     assert_eq!(from_der.to_der(), der);
     assert_eq!(sniffed.to_der(), der);
     assert_eq!(from_der.subject(), from_pem.subject());
-    assert_eq!(
-        from_pem.subject(),
-        "O=edugate TEST-ONLY, OU=development, CN=gateway"
-    );
-    assert_eq!(
-        from_pem.issuer(),
-        "O=edugate TEST-ONLY, OU=development, CN=edugate TEST-ONLY dev CA"
-    );
+    assert_eq!(from_pem.subject(), "O=edugate TEST-ONLY, OU=development, CN=gateway");
+    assert_eq!(from_pem.issuer(), "O=edugate TEST-ONLY, OU=development, CN=edugate TEST-ONLY dev CA");
     assert!(!from_pem.serial_decimal().expect("serial").is_empty());
     // A DER file loads from disk too.
     let dir = tempfile::tempdir().expect("temp dir");
     let der_path = dir.path().join("gateway.der");
     std::fs::write(&der_path, &der).expect("write DER");
-    assert_eq!(
-        Certificate::load(&der_path).expect("DER file").to_der(),
-        der
-    );
+    assert_eq!(Certificate::load(&der_path).expect("DER file").to_der(), der);
 }
 
 #[test]
 fn garbage_is_a_load_error() {
+    assert!(matches!(Certificate::from_der(b"not a certificate"), Err(CryptoError::CertificateLoad { .. })));
     assert!(matches!(
-        Certificate::from_der(b"not a certificate"),
-        Err(CryptoError::CertificateLoad { .. })
-    ));
-    assert!(matches!(
-        Certificate::from_pem_or_der(
-            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-        ),
+        Certificate::from_pem_or_der(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
         Err(CryptoError::CertificateLoad { .. })
     ));
     assert!(matches!(
@@ -357,9 +279,7 @@ fn garbage_is_a_load_error() {
         PrivateKey::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
         Err(CryptoError::KeyLoad { .. })
     ));
-    let missing = PrivateKey::load(&KeySource::PemFile(PathBuf::from(
-        "/nonexistent/edugate.key",
-    )));
+    let missing = PrivateKey::load(&KeySource::PemFile(PathBuf::from("/nonexistent/edugate.key")));
     assert!(matches!(missing, Err(CryptoError::KeyLoad { .. })));
 }
 
@@ -367,10 +287,8 @@ fn garbage_is_a_load_error() {
 fn engine_key_the_engine_does_not_have_is_a_load_error() {
     // Debian's gost engine holds no keys, so any key id is unknown to it.
     ensure_default_engine().expect("engine");
-    let err = PrivateKey::load(&KeySource::Engine {
-        key_id: "edugate-test-container".to_owned(),
-    })
-    .expect_err("the gost engine has no key store");
+    let err = PrivateKey::load(&KeySource::Engine { key_id: "edugate-test-container".to_owned() })
+        .expect_err("the gost engine has no key store");
     assert!(matches!(err, CryptoError::KeyLoad { .. }), "{err:?}");
 }
 
@@ -393,19 +311,11 @@ fn non_gost_keys_are_unsupported() {
     let end = openssl::asn1::Asn1Time::days_from_now(1).expect("time");
     builder.set_not_before(&start).expect("not before");
     builder.set_not_after(&end).expect("not after");
-    builder
-        .sign(&pkey, openssl::hash::MessageDigest::sha256())
-        .expect("sign");
+    builder.sign(&pkey, openssl::hash::MessageDigest::sha256()).expect("sign");
     let der = builder.build().to_der().expect("DER");
     let rsa_cert = Certificate::from_der(&der).expect("an RSA certificate still loads");
-    assert!(matches!(
-        rsa_cert.alg(),
-        Err(CryptoError::UnsupportedKey { .. })
-    ));
-    assert!(matches!(
-        rsa_cert.verify(b"x", &[0u8; 64]),
-        Err(CryptoError::UnsupportedKey { .. })
-    ));
+    assert!(matches!(rsa_cert.alg(), Err(CryptoError::UnsupportedKey { .. })));
+    assert!(matches!(rsa_cert.verify(b"x", &[0u8; 64]), Err(CryptoError::UnsupportedKey { .. })));
     assert!(!rsa_cert.matches_key(&key("gateway")));
 }
 
@@ -418,24 +328,14 @@ fn generated_keys_sign_and_survive_pem() {
         assert!(pem.starts_with(b"-----BEGIN PRIVATE KEY-----"));
         let reloaded = PrivateKey::from_pem(&pem).expect("reload");
         assert_eq!(reloaded.alg(), alg);
-        assert_eq!(
-            reloaded.sign(b"data").expect("sign").len(),
-            2 * alg.digest_len()
-        );
+        assert_eq!(reloaded.sign(b"data").expect("sign").len(), 2 * alg.digest_len());
     }
 }
 
 #[test]
 fn dev_certificates_chain_to_the_dev_ca() {
     let ca = cert("ca");
-    for name in [
-        "gateway",
-        "gateway-512",
-        "mock-smev",
-        "portal",
-        "other",
-        "expired",
-    ] {
+    for name in ["gateway", "gateway-512", "mock-smev", "portal", "other", "expired"] {
         assert!(cert(name).is_signed_by(&ca).expect("check runs"), "{name}");
     }
     assert!(!ca.is_signed_by(&cert("gateway")).expect("check runs"));
@@ -443,18 +343,11 @@ fn dev_certificates_chain_to_the_dev_ca() {
 
 /// Whether the openssl CLI can use the gost engine; the interop tests are skipped when it cannot.
 fn cli_has_gost() -> bool {
-    Command::new("openssl")
-        .args(["engine", "gost"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    Command::new("openssl").args(["engine", "gost"]).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
 fn run_openssl(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let output = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("running openssl");
+    let output = Command::new("openssl").args(args).output().expect("running openssl");
     assert!(
         output.status.success(),
         "openssl {:?} failed: {}{}",
@@ -476,10 +369,7 @@ fn our_signatures_verify_with_the_openssl_cli_and_back() {
     let data = b"<SignedInfo>interop between edugate and openssl</SignedInfo>";
     std::fs::write(&data_path, data).expect("write data");
 
-    for (name, md) in [
-        ("gateway", "-md_gost12_256"),
-        ("gateway-512", "-md_gost12_512"),
-    ] {
+    for (name, md) in [("gateway", "-md_gost12_256"), ("gateway-512", "-md_gost12_512")] {
         let crt = certs_dir().join(format!("{name}.crt"));
         let key_path = certs_dir().join(format!("{name}.key"));
         let pub_path = dir.path().join(format!("{name}.pub.pem"));
@@ -509,10 +399,7 @@ fn our_signatures_verify_with_the_openssl_cli_and_back() {
             sig_path.as_os_str(),
             data_path.as_os_str(),
         ]);
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Verified OK"),
-            "{name}"
-        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Verified OK"), "{name}");
 
         // The CLI's, checked by ours.
         let cli_sig_path = dir.path().join(format!("{name}.cli.sig"));
@@ -528,10 +415,7 @@ fn our_signatures_verify_with_the_openssl_cli_and_back() {
             data_path.as_os_str(),
         ]);
         let cli_sig = std::fs::read(&cli_sig_path).expect("read CLI signature");
-        assert!(
-            cert(name).verify(data, &cli_sig).expect("verify runs"),
-            "{name}"
-        );
+        assert!(cert(name).verify(data, &cli_sig).expect("verify runs"), "{name}");
     }
 }
 
@@ -545,10 +429,7 @@ fn streebog_matches_the_openssl_cli() {
     let data: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 256) as u8).collect();
     let data_path = dir.path().join("data.bin");
     std::fs::write(&data_path, &data).expect("write data");
-    for (alg, md) in [
-        (GostAlg::Gost2012_256, "-md_gost12_256"),
-        (GostAlg::Gost2012_512, "-md_gost12_512"),
-    ] {
+    for (alg, md) in [(GostAlg::Gost2012_256, "-md_gost12_256"), (GostAlg::Gost2012_512, "-md_gost12_512")] {
         let out = run_openssl(&[
             "dgst".as_ref(),
             "-engine".as_ref(),

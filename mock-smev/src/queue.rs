@@ -185,10 +185,10 @@ impl ListFilter {
     /// Whether `record` passes the filter.
     fn matches(&self, record: &MessageRecord) -> bool {
         let header = &record.header;
-        self.direction.map_or(true, |direction| header.direction == direction)
-            && self.recipient.as_ref().map_or(true, |recipient| &header.recipient == recipient)
-            && self.sender.as_ref().map_or(true, |sender| &header.sender == sender)
-            && self.state.map_or(true, |state| MessageState::of(record) == state)
+        self.direction.is_none_or(|direction| header.direction == direction)
+            && self.recipient.as_ref().is_none_or(|recipient| &header.recipient == recipient)
+            && self.sender.as_ref().is_none_or(|sender| &header.sender == sender)
+            && self.state.is_none_or(|state| MessageState::of(record) == state)
     }
 }
 
@@ -557,7 +557,7 @@ impl Index {
         let queue = self.pending.get(&(recipient.to_owned(), direction))?;
         queue.iter().copied().find(|&sequence| {
             let record = self.record(sequence);
-            record.is_deliverable(now_ms) && selector.map_or(true, |selector| selector.matches(&record.header))
+            record.is_deliverable(now_ms) && selector.is_none_or(|selector| selector.matches(&record.header))
         })
     }
 

@@ -240,7 +240,10 @@ async fn reload_school(school: Arc<EmbeddedSchool>, every_secs: u64, mut stop: w
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        match school.reload_if_changed() {
+        let reloading = school.clone();
+        let reloaded = tokio::task::spawn_blocking(move || reloading.reload_if_changed()).await;
+        let Ok(reloaded) = reloaded else { continue };
+        match reloaded {
             Ok(Some(summary)) => tracing::info!(?summary, "school data reloaded"),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "school data not reloaded; the previous data stays in force"),

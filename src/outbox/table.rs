@@ -168,7 +168,7 @@ impl Table {
     /// Up to `limit` dead letters, of `queue` or of every queue, in id order.
     pub(crate) fn dead(&self, queue: Option<&str>, limit: usize) -> Vec<&WorkItem> {
         let dead = self.dead.iter().map(|id| &self.items[id]);
-        dead.filter(|item| queue.map_or(true, |queue| queue == item.queue)).take(limit).collect()
+        dead.filter(|item| queue.is_none_or(|queue| queue == item.queue)).take(limit).collect()
     }
 
     /// Counts of every item by queue and state.

@@ -766,7 +766,7 @@ impl Gen {
         let mut slots: Vec<usize> = subjects
             .iter()
             .enumerate()
-            .flat_map(|(i, subject)| std::iter::repeat(i).take(subject.hours as usize))
+            .flat_map(|(i, subject)| std::iter::repeat_n(i, subject.hours as usize))
             .collect();
         self.rng.shuffle(&mut slots);
         let mut days: Vec<Vec<usize>> = vec![Vec::new(); 5];

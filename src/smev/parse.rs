@@ -620,7 +620,7 @@ pub fn parse_call(doc: &Document<'_>) -> Result<Call, SmevError> {
         }
         Operation::Ack => {
             let node = seq.req(b, "AckTargetMessage")?;
-            let accepted = doc.attr(node, "accepted").map_or(true, |a| matches!(a.trim(), "true" | "1"));
+            let accepted = doc.attr(node, "accepted").is_none_or(|a| matches!(a.trim(), "true" | "1"));
             (node, CallBody::Ack(Ack { message_id: doc.text(node).trim().to_string(), accepted }))
         }
         Operation::GetStatus => {

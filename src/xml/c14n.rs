@@ -63,7 +63,12 @@ pub struct C14nOptions {
 }
 
 /// Walks the subtree of `apex` and feeds its canonical events to `sink`.
-pub fn canonicalize<S: CanonicalSink>(doc: &Document<'_>, apex: NodeId, options: &C14nOptions, sink: &mut S) -> Result<(), CanonError> {
+pub fn canonicalize<S: CanonicalSink>(
+    doc: &Document<'_>,
+    apex: NodeId,
+    options: &C14nOptions,
+    sink: &mut S,
+) -> Result<(), CanonError> {
     let mut walker = Walker { doc, options, rendered: Vec::new() };
     walker.element(apex, sink)
 }
@@ -131,7 +136,13 @@ impl<'d, 'a> Walker<'d, 'a> {
             e.attrs.iter().map(|a| (a.ns.map_or("", |ns| doc.ns_uri(ns)), a)).collect();
         attrs.sort_unstable_by(|x, y| (x.0, x.1.local).cmp(&(y.0, y.1.local)));
 
-        sink.start_element(&CanonicalElement { prefix: e.prefix, local: e.local, ns_uri, ns_decls: &decls, attrs: &attrs })?;
+        sink.start_element(&CanonicalElement {
+            prefix: e.prefix,
+            local: e.local,
+            ns_uri,
+            ns_decls: &decls,
+            attrs: &attrs,
+        })?;
         self.children(id, sink)?;
         sink.end_element(e.prefix, e.local)?;
         self.rendered.truncate(mark);

@@ -150,9 +150,12 @@ impl<'a> Parser<'a> {
                 NodeKind::Element(e) => e.span.start,
                 _ => 0,
             };
-            return Err(self.err(start, XmlErrorKind::Malformed("element is not closed before the end of input".into())));
+            return Err(
+                self.err(start, XmlErrorKind::Malformed("element is not closed before the end of input".into()))
+            );
         }
-        let root = self.root.ok_or_else(|| self.err(self.src.len(), XmlErrorKind::Structure("no document element".into())))?;
+        let root =
+            self.root.ok_or_else(|| self.err(self.src.len(), XmlErrorKind::Structure("no document element".into())))?;
         Ok(Document { src: self.src, nodes: self.nodes, root, namespaces: self.namespaces })
     }
 
@@ -190,7 +193,10 @@ impl<'a> Parser<'a> {
             let enc = enc.map_err(|e| self.err(offset, XmlErrorKind::Malformed(e.to_string())))?;
             if !enc.eq_ignore_ascii_case(b"utf-8") && !enc.eq_ignore_ascii_case(b"utf8") {
                 let name = String::from_utf8_lossy(&enc).into_owned();
-                return Err(self.err(offset, XmlErrorKind::Encoding(format!("declared encoding '{name}'; only UTF-8 is accepted"))));
+                return Err(self.err(
+                    offset,
+                    XmlErrorKind::Encoding(format!("declared encoding '{name}'; only UTF-8 is accepted")),
+                ));
             }
         }
         Ok(())
@@ -251,7 +257,8 @@ impl<'a> Parser<'a> {
                 None => Ok(()),
             };
         }
-        let decoded = if cdata { decode_cdata(raw) } else { decode_text(raw) }.map_err(|e| self.local_err(offset, e))?;
+        let decoded =
+            if cdata { decode_cdata(raw) } else { decode_text(raw) }.map_err(|e| self.local_err(offset, e))?;
         // Adjacent character data (text beside a CDATA section) is one text node, as in the XPath data model.
         let parent = self.open.last().map(|&(p, _)| p.0 as usize).expect("checked above");
         if let NodeKind::Element(e) = &self.nodes[parent].kind {
@@ -273,7 +280,13 @@ impl<'a> Parser<'a> {
         split_qname(name).ok_or_else(|| self.err(offset, XmlErrorKind::InvalidName(name.to_string())))
     }
 
-    fn start_element(&mut self, start: &BytesStart<'_>, before: usize, after: usize, empty: bool) -> Result<(), XmlError> {
+    fn start_element(
+        &mut self,
+        start: &BytesStart<'_>,
+        before: usize,
+        after: usize,
+        empty: bool,
+    ) -> Result<(), XmlError> {
         if self.open.len() >= self.limits.max_depth {
             return Err(self.err(before, XmlErrorKind::TooDeep { limit: self.limits.max_depth }));
         }
@@ -304,7 +317,12 @@ impl<'a> Parser<'a> {
             match (aprefix, alocal) {
                 (None, "xmlns") => {
                     if value == XML_NS || value == XMLNS_NS {
-                        return Err(self.err(key_offset, XmlErrorKind::InvalidNamespaceDeclaration(format!("'{value}' cannot be the default namespace"))));
+                        return Err(self.err(
+                            key_offset,
+                            XmlErrorKind::InvalidNamespaceDeclaration(format!(
+                                "'{value}' cannot be the default namespace"
+                            )),
+                        ));
                     }
                     let ns = (!value.is_empty()).then(|| self.intern(value));
                     ns_decls.push(NsDecl { prefix: None, ns });
@@ -313,7 +331,9 @@ impl<'a> Parser<'a> {
                     let bad = match p {
                         "xmlns" => Some("the prefix 'xmlns' cannot be declared".to_string()),
                         "xml" if value != XML_NS => Some("the prefix 'xml' cannot be rebound".to_string()),
-                        _ if p != "xml" && (value == XML_NS || value == XMLNS_NS) => Some(format!("'{value}' is reserved")),
+                        _ if p != "xml" && (value == XML_NS || value == XMLNS_NS) => {
+                            Some(format!("'{value}' is reserved"))
+                        }
                         _ if value.is_empty() => Some(format!("prefix '{p}' cannot be bound to an empty URI")),
                         _ => None,
                     };
@@ -334,16 +354,22 @@ impl<'a> Parser<'a> {
         let pushed = ns_decls.len();
         let ns = match prefix {
             None => self.lookup(None),
-            Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| self.err(before + 1, XmlErrorKind::UnboundPrefix(p.to_string())))?),
+            Some(p) => Some(
+                self.lookup(Some(p)).ok_or_else(|| self.err(before + 1, XmlErrorKind::UnboundPrefix(p.to_string())))?,
+            ),
         };
         let mut attrs = Vec::with_capacity(raw_attrs.len());
         for (aprefix, alocal, value, offset) in raw_attrs {
             let ans = match aprefix {
                 None => None,
-                Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| self.err(offset, XmlErrorKind::UnboundPrefix(p.to_string())))?),
+                Some(p) => Some(
+                    self.lookup(Some(p)).ok_or_else(|| self.err(offset, XmlErrorKind::UnboundPrefix(p.to_string())))?,
+                ),
             };
             if ans.is_some() && attrs.iter().any(|a: &Attribute<'_>| a.ns == ans && a.local == alocal) {
-                return Err(self.err(offset, XmlErrorKind::DuplicateAttribute(format!("{}:{alocal}", aprefix.unwrap_or("")))));
+                return Err(
+                    self.err(offset, XmlErrorKind::DuplicateAttribute(format!("{}:{alocal}", aprefix.unwrap_or(""))))
+                );
             }
             attrs.push(Attribute { prefix: aprefix, local: alocal, ns: ans, value });
         }
