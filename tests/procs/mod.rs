@@ -77,8 +77,13 @@ pub fn start_mock(dir: &Path) -> Proc {
     start(command, &dir.join("mock-smev.log"))
 }
 
-/// Starts the gateway against mock-smev at `mock_addr`, with its state in `dir`.
+/// Starts the gateway against mock-smev at `mock_addr`, with its state in `dir`, logging warnings only.
 pub fn start_gateway(dir: &Path, mock_addr: &str) -> Proc {
+    start_gateway_logging(dir, mock_addr, Some("warn"))
+}
+
+/// Starts the gateway with a log filter (`None`: the default level).
+pub fn start_gateway_logging(dir: &Path, mock_addr: &str, log: Option<&str>) -> Proc {
     let mut command = Command::new(edugate_bin());
     command.arg("run");
     for (k, v) in [
@@ -91,10 +96,14 @@ pub fn start_gateway(dir: &Path, mock_addr: &str) -> Proc {
         ("EDUGATE__RETRY__LEASE_SECS", "2".into()),
         ("EDUGATE__RETRY__BASE_MS", "50".into()),
         ("EDUGATE__RETRY__CAP_MS", "1000".into()),
-        ("RUST_LOG", "warn".into()),
+        ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "1".into()),
     ] {
         command.env(k, v);
     }
+    match log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
     start(command, &dir.join("gateway.log"))
 }
 
