@@ -175,7 +175,7 @@ fn run_flusher(shared: &Shared, db: &sled::Db, mut disk: DiskSync) {
     let mut done = 0;
     let mut last_group = 0;
     while let Some(mut target) = next_target(shared, done) {
-        if last_group > 1 {
+        if last_group >= GATHER_AFTER {
             target = gather(shared);
         }
         last_group = target - done;
@@ -259,12 +259,16 @@ impl DiskSync {
     }
 }
 
-/// How long the flusher lets a group grow before flushing it, when the previous group held more than one write.
+/// How long the flusher lets a group grow before flushing it, when the previous group held [`GATHER_AFTER`] writes
+/// or more.
 ///
 /// Writers that run concurrently register within microseconds of each other; a flush started on the first one
-/// would leave the rest for the next flush, and each flush costs CPU the writers need. A lone writer (previous group
-/// of one) is flushed at once, so its latency is not taxed.
+/// would leave the rest for the next flush, and each flush costs CPU the writers need.
 const GATHER: Duration = Duration::from_micros(100);
+
+/// The size of a group that shows real concurrency. One producer and one worker make groups of two (an enqueue and
+/// a completion); they are flushed at once, so their latency is not taxed.
+const GATHER_AFTER: u64 = 4;
 
 /// Lets the group grow for [`GATHER`] and returns the latest ticket then.
 fn gather(shared: &Shared) -> u64 {
