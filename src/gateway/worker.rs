@@ -142,18 +142,12 @@ fn failure(e: &ClientError) -> Result<(), FailureKind> {
     }
 }
 
-/// Sends a queued response or request. `StaleMessageId` gets a new MessageID and a new signature at once;
-/// `MessageIsAlreadySent` means an earlier attempt succeeded.
+/// Sends a queued response or request: the stored unsigned envelope is signed as it is. `StaleMessageId` gets a
+/// new MessageID and a new signature at once; `MessageIsAlreadySent` means an earlier attempt succeeded.
 async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
     let job: SendJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-    let doc =
-        xml::parse(&job.envelope, &Limits::default()).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-    let call = parse::parse_call(&doc).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-    let result = match &call.body {
-        CallBody::SendResponse(response, _) => guarded(shared, shared.client.send_response(response)).await.map(|_| ()),
-        CallBody::SendRequest(request, _) => guarded(shared, shared.client.send_request(request)).await.map(|_| ()),
-        _ => return Err(FailureKind::Final { reason: format!("cannot send a {} job", call.operation.name()) }),
-    };
+    let operation = operation_of(&job.envelope);
+    let result = guarded(shared, shared.client.send_unsigned(operation, &job.envelope)).await.map(|_| ());
     match result {
         Ok(()) => {
             tracing::info!(item = %lease.id, answers = job.answers.as_deref().unwrap_or("-"), "sent");
@@ -161,9 +155,22 @@ async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
         }
         Err(e) if e.retry_class() == RetryClass::NewMessageId => {
             tracing::warn!(item = %lease.id, "stale MessageID: sending under a new one");
+            let doc = xml::parse(&job.envelope, &Limits::default())
+                .map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+            let call = parse::parse_call(&doc).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
             resend_with_new_id(shared, &call.body).await
         }
         Err(e) => failure(&e),
+    }
+}
+
+/// Which operation a stored envelope is, from its body element's name (the codec wrote it, so the name is one of
+/// two).
+fn operation_of(envelope: &str) -> crate::smev::Operation {
+    if envelope.contains(":SendRequestRequest ") {
+        crate::smev::Operation::SendRequest
+    } else {
+        crate::smev::Operation::SendResponse
     }
 }
 

@@ -229,6 +229,24 @@ impl SmevClient {
         Ok(parse::send_receipt(&doc, Operation::SendRequest)?.0)
     }
 
+    /// Signs and sends an envelope built earlier without a signature (as the gateway's outbox keeps them), so that a
+    /// large message is neither parsed into typed form nor rebuilt: `SendRequest` signs `SIGNED_BY_CONSUMER`,
+    /// `SendResponse` signs `SIGNED_BY_PROVIDER`. Returns SMEV's receipt.
+    pub async fn send_unsigned(&self, operation: Operation, unsigned: &str) -> Result<MessageMetadata, ClientError> {
+        let id = match operation {
+            Operation::SendRequest => SIGNED_BY_CONSUMER,
+            Operation::SendResponse => SIGNED_BY_PROVIDER,
+            other => return Err(SmevError::Malformed(format!("{} is not sent from the outbox", other.name())).into()),
+        };
+        let envelope = self
+            .signer
+            .sign(unsigned, id, crate::dsig::Placement::CallerSignature)
+            .map_err(|e| ClientError::Smev(SmevError::Dsig(e)))?;
+        let answer = self.call(operation, envelope).await?;
+        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
+        Ok(parse::send_receipt(&doc, operation)?.0)
+    }
+
     /// Sends a response; returns SMEV's receipt.
     pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
         let envelope = build::send_response(self.version(), response, Some(&self.signer))?;
