@@ -505,6 +505,20 @@ async fn work_survives_reopening() {
     assert_eq!(outbox.enqueue(Q, "done", b"again", t(41)).await.expect("repeat"), done);
 }
 
+#[tokio::test]
+async fn large_payloads_survive_reopening() {
+    // Large values live in sled's blob files, which the group commit syncs as well.
+    let (_dir, path) = state_dir();
+    let payload: Vec<u8> = (0..600_000u32).map(|n| (n % 251) as u8).collect();
+    let outbox = open_outbox(&path);
+    let id = outbox.enqueue(Q, "large", &payload, t(0)).await.expect("enqueue");
+    let lease = outbox.lease(Q, "w", 1, secs(30), t(1)).await.expect("lease");
+    assert_eq!(lease[0].payload, payload);
+    drop(outbox);
+    let outbox = open_outbox(&path);
+    assert_eq!(outbox.get(id).await.expect("get").expect("item").payload, payload);
+}
+
 #[test]
 fn group_commit_makes_every_enqueue_durable_with_fewer_flushes() {
     const PRODUCERS: usize = 32;

@@ -311,6 +311,21 @@ mod tests {
         assert!(commit.check_healthy().is_ok());
     }
 
+    #[tokio::test]
+    async fn a_failed_sync_fails_the_waiting_write_and_every_later_one() {
+        let db = sled::Config::new().temporary(true).flush_every_ms(None).open().expect("temporary db");
+        // fsync of a character device fails (EINVAL): a disk that cannot make writes durable.
+        let log = File::open("/dev/null").expect("/dev/null");
+        let disk = DiskSync { log: Some(log), blobs: PathBuf::from("/nonexistent"), synced: HashSet::new() };
+        let commit = GroupCommit::start(db.clone(), disk).expect("flusher");
+        db.insert(b"k", &b"v"[..]).expect("insert");
+        let ticket = commit.register();
+        assert!(commit.wait(ticket).await.is_err());
+        assert!(commit.check_healthy().is_err());
+        let later = commit.register();
+        assert!(commit.wait(later).await.is_err());
+    }
+
     #[test]
     fn drop_flushes_what_is_left_and_stops() {
         let db = sled::Config::new().temporary(true).flush_every_ms(None).open().expect("temporary db");
