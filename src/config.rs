@@ -221,6 +221,59 @@ impl Default for HttpConfig {
     }
 }
 
+/// What an operator's token may do: each role may do everything the one before it may.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsRole {
+    /// Reads the operators' API, with personal data masked.
+    Viewer,
+    /// Also retries and purges dead letters and pauses and resumes kinds of data.
+    Operator,
+    /// Also sees personal data unmasked, when it asks (`?pii=true`).
+    Admin,
+}
+
+impl OpsRole {
+    /// The role's name in the configuration and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpsRole::Viewer => "viewer",
+            OpsRole::Operator => "operator",
+            OpsRole::Admin => "admin",
+        }
+    }
+}
+
+/// One bearer token of the operators' API, and whose it is.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OpsToken {
+    /// Who holds it: the name the audit log records.
+    pub name: String,
+    /// The secret, sent as `Authorization: Bearer <token>`; at least 16 characters.
+    pub token: String,
+    /// What it may do.
+    pub role: OpsRole,
+}
+
+impl std::fmt::Debug for OpsToken {
+    /// Never prints the secret: configurations are logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsToken").field("name", &self.name).field("token", &"***").field("role", &self.role).finish()
+    }
+}
+
+/// The operators' API (`/ops/api/`) and dashboard.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// The tokens that may call the API; with none, every call is refused.
+    pub tokens: Vec<OpsToken>,
+}
+
+/// The shortest token accepted.
+pub const MIN_TOKEN_LEN: usize = 16;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -239,6 +292,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The school system.
     pub school: SchoolConfig,
+    /// The operators' API.
+    pub ops: OpsConfig,
 }
 
 /// Why a configuration was refused.
@@ -366,6 +421,24 @@ impl Config {
             "http" => {}
             other => return invalid("school.kind", format!("'{other}' is not embedded or http")),
         }
+        for (i, token) in self.ops.tokens.iter().enumerate() {
+            if token.name.trim().is_empty() {
+                return invalid(&format!("ops.tokens[{i}].name"), "must not be empty".into());
+            }
+            if token.token.chars().count() < MIN_TOKEN_LEN {
+                return invalid(
+                    &format!("ops.tokens[{i}].token"),
+                    format!("must be at least {MIN_TOKEN_LEN} characters"),
+                );
+            }
+            let earlier = &self.ops.tokens[..i];
+            if earlier.iter().any(|other| other.name == token.name) {
+                return invalid(&format!("ops.tokens[{i}].name"), format!("'{}' is given twice", token.name));
+            }
+            if earlier.iter().any(|other| other.token == token.token) {
+                return invalid(&format!("ops.tokens[{i}].token"), "the same token is given twice".into());
+            }
+        }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("http.listen", format!("'{}' is not an address:port", self.http.listen));
         }
@@ -460,6 +533,7 @@ mod tests {
                 "provider.kinds[0].handler",
             ),
             ("[http]\nlisten = \"everywhere\"", &[], "http.listen"),
+            ("[[ops.tokens]]\nname = \"duty\"\ntoken = \"short\"\nrole = \"viewer\"", &[], "ops.tokens[0].token"),
         ];
         for (text, vars, key) in cases {
             match load(text, vars) {

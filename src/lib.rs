@@ -9,6 +9,8 @@ pub mod crypto;
 pub mod dsig;
 pub mod gateway;
 pub mod inbox;
+pub mod metrics;
+pub mod ops;
 pub mod outbox;
 pub mod school;
 pub mod services;

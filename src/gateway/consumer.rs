@@ -97,7 +97,11 @@ pub async fn take_responses(shared: Arc<Shared>, mut stop: watch::Receiver<bool>
     let idle = Duration::from_millis(shared.config.smev.poll_interval_ms);
     let mut failures = 0u32;
     loop {
-        let pause = match shared.client.get_response(None).await {
+        let started = std::time::Instant::now();
+        let polled = shared.client.get_response(None).await;
+        shared.metrics.smev_call("GetResponse", started.elapsed(), polled.as_ref().map(|_| ()));
+        shared.metrics.polled(polled.as_ref().map(|_| ()));
+        let pause = match polled {
             Ok(Some(received)) => {
                 failures = 0;
                 if let Err(e) = take(&shared, received).await {
@@ -126,7 +130,10 @@ async fn take(
     let response = &received.message;
     let smev_id = response.metadata.message_id.clone().unwrap_or_else(|| response.response.message_id.to_string());
     let now = shared.clock.now();
+    let started = std::time::Instant::now();
     let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref());
+    shared.metrics.verified(trusted.is_ok(), started.elapsed());
+    shared.metrics.received("response", if trusted.is_ok() { "answered" } else { "untrusted" });
     let summary = match (&trusted, &response.response.body) {
         (Err(e), _) => format!("untrusted: {e}"),
         (Ok(()), ResponseBody::Content { .. }) => "answer".to_string(),

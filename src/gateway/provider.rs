@@ -45,7 +45,20 @@ pub async fn poll_kind(
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             _ = stop.changed() => return,
         };
-        let pause = match shared.client.get_request(Some(&provided.kind)).await {
+        // An operator paused this kind: take nothing from SMEV, where its requests wait, until it is resumed.
+        if shared.paused.is_paused(&provided.kind.root_element) {
+            drop(permit);
+            tokio::select! {
+                _ = tokio::time::sleep(idle.clamp(Duration::from_millis(100), Duration::from_secs(1))) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let polled = shared.client.get_request(Some(&provided.kind)).await;
+        shared.metrics.smev_call("GetRequest", started.elapsed(), polled.as_ref().map(|_| ()));
+        shared.metrics.polled(polled.as_ref().map(|_| ()));
+        let pause = match polled {
             Ok(Some(received)) => {
                 failures = 0;
                 let shared = shared.clone();
@@ -90,8 +103,13 @@ pub fn poll_backoff(idle: Duration, failures: u32, class: RetryClass) -> Duratio
 async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<ReceivedRequest>) {
     let request = &received.message;
     let smev_id = request.metadata.message_id.clone().unwrap_or_else(|| request.request.message_id.to_string());
-    if let Err(e) = answer(shared, provided, &received, &smev_id).await {
-        tracing::warn!(message_id = %smev_id, error = %e, "request left for redelivery");
+    let kind = &request.kind.root_element;
+    match answer(shared, provided, &received, &smev_id).await {
+        Ok(outcome) => shared.metrics.received(kind, outcome),
+        Err(e) => {
+            shared.metrics.received(kind, "left");
+            tracing::warn!(message_id = %smev_id, error = %e, "request left for redelivery");
+        }
     }
 }
 
@@ -115,16 +133,19 @@ async fn answer(
     provided: &ProvidedKind,
     received: &Received<ReceivedRequest>,
     smev_id: &str,
-) -> Result<(), NotNow> {
+) -> Result<&'static str, NotNow> {
     let request = &received.message;
     let now = shared.clock_now();
     let entry = shared.inbox.record_received(smev_id, &request.kind.root_element, &provided.handler, now).await?;
     let redelivered = entry.deliveries > 1;
     tracing::info!(message_id = %smev_id, kind = %request.kind, deliveries = entry.deliveries, "request received");
     let reply_to = request.reply_to.clone().unwrap_or_default();
+    // How the request was dealt with, for the metrics.
+    let outcome;
     match &entry.response {
         // Answered before: the same response, under the same MessageID, is (still) in the outbox.
         Some(recorded) => {
+            outcome = "redelivered";
             let job = jobs::encode(&SendJob {
                 envelope: String::from_utf8_lossy(&recorded.body).into_owned(),
                 answers: Some(smev_id.to_string()),
@@ -132,7 +153,10 @@ async fn answer(
             shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
         }
         None => {
-            let handled = match verify_delivered(&received.envelope, request, shared.smev_cert.as_ref()) {
+            let started = std::time::Instant::now();
+            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref());
+            shared.metrics.verified(verified.is_ok(), started.elapsed());
+            let handled = match &verified {
                 Ok(()) => {
                     let input = HandlerInput {
                         kind: &request.kind,
@@ -151,6 +175,11 @@ async fn answer(
                     }]))
                 }
             };
+            outcome = match (&handled, verified.is_ok()) {
+                (_, false) => "untrusted",
+                (Handled::Answer(_), true) => "answered",
+                (Handled::Deferred { .. }, true) => "deferred",
+            };
             match handled {
                 Handled::Answer(body) => queue_response(shared, smev_id, &reply_to, body).await?,
                 Handled::Deferred { key, job } => {
@@ -159,7 +188,8 @@ async fn answer(
             }
         }
     }
-    acknowledge(shared, smev_id, entry.deliveries, redelivered).await
+    acknowledge(shared, smev_id, entry.deliveries, redelivered).await?;
+    Ok(outcome)
 }
 
 /// Queues the response to request `smev_id` and records it in the inbox. The idempotency key makes this a no-op
@@ -169,7 +199,7 @@ pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body
     let now = shared.clock_now();
     let response =
         SendResponse { message_id: MessageId::new_v1(), to: reply_to.to_string(), body, attachments: Vec::new() };
-    let envelope = build::send_response(shared.client.version(), &response, None)?;
+    let envelope = build::send_response_unsigned_trusted(shared.client.version(), &response)?;
     let job = jobs::encode(&SendJob { envelope, answers: Some(smev_id.to_string()) });
     let item = shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
     let stored = shared.outbox.get(item).await?.map(|i| i.payload).unwrap_or(job);

@@ -41,6 +41,12 @@ pub struct Shared {
     pub school: Arc<dyn SchoolSystem>,
     /// This process's name in lease owners.
     pub instance: String,
+    /// Counters and histograms for `/metrics` and the operators' summary.
+    pub metrics: crate::metrics::Metrics,
+    /// Kinds of data whose polling an operator paused.
+    pub paused: crate::ops::PauseSet,
+    /// Who did what through the operators' API.
+    pub audit: crate::ops::AuditLog,
 }
 
 impl Shared {
@@ -157,7 +163,25 @@ impl Gateway {
     ) -> Gateway {
         let instance = format!("{}-{}", config.identity.mnemonic, std::process::id());
         let breakers = Breakers::new(BreakerPolicy::default());
-        let shared = Shared { config, client, outbox, inbox, clock, smev_cert, breakers, school, instance };
+        let metrics = crate::metrics::Metrics::new();
+        // Every call to the school system is timed, whoever makes it (handlers, workers, status pushes).
+        let school = metrics.instrument_school(school);
+        let paused = crate::ops::PauseSet::new();
+        let audit = crate::ops::AuditLog::in_store(&config.store.path);
+        let shared = Shared {
+            config,
+            client,
+            outbox,
+            inbox,
+            clock,
+            smev_cert,
+            breakers,
+            school,
+            instance,
+            metrics,
+            paused,
+            audit,
+        };
         Gateway { shared: Arc::new(shared), embedded: None }
     }
 

@@ -100,6 +100,7 @@ async fn work(shared: &Shared, lease: Lease) {
         Ok(()) => shared.outbox.complete(&lease, now).await.map(|()| None),
         Err(failure) => shared.outbox.fail(&lease, failure, now).await.map(Some),
     };
+    observe(shared, &lease, &recorded).await;
     match recorded {
         Ok(None) => tracing::debug!(queue = %lease.queue, item = %lease.id, "done"),
         Ok(Some(FailOutcome::DeadLettered { cause })) => {
@@ -110,21 +111,55 @@ async fn work(shared: &Shared, lease: Lease) {
     }
 }
 
+/// Counts the outcome of an attempt: sends and acknowledgements by kind of data, retries and dead letters by queue.
+async fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>, crate::outbox::OutboxError>) {
+    let metrics = &shared.metrics;
+    let outcome = match recorded {
+        Ok(None) => "ok",
+        Ok(Some(FailOutcome::Rescheduled { .. })) => {
+            metrics.retried(&lease.queue);
+            "retry"
+        }
+        Ok(Some(FailOutcome::DeadLettered { cause })) => {
+            metrics.dead_lettered(&lease.queue, cause.as_str());
+            "dead"
+        }
+        Err(_) => "error",
+    };
+    // The kind of data is the exchange's: that of the request a response answers or a delivery acknowledges.
+    let about = match lease.queue.as_str() {
+        jobs::SEND_QUEUE => jobs::decode::<SendJob>(&lease.payload).ok().and_then(|job| job.answers),
+        jobs::ACK_QUEUE => jobs::decode::<AckJob>(&lease.payload).ok().map(|job| job.message_id),
+        _ => return,
+    };
+    let kind = match about {
+        Some(id) => shared.inbox.get(&id).await.ok().flatten().map_or_else(|| "unknown".to_owned(), |e| e.kind),
+        None => "request".to_owned(),
+    };
+    if lease.queue == jobs::SEND_QUEUE {
+        metrics.sent(&kind, outcome);
+    } else {
+        metrics.acked(&kind, outcome);
+    }
+}
+
 /// Whether an error means SMEV itself is unreachable or failing, which is what the breaker counts.
 fn is_outage(e: &ClientError) -> bool {
     matches!(e, ClientError::Transport(_) | ClientError::Timeout(_))
         || matches!(e, ClientError::Http { status, .. } if *status >= 500)
 }
 
-/// Calls SMEV through the breaker.
-async fn guarded<T, F>(shared: &Shared, call: F) -> Result<T, ClientError>
+/// Calls SMEV through the breaker, timing the call (`operation` names it in the metrics).
+async fn guarded<T, F>(shared: &Shared, operation: &str, call: F) -> Result<T, ClientError>
 where
     F: std::future::Future<Output = Result<T, ClientError>>,
 {
     if shared.breakers.permit(SMEV_DESTINATION) == Permit::Refused {
         return Err(ClientError::Transport("SMEV's circuit breaker is open".into()));
     }
+    let started = std::time::Instant::now();
     let result = call.await;
+    shared.metrics.smev_call(operation, started.elapsed(), result.as_ref().map(|_| ()));
     let outage = result.as_ref().err().is_some_and(is_outage);
     shared.breakers.record(SMEV_DESTINATION, !outage);
     result
@@ -147,7 +182,8 @@ fn failure(e: &ClientError) -> Result<(), FailureKind> {
 async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
     let job: SendJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
     let operation = operation_of(&job.envelope);
-    let result = guarded(shared, shared.client.send_unsigned(operation, &job.envelope)).await.map(|_| ());
+    let sending = shared.client.send_unsigned(operation, &job.envelope);
+    let result = guarded(shared, operation.name(), sending).await.map(|_| ());
     match result {
         Ok(()) => {
             tracing::info!(item = %lease.id, answers = job.answers.as_deref().unwrap_or("-"), "sent");
@@ -179,12 +215,12 @@ async fn resend_with_new_id(shared: &Shared, body: &CallBody) -> Result<(), Fail
         CallBody::SendResponse(response, _) => {
             let mut fresh = response.clone();
             fresh.message_id = MessageId::new_v1();
-            guarded(shared, shared.client.send_response(&fresh)).await.map(|_| ())
+            guarded(shared, "SendResponse", shared.client.send_response(&fresh)).await.map(|_| ())
         }
         CallBody::SendRequest(request, _) => {
             let mut fresh = request.clone();
             fresh.message_id = MessageId::new_v1();
-            guarded(shared, shared.client.send_request(&fresh)).await.map(|_| ())
+            guarded(shared, "SendRequest", shared.client.send_request(&fresh)).await.map(|_| ())
         }
         _ => Ok(()),
     };
@@ -194,7 +230,7 @@ async fn resend_with_new_id(shared: &Shared, body: &CallBody) -> Result<(), Fail
 /// Acknowledges a delivered message, and records it in the inbox.
 async fn ack(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
     let job: AckJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-    match guarded(shared, shared.client.ack(&job.message_id, job.accepted)).await {
+    match guarded(shared, "Ack", shared.client.ack(&job.message_id, job.accepted)).await {
         Ok(()) => {
             if let Err(e) = shared.inbox.mark_acked(&job.message_id, shared.clock.now()).await {
                 tracing::warn!(message_id = %job.message_id, error = %e, "acknowledged, but the inbox did not record it");

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 
 use super::table::{Enqueued, Table};
-use super::{BoxFuture, FailOutcome, FailureKind, ItemId, Lease, Outbox, OutboxConfig, OutboxError, Stats, WorkItem};
+use super::{
+    BoxFuture, FailOutcome, FailureKind, ItemId, Lease, ListFilter, Outbox, OutboxConfig, OutboxError, Stats, WorkItem,
+};
 
 /// The outbox in memory.
 pub struct MemoryOutbox {
@@ -157,5 +159,13 @@ impl Outbox for MemoryOutbox {
 
     fn prune(&self, completed_before: SystemTime) -> BoxFuture<'_, Result<usize, OutboxError>> {
         Box::pin(async move { Ok(self.lock().table.prune(completed_before, usize::MAX).len()) })
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<Vec<WorkItem>, OutboxError>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            let found = inner.table.matching(filter).into_iter().filter(|item| filter.matches_payload(&item.payload));
+            Ok(found.take(filter.limit).map(|item| WorkItem { payload: Vec::new(), ..item.clone() }).collect())
+        })
     }
 }

@@ -158,6 +158,90 @@ pub trait Outbox: Send + Sync {
 
     /// Removes items completed before `completed_before` and returns how many. Dead letters stay until purged.
     fn prune(&self, completed_before: SystemTime) -> BoxFuture<'_, Result<usize, OutboxError>>;
+
+    /// Up to `filter.limit` items that match `filter`, in id order, *without* their payloads (`payload` is empty;
+    /// [`Outbox::get`] reads one). For operators: it walks every retained item, so it is not for the hot path.
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<Vec<WorkItem>, OutboxError>>;
+}
+
+/// Which items [`Outbox::list`] returns: every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only items of this queue.
+    pub queue: Option<String>,
+    /// Only items in this state.
+    pub state: Option<StateFilter>,
+    /// Only items whose idempotency key contains this text (keys name the SMEV message they are about).
+    pub key_contains: Option<String>,
+    /// Only items whose payload contains these bytes; costs a read of every candidate's payload.
+    pub payload_contains: Option<Vec<u8>>,
+    /// Only items with an id above this one, for paging.
+    pub after: Option<ItemId>,
+    /// At most this many items.
+    pub limit: usize,
+}
+
+/// An [`ItemState`] without its details, for filtering and display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateFilter {
+    /// [`ItemState::Pending`].
+    Pending,
+    /// [`ItemState::Leased`].
+    Leased,
+    /// [`ItemState::Completed`].
+    Completed,
+    /// [`ItemState::Dead`].
+    Dead,
+}
+
+impl StateFilter {
+    /// Every state, in an item's order of life.
+    pub const ALL: [StateFilter; 4] =
+        [StateFilter::Pending, StateFilter::Leased, StateFilter::Completed, StateFilter::Dead];
+
+    /// The state `state` is in.
+    pub fn of(state: &ItemState) -> StateFilter {
+        match state {
+            ItemState::Pending => StateFilter::Pending,
+            ItemState::Leased { .. } => StateFilter::Leased,
+            ItemState::Completed { .. } => StateFilter::Completed,
+            ItemState::Dead { .. } => StateFilter::Dead,
+        }
+    }
+
+    /// The state's name in the operators' API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateFilter::Pending => "pending",
+            StateFilter::Leased => "leased",
+            StateFilter::Completed => "completed",
+            StateFilter::Dead => "dead",
+        }
+    }
+
+    /// The state named `name`.
+    pub fn parse(name: &str) -> Option<StateFilter> {
+        StateFilter::ALL.into_iter().find(|state| state.as_str() == name)
+    }
+}
+
+impl ListFilter {
+    /// Whether `item` passes every condition but the payload's.
+    pub(crate) fn matches_metadata(&self, item: &WorkItem) -> bool {
+        self.queue.as_deref().is_none_or(|queue| queue == item.queue)
+            && self.state.is_none_or(|state| state == StateFilter::of(&item.state))
+            && self.key_contains.as_deref().is_none_or(|text| item.idempotency_key.contains(text))
+            && self.after.is_none_or(|after| item.id > after)
+    }
+
+    /// Whether `payload` passes the payload's condition.
+    pub(crate) fn matches_payload(&self, payload: &[u8]) -> bool {
+        match &self.payload_contains {
+            None => true,
+            Some(needle) if needle.is_empty() => true,
+            Some(needle) => payload.windows(needle.len()).any(|window| window == needle.as_slice()),
+        }
+    }
 }
 
 /// What an outbox holds, for health checks and metrics.

@@ -24,7 +24,7 @@ use super::commit::Ticket;
 use super::error::{OpenError, OutboxError};
 use super::item::{from_nanos, nanos, DeadCause, ItemId, ItemState, WorkItem};
 use super::table::{Enqueued, Table};
-use super::{BoxFuture, FailOutcome, FailureKind, Lease, Outbox, OutboxConfig, StateDb, Stats};
+use super::{BoxFuture, FailOutcome, FailureKind, Lease, ListFilter, Outbox, OutboxConfig, StateDb, Stats};
 
 /// The name of the outbox's tree in the state directory.
 const TREE: &str = "outbox";
@@ -346,6 +346,31 @@ impl Outbox for SledOutbox {
 
     fn prune(&self, completed_before: SystemTime) -> BoxFuture<'_, Result<usize, OutboxError>> {
         Box::pin(self.prune_all(completed_before))
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<Vec<WorkItem>, OutboxError>> {
+        Box::pin(async move {
+            if filter.payload_contains.is_none() {
+                let inner = self.lock_unchecked();
+                return Ok(inner.table.matching(filter).into_iter().take(filter.limit).cloned().collect());
+            }
+            // Payloads are on disk: copy the candidates out of the lock, then read each one's payload.
+            let candidates: Vec<WorkItem> = self.lock_unchecked().table.matching(filter).into_iter().cloned().collect();
+            let mut found = Vec::new();
+            for item in candidates {
+                if found.len() >= filter.limit {
+                    break;
+                }
+                // An item removed since the candidates were taken is simply not listed.
+                match self.payload(item.id) {
+                    Ok(payload) if filter.matches_payload(&payload) => found.push(item),
+                    Ok(_) => {}
+                    Err(_) if self.lock_unchecked().table.get(item.id).is_none() => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(found)
+        })
     }
 }
 

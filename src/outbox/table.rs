@@ -171,6 +171,13 @@ impl Table {
         dead.filter(|item| queue.is_none_or(|queue| queue == item.queue)).take(limit).collect()
     }
 
+    /// Every item that passes `filter`'s conditions on metadata, in id order.
+    pub(crate) fn matching<'a>(&'a self, filter: &'a super::ListFilter) -> Vec<&'a WorkItem> {
+        let mut found: Vec<&WorkItem> = self.items.values().filter(|item| filter.matches_metadata(item)).collect();
+        found.sort_unstable_by_key(|item| item.id);
+        found
+    }
+
     /// Counts of every item by queue and state.
     pub(crate) fn stats(&self, now: SystemTime) -> Stats {
         let mut stats = Stats::default();
