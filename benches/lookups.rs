@@ -59,7 +59,7 @@ fn main() {
     edugate::crypto::ensure_default_engine().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mock = procs::start_mock(dir.path());
-    let gateway = procs::start_gateway(dir.path(), &mock.addr);
+    let mut gateway = procs::start_gateway(dir.path(), &mock.addr);
     let certs = edugate::config::certs_dev();
     let key = PrivateKey::from_pem(&std::fs::read(certs.join("portal.key")).unwrap()).unwrap();
     let cert = Certificate::load(&certs.join("portal.crt")).unwrap();
@@ -74,8 +74,17 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let content = "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>112-233-445 95</p:ApplicantSnils>\
-                   <p:PeriodFrom>2026-09-01</p:PeriodFrom><p:PeriodTo>2026-10-24</p:PeriodTo></p:ProgressRequest>";
+    // The period ends on the demo term's last day; LOOKUP_DAYS=54 asks for the whole term (the heaviest answer).
+    let days = setting("LOOKUP_DAYS", 7) as i64;
+    let to = time::macros::date!(2026 - 10 - 24);
+    let from = to - time::Duration::days(days - 1);
+    let content: &'static str = Box::leak(
+        format!(
+            "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>112-233-445 95</p:ApplicantSnils>\
+             <p:PeriodFrom>{from}</p:PeriodFrom><p:PeriodTo>{to}</p:PeriodTo></p:ProgressRequest>"
+        )
+        .into_boxed_str(),
+    );
     let (cpu0, t0, measured) = runtime.block_on(async {
         // Warm up: one lookup end to end.
         let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
@@ -137,15 +146,17 @@ fn main() {
     });
     let _ = (t0, measured);
     let cpu = cpu_of(gateway.child.id()) - cpu0;
+    // A graceful stop, so that a profiler wrapped around the gateway writes its output.
+    procs::terminate(&mut gateway);
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = lat.len() as f64;
     let per_lookup_us = cpu * 1e6 / n.max(1.0);
     println!("gateway crypto floor: sign {sign_us:.1} µs, verify {verify_us:.1} µs; per lookup (3 signs + 2 verifies) {floor_us:.0} µs");
-    println!("\n| clients | lookups | lookups/s | p50 | p99 | gateway CPU per lookup | floor | CPU / floor |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("\n| period | clients | lookups | lookups/s | p50 | p99 | gateway CPU per lookup | floor | CPU / floor |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {clients} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} µs | {:.0} µs | {:.2} |",
+        "| {days} days | {clients} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} µs | {:.0} µs | {:.2} |",
         lat.len(),
         n / secs as f64,
         percentile(&lat, 0.50),

@@ -28,32 +28,41 @@ fn esc_attr(s: &str) -> Cow<'_, str> {
 }
 
 /// A string builder for envelopes; names are written with their prefixes (`ns:` types, `b:` basic, `f:` faults).
-struct Out(String);
+struct Out {
+    s: String,
+    /// Whether business content is written as given, without parsing it first (see
+    /// [`send_response_unsigned_trusted`]).
+    trust_content: bool,
+}
 
 impl Out {
+    fn new(capacity: usize) -> Out {
+        Out { s: String::with_capacity(capacity), trust_content: false }
+    }
+
     fn open(&mut self, name: &str) {
-        self.0.push('<');
-        self.0.push_str(name);
-        self.0.push('>');
+        self.s.push('<');
+        self.s.push_str(name);
+        self.s.push('>');
     }
 
     fn open_id(&mut self, name: &str, id: &str) {
-        self.0.push('<');
-        self.0.push_str(name);
-        self.0.push_str(" Id=\"");
-        self.0.push_str(&esc_attr(id));
-        self.0.push_str("\">");
+        self.s.push('<');
+        self.s.push_str(name);
+        self.s.push_str(" Id=\"");
+        self.s.push_str(&esc_attr(id));
+        self.s.push_str("\">");
     }
 
     fn close(&mut self, name: &str) {
-        self.0.push_str("</");
-        self.0.push_str(name);
-        self.0.push('>');
+        self.s.push_str("</");
+        self.s.push_str(name);
+        self.s.push('>');
     }
 
     fn leaf(&mut self, name: &str, text: &str) {
         self.open(name);
-        self.0.push_str(&esc(text));
+        self.s.push_str(&esc(text));
         self.close(name);
     }
 
@@ -64,19 +73,19 @@ impl Out {
     }
 
     fn empty(&mut self, name: &str) {
-        self.0.push('<');
-        self.0.push_str(name);
-        self.0.push_str("/>");
+        self.s.push('<');
+        self.s.push_str(name);
+        self.s.push_str("/>");
     }
 
     fn raw(&mut self, xml: &str) {
-        self.0.push_str(xml);
+        self.s.push_str(xml);
     }
 }
 
 /// Starts an envelope whose body holds `element` (a types-namespace element), declaring the namespaces used.
 fn envelope_start(version: Version, element: &str) -> Out {
-    let mut out = Out(String::with_capacity(2048));
+    let mut out = Out::new(2048);
     out.raw("<soap:Envelope xmlns:soap=\"");
     out.raw(SOAP_ENV_NS);
     out.raw("\"><soap:Header/><soap:Body><ns:");
@@ -95,7 +104,7 @@ fn envelope_end(mut out: Out, element: &str) -> String {
     out.raw("</ns:");
     out.raw(element);
     out.raw("></soap:Body></soap:Envelope>");
-    out.0
+    out.s
 }
 
 /// Checks that business content is one self-contained, namespaced XML element and returns just that element
@@ -178,7 +187,7 @@ fn attachment_contents(out: &mut Out, attachments: &[AttachmentContent]) {
 
 fn primary_content(out: &mut Out, content: &str, personal_signature: Option<&str>) -> Result<(), SmevError> {
     out.open("b:MessagePrimaryContent");
-    out.raw(checked_content(content)?);
+    out.raw(if out.trust_content { content.trim() } else { checked_content(content)? });
     out.close("b:MessagePrimaryContent");
     if let Some(sig) = personal_signature {
         out.open("ns:PersonalSignature");
@@ -290,6 +299,17 @@ fn sender_provided_response_data(out: &mut Out, r: &SendResponse, id: &str) -> R
     response_body(out, &r.body)?;
     out.close("ns:SenderProvidedResponseData");
     Ok(())
+}
+
+/// An unsigned `SendResponseRequest` whose business content the caller produced itself (the gateway's handlers
+/// write it, or copy an element already parsed): the content is written as given rather than parsed first. The
+/// envelope is parsed in full when it is signed, so malformed content still never leaves.
+pub fn send_response_unsigned_trusted(version: Version, r: &SendResponse) -> Result<String, SmevError> {
+    let mut out = envelope_start(version, "SendResponseRequest");
+    out.trust_content = true;
+    sender_provided_response_data(&mut out, r, SIGNED_BY_PROVIDER)?;
+    attachment_contents(&mut out, &r.attachments);
+    Ok(envelope_end(out, "SendResponseRequest"))
 }
 
 /// `SendResponseRequest`: a provider's answer, signed over `SenderProvidedResponseData`.
@@ -491,7 +511,7 @@ pub fn async_status_response_data(
     to: &str,
     s: &AsyncProcessingStatus,
 ) -> String {
-    let mut out = Out(String::with_capacity(1024));
+    let mut out = Out::new(1024);
     out.raw("<ns:SenderProvidedResponseData xmlns:ns=\"");
     out.raw(version.types_ns());
     out.raw("\" xmlns:f=\"");
@@ -503,7 +523,7 @@ pub fn async_status_response_data(
     out.leaf("ns:To", to);
     async_processing_status(&mut out, s);
     out.close("ns:SenderProvidedResponseData");
-    out.0
+    out.s
 }
 
 /// `AckResponse`.
@@ -568,7 +588,7 @@ fn fault_fields(out: &mut Out, f: &SmevFault) {
 
 /// A SOAP fault envelope with the typed SMEV detail.
 pub fn fault(version: Version, f: &SmevFault) -> String {
-    let mut out = Out(String::with_capacity(1024));
+    let mut out = Out::new(1024);
     out.raw("<soap:Envelope xmlns:soap=\"");
     out.raw(SOAP_ENV_NS);
     out.raw("\"><soap:Body><soap:Fault>");
@@ -588,5 +608,5 @@ pub fn fault(version: Version, f: &SmevFault) -> String {
         out.raw("></detail>");
     }
     out.raw("</soap:Fault></soap:Body></soap:Envelope>");
-    out.0
+    out.s
 }

@@ -84,7 +84,15 @@ pub fn start_gateway(dir: &Path, mock_addr: &str) -> Proc {
 
 /// Starts the gateway with a log filter (`None`: the default level).
 pub fn start_gateway_logging(dir: &Path, mock_addr: &str, log: Option<&str>) -> Proc {
-    let mut command = Command::new(edugate_bin());
+    // EDUGATE_PROFILE_GATEWAY=FILE runs the gateway under callgrind, writing its profile to FILE (for benchmarks).
+    let mut command = match std::env::var("EDUGATE_PROFILE_GATEWAY") {
+        Ok(out) => {
+            let mut c = Command::new("valgrind");
+            c.arg("--tool=callgrind").arg(format!("--callgrind-out-file={out}")).arg(edugate_bin());
+            c
+        }
+        Err(_) => Command::new(edugate_bin()),
+    };
     command.arg("run");
     for (k, v) in [
         ("EDUGATE__SMEV__ENDPOINT", format!("http://{mock_addr}/smev/1.3")),
