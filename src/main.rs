@@ -1,5 +1,6 @@
 //! The `edugate` command line. Errors get their context here and nowhere else.
 mod demo;
+mod ops_cli;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -41,6 +42,25 @@ enum Command {
         /// The school data file the gateway uses (the demo records an enrollment in it).
         #[arg(long)]
         data: PathBuf,
+    },
+    /// The outbox, for operators: list, show, retry and purge items (through a running gateway's API with
+    /// `--url` and `--token`, or on a stopped gateway's `--store`).
+    Queue {
+        #[command(flatten)]
+        target: ops_cli::TargetArgs,
+        #[command(subcommand)]
+        command: ops_cli::QueueCommand,
+    },
+    /// Every step a message (by SMEV MessageID) or an application (by orderId) took: inbox, outbox items, their
+    /// attempts and errors, operators' actions.
+    Trace {
+        /// An SMEV MessageID or an orderId.
+        id: String,
+        /// Show personal data unmasked (needs an admin token; recorded in the audit log).
+        #[arg(long)]
+        pii: bool,
+        #[command(flatten)]
+        target: ops_cli::TargetArgs,
     },
     /// Run the gateway: poll SMEV, answer requests, drain the outbox, until SIGINT or SIGTERM.
     Run {
@@ -137,6 +157,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dsig(cmd) => dsig(cmd, &engine),
         Command::Smev(cmd) => smev_command(cmd, &engine),
         Command::Run { config } => run_gateway(config.as_deref()),
+        Command::Queue { target, command } => ops_cli::queue(target, command),
+        Command::Trace { id, pii, target } => ops_cli::trace(target, &id, pii),
         Command::Demo { mock, data } => {
             crypto::init_engine(&engine)?;
             demo::run(&mock, &data, &demo::certs_dev())

@@ -25,6 +25,7 @@ const OTHER_ELEMENTS: &[&str] = &[
     "House",
     "Apartment",
     "Issuer",
+    "IssueDate",
     "Snils",
     "ApplicantSnils",
     "ChildSnils",
