@@ -22,6 +22,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
+/// The parts of a stored call that a delivery copies.
+struct Copied {
+    /// The sender's signed element, self-contained.
+    data: String,
+    /// The sender's `ds:Signature`, self-contained.
+    signature: Option<String>,
+    /// The attachments' bytes.
+    attachments: Vec<edugate::smev::AttachmentContent>,
+}
+
 /// A registered information system, loaded.
 struct Registered {
     config: SystemConfig,
@@ -459,56 +469,49 @@ impl Emulator {
         }
     }
 
-    /// Re-reads a stored call: the payload is the envelope exactly as the sender posted it.
-    fn stored_call(stored: &StoredMessage) -> Result<(String, Call), SmevFault> {
-        let text = String::from_utf8(stored.payload.clone())
+    /// What a delivery copies from a stored call (the envelope exactly as the sender posted it): the signed data
+    /// and the sender's signature, each made self-contained so they verify where they are put, and the
+    /// attachments. The stored envelope is parsed once.
+    fn copy_stored(stored: &StoredMessage) -> Result<Copied, SmevFault> {
+        let text = std::str::from_utf8(&stored.payload)
             .map_err(|_| fault(FaultKind::SmevFailure, "stored message is not UTF-8"))?;
-        let call = {
-            let doc = xml::parse(&text, &Limits { max_document_bytes: usize::MAX, ..Limits::default() })
-                .map_err(|e| smev_fault(e.into()))?;
-            parse::parse_call(&doc).map_err(smev_fault)?
+        let limits = Limits { max_document_bytes: usize::MAX, ..Limits::default() };
+        let doc = xml::parse(text, &limits).map_err(|e| smev_fault(e.into()))?;
+        let call = parse::parse_call(&doc).map_err(smev_fault)?;
+        let attachments = match call.body {
+            CallBody::SendRequest(r, _) => r.attachments,
+            CallBody::SendResponse(r, _) => r.attachments,
+            _ => Vec::new(),
         };
-        Ok((text, call))
+        Ok(Copied {
+            data: doc.self_contained_source(call.signed_node).into_owned(),
+            signature: call.signature.map(|s| doc.self_contained_source(s).into_owned()),
+            attachments,
+        })
     }
 
     fn deliver_request(&self, v: Version, stored: &StoredMessage) -> Result<String, SmevFault> {
-        let (text, call) = Self::stored_call(stored)?;
-        let doc = xml::parse(&text, &Limits { max_document_bytes: usize::MAX, ..Limits::default() })
-            .map_err(|e| smev_fault(e.into()))?;
-        let attachments = match call.body {
-            CallBody::SendRequest(r, _) => r.attachments,
-            _ => Vec::new(),
-        };
-        let data = doc.self_contained_source(call.signed_node);
-        let signature = call.signature.map(|s| doc.self_contained_source(s));
+        let copied = Self::copy_stored(stored)?;
         let delivered = DeliveredRequest {
-            sender_provided_data: &data,
+            sender_provided_data: &copied.data,
             metadata: self.metadata_of(stored, MessageType::Request),
             reply_to: Some(encode_reply_to(&stored.record.header.sender, &stored.record.header.message_id)),
-            sender_signature: signature.as_deref(),
-            attachments,
+            sender_signature: copied.signature.as_deref(),
+            attachments: copied.attachments,
         };
         build::get_request_response(v, Some(&delivered), Some(&self.smev)).map_err(smev_fault)
     }
 
     fn deliver_response(&self, v: Version, stored: &StoredMessage) -> Result<String, SmevFault> {
-        let (text, call) = Self::stored_call(stored)?;
-        let doc = xml::parse(&text, &Limits { max_document_bytes: usize::MAX, ..Limits::default() })
-            .map_err(|e| smev_fault(e.into()))?;
-        let attachments = match call.body {
-            CallBody::SendResponse(r, _) => r.attachments,
-            _ => Vec::new(),
-        };
-        let data = doc.self_contained_source(call.signed_node);
-        let signature = call.signature.map(|s| doc.self_contained_source(s));
+        let copied = Self::copy_stored(stored)?;
         let delivered = DeliveredResponse {
             original_message_id: stored.record.header.original_message_id.clone(),
             original_transaction_code: None,
             reference_message_id: None,
-            sender_provided_data: &data,
+            sender_provided_data: &copied.data,
             metadata: self.metadata_of(stored, MessageType::Response),
-            sender_signature: signature.as_deref(),
-            attachments,
+            sender_signature: copied.signature.as_deref(),
+            attachments: copied.attachments,
         };
         build::get_response_response(v, Some(&delivered), Some(&self.smev)).map_err(smev_fault)
     }
