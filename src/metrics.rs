@@ -17,7 +17,7 @@ use crate::school::{
 };
 use crate::smev::client::ClientError;
 use crate::smev::{RetryClass, SmevError};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -219,7 +219,16 @@ struct Inner {
     faults: VecDeque<FaultRecord>,
     /// The last poll of SMEV.
     last_poll: Option<PollOutcome>,
+    /// The kind of data of recently received messages, so that their responses and acknowledgements are counted by
+    /// kind without reading the store.
+    kinds: HashMap<String, String>,
+    /// The order in which `kinds` were remembered, oldest first, to forget the oldest past [`MAX_REMEMBERED`].
+    remembered: VecDeque<String>,
 }
+
+/// How many messages' kinds are remembered: far more than are ever in flight; an older message's late response or
+/// acknowledgement (or one after a restart) is counted under `unknown`.
+const MAX_REMEMBERED: usize = 20_000;
 
 /// The metrics handle the gateway's tasks share; cheap to clone.
 #[derive(Debug, Clone)]
@@ -261,6 +270,24 @@ impl Metrics {
     /// A request of `kind` was taken from SMEV; `outcome` is `answered`, `redelivered`, `untrusted` or `left`.
     pub fn received(&self, kind: &str, outcome: &str) {
         self.count(RECEIVED, vec![("kind", label(kind)), ("outcome", label(outcome))]);
+    }
+
+    /// Remembers the kind of data of message `message_id`, for counting its response and acknowledgement.
+    pub fn remember_kind(&self, message_id: &str, kind: &str) {
+        let mut inner = self.lock();
+        if inner.kinds.insert(message_id.to_owned(), label(kind)).is_none() {
+            inner.remembered.push_back(message_id.to_owned());
+        }
+        while inner.remembered.len() > MAX_REMEMBERED {
+            if let Some(oldest) = inner.remembered.pop_front() {
+                inner.kinds.remove(&oldest);
+            }
+        }
+    }
+
+    /// The kind of data of message `message_id`, if remembered.
+    pub fn kind_of(&self, message_id: &str) -> Option<String> {
+        self.lock().kinds.get(message_id).cloned()
     }
 
     /// A message of `kind` was sent to SMEV (or the attempt ended with `outcome`: `ok`, `retry`, `dead`).
@@ -614,6 +641,19 @@ mod tests {
         assert_eq!(faults.len(), RECENT_FAULTS);
         assert_eq!(faults[0].fault, format!("http-{}", 500 + ((RECENT_FAULTS + 4) % 3)));
         assert_eq!(metrics.totals().faults, (RECENT_FAULTS + 5) as u64);
+    }
+
+    #[test]
+    fn kinds_are_remembered_up_to_a_bound() {
+        let metrics = Metrics::new();
+        for i in 0..(MAX_REMEMBERED + 10) {
+            metrics.remember_kind(&i.to_string(), "Echo");
+        }
+        metrics.remember_kind("5000", "FormData");
+        assert_eq!(metrics.kind_of("0"), None, "the oldest are forgotten");
+        assert_eq!(metrics.kind_of(&(MAX_REMEMBERED + 9).to_string()).as_deref(), Some("Echo"));
+        assert_eq!(metrics.kind_of("5000").as_deref(), Some("FormData"));
+        assert_eq!(metrics.lock().kinds.len(), MAX_REMEMBERED);
     }
 
     #[test]

@@ -140,6 +140,7 @@ async fn metrics_are_scraped_during_a_run_and_the_counters_move() {
     assert_eq!(value(&during, "edugate_messages_sent_total", &[("outcome", "ok")]), 3.0);
     assert_eq!(value(&during, "edugate_messages_sent_total", &[("kind", "Echo"), ("outcome", "ok")]), 1.0);
     assert!(value(&during, "edugate_messages_sent_total", &[("outcome", "retry")]) >= 1.0);
+    assert_eq!(value(&during, "edugate_messages_acknowledged_total", &[("kind", "FormData"), ("outcome", "ok")]), 1.0);
     assert!(value(&during, "edugate_outbox_retries_total", &[("queue", "send-to-smev")]) >= 1.0);
     assert!(
         value(&during, "edugate_smev_faults_total", &[("type", "SMEVFailure"), ("operation", "SendResponse")]) >= 1.0

@@ -134,6 +134,7 @@ async fn take(
     let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref());
     shared.metrics.verified(trusted.is_ok(), started.elapsed());
     shared.metrics.received("response", if trusted.is_ok() { "answered" } else { "untrusted" });
+    shared.metrics.remember_kind(&smev_id, "response");
     let summary = match (&trusted, &response.response.body) {
         (Err(e), _) => format!("untrusted: {e}"),
         (Ok(()), ResponseBody::Content { .. }) => "answer".to_string(),

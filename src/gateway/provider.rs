@@ -104,6 +104,7 @@ async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<Re
     let request = &received.message;
     let smev_id = request.metadata.message_id.clone().unwrap_or_else(|| request.request.message_id.to_string());
     let kind = &request.kind.root_element;
+    shared.metrics.remember_kind(&smev_id, kind);
     match answer(shared, provided, &received, &smev_id).await {
         Ok(outcome) => shared.metrics.received(kind, outcome),
         Err(e) => {

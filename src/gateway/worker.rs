@@ -100,7 +100,7 @@ async fn work(shared: &Shared, lease: Lease) {
         Ok(()) => shared.outbox.complete(&lease, now).await.map(|()| None),
         Err(failure) => shared.outbox.fail(&lease, failure, now).await.map(Some),
     };
-    observe(shared, &lease, &recorded).await;
+    observe(shared, &lease, &recorded);
     match recorded {
         Ok(None) => tracing::debug!(queue = %lease.queue, item = %lease.id, "done"),
         Ok(Some(FailOutcome::DeadLettered { cause })) => {
@@ -112,7 +112,7 @@ async fn work(shared: &Shared, lease: Lease) {
 }
 
 /// Counts the outcome of an attempt: sends and acknowledgements by kind of data, retries and dead letters by queue.
-async fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>, crate::outbox::OutboxError>) {
+fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>, crate::outbox::OutboxError>) {
     let metrics = &shared.metrics;
     let outcome = match recorded {
         Ok(None) => "ok",
@@ -132,8 +132,9 @@ async fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOu
         jobs::ACK_QUEUE => jobs::decode::<AckJob>(&lease.payload).ok().map(|job| job.message_id),
         _ => return,
     };
-    let kind = match about {
-        Some(id) => shared.inbox.get(&id).await.ok().flatten().map_or_else(|| "unknown".to_owned(), |e| e.kind),
+    // Remembered when the message was received: no store read on this path.
+    let kind = match &about {
+        Some(id) => metrics.kind_of(id).unwrap_or_else(|| "unknown".to_owned()),
         None => "request".to_owned(),
     };
     if lease.queue == jobs::SEND_QUEUE {
