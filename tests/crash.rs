@@ -73,8 +73,17 @@ async fn killed_gateway_loses_and_duplicates_nothing() {
     for r in &responses {
         *per_request.entry(r["original_message_id"].as_str().unwrap_or("").to_string()).or_default() += 1;
     }
-    let requests_held = control.messages("request").await;
-    let unacked = requests_held.iter().filter(|r| r["state"] != "acknowledged").count();
+    // The gateway acknowledges a request through its outbox after queuing the answer: give the last acknowledgements
+    // time to go out before counting.
+    let mut unacked = usize::MAX;
+    while Instant::now() < deadline + Duration::from_secs(30) {
+        let requests_held = control.messages("request").await;
+        unacked = requests_held.iter().filter(|r| r["state"] != "acknowledged").count();
+        if unacked == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let lost = sent.iter().filter(|id| !per_request.contains_key(*id) || !answered.contains_key(*id)).count();
     let duplicated: usize = per_request.values().map(|n| n.saturating_sub(1)).sum();
     let wrong = answered.iter().filter(|(_, r)| r["kind"] != "content" || r["signatures_valid"] != true).count();

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use crate::crypto::Certificate;
-use crate::dsig::{verify_document, KeySelection, Validity, VerifyOptions};
+use crate::dsig::{verify_signature, KeySelection, SignatureModel, Validity, VerifyOptions, DSIG_NS};
 use crate::smev::parse::{ReceivedRequest, ReceivedResponse};
 use crate::xml::{self, Limits, NodeId};
 
@@ -44,26 +44,35 @@ pub fn verify_response(
 /// SMEV's signature must cover `outer` (`Request` or `Response`) and the sender's must cover `data`.
 fn verify_nodes(envelope: &str, outer: NodeId, data: NodeId, smev_cert: Option<&Certificate>) -> Result<(), Untrusted> {
     let doc = xml::parse(envelope, &Limits::default()).map_err(|e| Untrusted::Unreadable(e.to_string()))?;
-    let reports =
-        verify_document(&doc, &VerifyOptions::default()).map_err(|e| Untrusted::SenderSignature(e.to_string()))?;
-    let covering = |node| reports.iter().find(|r| r.outcome.as_ref().is_ok_and(|v| v.covers(node)));
-    let failure = |node| {
-        reports
-            .iter()
-            .find_map(|r| r.outcome.as_ref().err().map(|e| e.to_string()))
-            .unwrap_or_else(|| format!("no signature covers {}", doc.element(node).local))
+    // Each signature is verified once, with the certificate that applies to what it covers: SMEV's own (when
+    // configured) for SMEV's signature, the one in KeyInfo for the sender's.
+    let smev_keys = match smev_cert {
+        Some(cert) => KeySelection::Trusted(vec![cert.clone()]),
+        None => KeySelection::KeyInfo,
     };
-    let smev = covering(outer).ok_or_else(|| Untrusted::SmevSignature(failure(outer)))?;
-    if let Some(expected) = smev_cert {
-        // Integrity was checked with KeyInfo; identity needs the configured certificate.
-        let options = VerifyOptions {
-            keys: KeySelection::Trusted(vec![expected.clone()]),
-            validity: Validity::Now,
-            digest_only: false,
+    let smev_options = VerifyOptions { keys: smev_keys, validity: Validity::Now, digest_only: false };
+    let sender_options = VerifyOptions::default();
+    let (mut smev_ok, mut sender_ok) = (None, None);
+    for signature in doc.elements().filter(|&e| doc.is(e, DSIG_NS, "Signature")) {
+        let target = match SignatureModel::read(&doc, signature) {
+            Ok(model) => model.references.first().and_then(|r| single_element(&doc, &r.id)),
+            Err(_) => None,
         };
-        crate::dsig::verify_signature(&doc, smev.signature, &options)
-            .map_err(|e| Untrusted::SmevSignature(e.to_string()))?;
+        if target == Some(outer) && smev_ok.is_none() {
+            smev_ok = Some(verify_signature(&doc, signature, &smev_options).map(|_| ()).map_err(|e| e.to_string()));
+        } else if target == Some(data) && sender_ok.is_none() {
+            sender_ok = Some(verify_signature(&doc, signature, &sender_options).map(|_| ()).map_err(|e| e.to_string()));
+        }
     }
-    covering(data).ok_or_else(|| Untrusted::SenderSignature(failure(data)))?;
+    let missing = |node: NodeId| format!("no signature covers {}", doc.element(node).local);
+    smev_ok.unwrap_or_else(|| Err(missing(outer))).map_err(Untrusted::SmevSignature)?;
+    sender_ok.unwrap_or_else(|| Err(missing(data))).map_err(Untrusted::SenderSignature)?;
     Ok(())
+}
+
+/// The one element with this Id, or none when there is none or several (verification then reports why).
+fn single_element(doc: &crate::xml::Document<'_>, id: &str) -> Option<NodeId> {
+    let mut found = doc.elements_with_id(id);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
