@@ -290,3 +290,37 @@ impl Stats {
         self.queues.get(queue).cloned().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both backends list the same items for the same filter, in id order, without payloads.
+    #[tokio::test]
+    async fn list_filters_alike_in_both_backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sled = SledOutbox::open_path(dir.path(), OutboxConfig::default()).expect("open");
+        let memory = MemoryOutbox::new(OutboxConfig::default());
+        let backends: [&dyn Outbox; 2] = [&memory, &sled];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for outbox in backends {
+            let a = outbox.enqueue("q", "response:m1", b"<x>42</x>", now).await.expect("enqueue");
+            let b = outbox.enqueue("q", "ack:m1", b"{}", now).await.expect("enqueue");
+            let c = outbox.enqueue("other", "school:m2", b"<orderId>42</orderId>", now).await.expect("enqueue");
+            let lease = outbox.lease("q", "w", 1, Duration::from_secs(5), now).await.expect("lease").remove(0);
+            outbox.fail(&lease, FailureKind::Final { reason: "bad".into() }, now).await.expect("fail");
+            let list = |filter: ListFilter| async move {
+                let items = outbox.list(&filter).await.expect("list");
+                assert!(items.iter().all(|item| item.payload.is_empty()), "no payloads");
+                items.into_iter().map(|item| item.id).collect::<Vec<_>>()
+            };
+            let all = ListFilter { limit: 10, ..ListFilter::default() };
+            assert_eq!(list(all.clone()).await, vec![a, b, c]);
+            assert_eq!(list(ListFilter { queue: Some("q".into()), ..all.clone() }).await, vec![a, b]);
+            assert_eq!(list(ListFilter { state: Some(StateFilter::Dead), ..all.clone() }).await, vec![a]);
+            assert_eq!(list(ListFilter { key_contains: Some("m1".into()), ..all.clone() }).await, vec![a, b]);
+            assert_eq!(list(ListFilter { payload_contains: Some(b">42<".to_vec()), ..all.clone() }).await, vec![a, c]);
+            assert_eq!(list(ListFilter { after: Some(a), limit: 1, ..all.clone() }).await, vec![b]);
+        }
+    }
+}
