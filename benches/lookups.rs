@@ -6,7 +6,6 @@
 //! per lookup against its crypto floor (the 3 signatures and 2 verifications a lookup costs it, at the raw cost
 //! measured in the same run). `LOOKUP_SECS` (default 15) and `LOOKUP_CLIENTS` (default 16) tune the run.
 #[path = "../tests/procs/mod.rs"]
-#[allow(dead_code)]
 mod procs;
 
 use edugate::crypto::{Certificate, PrivateKey};
