@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "dashboard-operator-token";
+const VIEWER_TOKEN: &str = "dashboard-viewer-token";
 const REQUIRE_BROWSER: &str = "EDUGATE_REQUIRE_BROWSER";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -226,7 +227,13 @@ fn start_gateway_with_ops(dir: &Path, mock_addr: &str) -> Proc {
         ("EDUGATE__RETRY__BASE_MS", "50".into()),
         ("EDUGATE__RETRY__CAP_MS", "1000".into()),
         ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "1".into()),
-        ("EDUGATE__OPS__TOKENS", format!("[{{ name = \"duty\", token = \"{TOKEN}\", role = \"operator\" }}]")),
+        (
+            "EDUGATE__OPS__TOKENS",
+            format!(
+                "[{{ name = \"duty\", token = \"{TOKEN}\", role = \"operator\" }}, \
+                 {{ name = \"watch\", token = \"{VIEWER_TOKEN}\", role = \"viewer\" }}]"
+            ),
+        ),
     ] {
         command.env(k, v);
     }
@@ -531,8 +538,37 @@ async fn the_dashboard_shows_what_the_api_reports_and_retries_a_dead_letter() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
     std::fs::write(&docs, &png).unwrap();
 
-    // Retry from the page: the item leaves the dead letters, and the portal gets its response at last.
+    // A viewer's Retry is refused, and the page says why; the item stays dead.
     let selector = format!("button[data-retry=\"{dead_id}\"]");
+    let signed_in = || async {
+        let page = wd.script(READ_PAGE).await;
+        let fresh = page["view"] == "dash" && page["polls"].as_u64() >= Some(1) && page["dead"].as_array()?.len() == 1;
+        fresh.then_some(())
+    };
+    let sign_out = || async {
+        let button = wd.find("#signout").await.expect("the sign-out button");
+        wd.click(&button).await.unwrap();
+    };
+    sign_out().await;
+    sign_in(VIEWER_TOKEN).await;
+    wait_for("the viewer's dashboard", Duration::from_secs(30), signed_in).await;
+    wait_for("a click on Retry", Duration::from_secs(30), || async {
+        let button = wd.find(&selector).await?;
+        wd.click(&button).await.ok()
+    })
+    .await;
+    let note = wait_for("the refusal", Duration::from_secs(30), || async {
+        let note = wd.script(READ_PAGE).await["deadNote"].as_str().unwrap_or_default().to_string();
+        note.contains("403").then_some(note)
+    })
+    .await;
+    assert!(note.contains("may not retry"), "{note}");
+    assert!(ops.dead().await.iter().any(|d| item_key(d) == key), "still dead after a viewer's retry");
+
+    // The operator's Retry: the item leaves the dead letters, and the portal gets its response at last.
+    sign_out().await;
+    sign_in(TOKEN).await;
+    wait_for("the operator's dashboard", Duration::from_secs(30), signed_in).await;
     wait_for("a click on Retry", Duration::from_secs(30), || async {
         let button = wd.find(&selector).await?;
         wd.click(&button).await.ok()
