@@ -72,11 +72,29 @@ fn browser() -> Option<Browser> {
 // ---------------------------------------------------------------------------------------------------------------
 // A small WebDriver client over reqwest.
 
-/// chromedriver as a child process; killed when dropped.
-fn start_chromedriver(bin: &Path, log: &Path) -> Proc {
+/// chromedriver and the browsers it starts, in a process group of their own that is killed when this is dropped
+/// (a browser outlives a killed chromedriver otherwise, e.g. when the test fails).
+struct ChromeDriver {
+    proc: Proc,
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // After a clean end the session is closed and its browser gone; after a failure it may still run.
+        if std::thread::panicking() {
+            let group = format!("-{}", self.proc.child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        }
+        self.proc.kill();
+    }
+}
+
+fn start_chromedriver(bin: &Path, log: &Path) -> ChromeDriver {
+    use std::os::unix::process::CommandExt;
     let log = std::fs::File::create(log).expect("chromedriver log");
     let mut child = Command::new(bin)
         .arg("--port=0")
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .stdin(Stdio::null())
@@ -92,7 +110,7 @@ fn start_chromedriver(bin: &Path, log: &Path) -> Proc {
         }
     });
     let port = rx.recv_timeout(Duration::from_secs(60)).expect("chromedriver printed its port");
-    Proc { child, addr: format!("127.0.0.1:{port}") }
+    ChromeDriver { proc: Proc { child, addr: format!("127.0.0.1:{port}") } }
 }
 
 /// One WebDriver session.
@@ -197,15 +215,16 @@ impl WebDriver {
         }
     }
 
+    /// Ends the session, which stops its browser.
+    async fn quit(self) {
+        let _ = self.call("DELETE", "", None).await;
+    }
+
     /// A PNG of the viewport.
     async fn screenshot(&self) -> Vec<u8> {
         use base64::Engine;
         let v = self.call("GET", "/screenshot", None).await.unwrap();
         base64::engine::general_purpose::STANDARD.decode(v.as_str().expect("base64 PNG")).unwrap()
-    }
-
-    async fn quit(self) {
-        let _ = self.call("DELETE", "", None).await;
     }
 }
 
@@ -463,7 +482,7 @@ async fn the_dashboard_shows_what_the_api_reports_and_retries_a_dead_letter() {
     let driver = start_chromedriver(&browser.chromedriver, &dir.path().join("chromedriver.log"));
     let profile = dir.path().join("chromium-profile");
     std::fs::create_dir_all(&profile).unwrap();
-    let wd = WebDriver::open(&driver.addr, &browser.chromium, &profile).await;
+    let wd = WebDriver::open(&driver.proc.addr, &browser.chromium, &profile).await;
     wd.goto(&format!("{}/ops/", ops.base)).await;
     wd.viewport(1280, 800).await;
 
