@@ -76,7 +76,7 @@ pub const SMEV_CALLS: &str = "edugate_smev_call_duration_seconds";
 pub const SCHOOL_CALLS: &str = "edugate_school_call_duration_seconds";
 /// Signatures made and checked, by operation and outcome.
 pub const SIGNATURES: &str = "edugate_signatures_total";
-/// Latency of signature checks, by operation.
+/// Latency of signatures made and checked, by operation.
 pub const SIGNATURE_DURATION: &str = "edugate_signature_duration_seconds";
 /// Circuit breaker states, one series per destination and state, 1 for the current one.
 pub const BREAKER: &str = "edugate_circuit_breaker_state";
@@ -114,7 +114,11 @@ const FAMILIES: &[Family] = &[
         kind: Type::Histogram,
     },
     Family { name: SIGNATURES, help: "Signatures made (sign) and checked (verify), by outcome.", kind: Type::Counter },
-    Family { name: SIGNATURE_DURATION, help: "Latency of signature checks, by operation.", kind: Type::Histogram },
+    Family {
+        name: SIGNATURE_DURATION,
+        help: "Latency of signatures made (sign, with the envelope built) and checked (verify).",
+        kind: Type::Histogram,
+    },
     Family {
         name: BREAKER,
         help: "Circuit breaker state per destination: 1 for the current state.",
@@ -340,6 +344,11 @@ impl Metrics {
     pub fn polled(&self, result: Result<(), &ClientError>) {
         let outcome = PollOutcome { at: SystemTime::now(), ok: result.is_ok(), fault: result.err().map(fault_type) };
         self.lock().last_poll = Some(outcome);
+    }
+
+    /// A signature was made (with the envelope it signs built around it) in `took`; counted by `smev_call`.
+    pub fn signed(&self, took: Duration) {
+        self.observe(SIGNATURE_DURATION, SIGNATURE_BUCKETS, vec![("operation", "sign".into())], took);
     }
 
     /// A signature check ended after `took`.

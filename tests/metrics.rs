@@ -150,6 +150,7 @@ async fn metrics_are_scraped_during_a_run_and_the_counters_move() {
     assert!(value(&during, "edugate_signatures_total", &[("operation", "verify"), ("outcome", "ok")]) >= 3.0);
     assert!(value(&during, "edugate_signatures_total", &[("operation", "sign"), ("outcome", "ok")]) >= 6.0);
     assert!(observations(&during, "edugate_signature_duration_seconds", &[("operation", "verify")]) >= 3.0);
+    assert!(observations(&during, "edugate_signature_duration_seconds", &[("operation", "sign")]) >= 3.0);
     assert!(
         observations(&during, "edugate_school_call_duration_seconds", &[("operation", "submit_application")]) >= 1.0
     );

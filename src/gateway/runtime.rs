@@ -164,8 +164,11 @@ impl Gateway {
         let instance = format!("{}-{}", config.identity.mnemonic, std::process::id());
         let breakers = Breakers::new(BreakerPolicy::default());
         let metrics = crate::metrics::Metrics::new();
-        // Every call to the school system is timed, whoever makes it (handlers, workers, status pushes).
+        // Every call to the school system is timed, whoever makes it (handlers, workers, status pushes), and so is
+        // every signature the SMEV client makes.
         let school = metrics.instrument_school(school);
+        let observed = metrics.clone();
+        let client = client.with_sign_observer(Arc::new(move |_ok, took| observed.signed(took)));
         let paused = crate::ops::PauseSet::new();
         let audit = crate::ops::AuditLog::in_store(&config.store.path);
         let shared = Shared {

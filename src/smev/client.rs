@@ -121,7 +121,12 @@ pub struct SmevClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     signer: Arc<Signer>,
+    /// Told how long each signed envelope took to build and sign, and whether it succeeded (for metrics).
+    sign_observer: Option<SignObserver>,
 }
+
+/// A callback told the outcome and duration of each signature the client makes.
+pub type SignObserver = Arc<dyn Fn(bool, Duration) + Send + Sync>;
 
 fn read_file(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
     std::fs::read(path).map_err(|e| ClientError::Config(format!("reading {}: {e}", path.display())))
@@ -151,7 +156,23 @@ impl SmevClient {
             _ => return Err(ClientError::Config("client_cert and client_key go together".into())),
         }
         let http = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(SmevClient { http, config: Arc::new(config), signer })
+        Ok(SmevClient { http, config: Arc::new(config), signer, sign_observer: None })
+    }
+
+    /// The same client, reporting every signature it makes to `observer`.
+    pub fn with_sign_observer(mut self, observer: SignObserver) -> SmevClient {
+        self.sign_observer = Some(observer);
+        self
+    }
+
+    /// Builds and signs an envelope, timing it for the observer.
+    fn signed<T>(&self, build: impl FnOnce() -> Result<T, SmevError>) -> Result<T, SmevError> {
+        let started = std::time::Instant::now();
+        let result = build();
+        if let Some(observer) = &self.sign_observer {
+            observer(result.is_ok(), started.elapsed());
+        }
+        result
     }
 
     /// The schema version this client speaks.
@@ -223,7 +244,7 @@ impl SmevClient {
 
     /// Sends a request; returns SMEV's receipt.
     pub async fn send_request(&self, request: &SendRequest) -> Result<MessageMetadata, ClientError> {
-        let envelope = build::send_request(self.version(), request, Some(&self.signer))?;
+        let envelope = self.signed(|| build::send_request(self.version(), request, Some(&self.signer)))?;
         let answer = self.call(Operation::SendRequest, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         Ok(parse::send_receipt(&doc, Operation::SendRequest)?.0)
@@ -238,10 +259,9 @@ impl SmevClient {
             Operation::SendResponse => SIGNED_BY_PROVIDER,
             other => return Err(SmevError::Malformed(format!("{} is not sent from the outbox", other.name())).into()),
         };
-        let envelope = self
-            .signer
-            .sign(unsigned, id, crate::dsig::Placement::CallerSignature)
-            .map_err(|e| ClientError::Smev(SmevError::Dsig(e)))?;
+        let envelope = self.signed(|| {
+            self.signer.sign(unsigned, id, crate::dsig::Placement::CallerSignature).map_err(SmevError::Dsig)
+        })?;
         let answer = self.call(operation, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         Ok(parse::send_receipt(&doc, operation)?.0)
@@ -249,7 +269,7 @@ impl SmevClient {
 
     /// Sends a response; returns SMEV's receipt.
     pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
-        let envelope = build::send_response(self.version(), response, Some(&self.signer))?;
+        let envelope = self.signed(|| build::send_response(self.version(), response, Some(&self.signer)))?;
         let answer = self.call(Operation::SendResponse, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         Ok(parse::send_receipt(&doc, Operation::SendResponse)?.0)
@@ -264,7 +284,7 @@ impl SmevClient {
         &self,
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedRequest>>, ClientError> {
-        let envelope = build::get_request(self.version(), &Self::selector(kind), Some(&self.signer))?;
+        let envelope = self.signed(|| build::get_request(self.version(), &Self::selector(kind), Some(&self.signer)))?;
         let answer = self.call(Operation::GetRequest, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         let message = parse::received_request(&doc)?;
@@ -277,7 +297,8 @@ impl SmevClient {
         &self,
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedResponse>>, ClientError> {
-        let envelope = build::get_response(self.version(), &Self::selector(kind), Some(&self.signer))?;
+        let envelope =
+            self.signed(|| build::get_response(self.version(), &Self::selector(kind), Some(&self.signer)))?;
         let answer = self.call(Operation::GetResponse, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         let message = parse::received_response(&doc)?;
@@ -287,8 +308,8 @@ impl SmevClient {
 
     /// Acknowledges a delivered message by SMEV's id for it (`MessageMetadata/MessageId`).
     pub async fn ack(&self, message_id: &str, accepted: bool) -> Result<(), ClientError> {
-        let envelope =
-            build::ack(self.version(), &Ack { message_id: message_id.to_string(), accepted }, Some(&self.signer))?;
+        let ack = Ack { message_id: message_id.to_string(), accepted };
+        let envelope = self.signed(|| build::ack(self.version(), &ack, Some(&self.signer)))?;
         let answer = self.call(Operation::Ack, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         Ok(parse::ack_response(&doc)?)
@@ -296,7 +317,9 @@ impl SmevClient {
 
     /// Polls for an asynchronous processing status.
     pub async fn get_status(&self) -> Result<Option<AsyncProcessingStatus>, ClientError> {
-        let envelope = build::get_status(self.version(), &GetStatus { timestamp: now_datetime() }, Some(&self.signer))?;
+        let envelope = self.signed(|| {
+            build::get_status(self.version(), &GetStatus { timestamp: now_datetime() }, Some(&self.signer))
+        })?;
         let answer = self.call(Operation::GetStatus, envelope).await?;
         let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
         Ok(parse::status_response(&doc)?)
