@@ -8,7 +8,7 @@
 //! missing browser a failure.
 mod procs;
 
-use procs::{edugate_bin, start, start_mock, Control, Proc};
+use procs::{start_mock, Control, Proc};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -231,33 +231,13 @@ impl WebDriver {
 // ---------------------------------------------------------------------------------------------------------------
 // The gateway and its ops API.
 
-/// Starts the gateway against mock-smev with an operator's ops token (the same settings as `procs::start_gateway`).
+/// Starts the gateway against mock-smev with an operator's and a viewer's ops tokens.
 fn start_gateway_with_ops(dir: &Path, mock_addr: &str) -> Proc {
-    let mut command = Command::new(edugate_bin());
-    command.arg("run");
-    for (k, v) in [
-        ("EDUGATE__SMEV__ENDPOINT", format!("http://{mock_addr}/smev/1.3")),
-        ("EDUGATE__SMEV__POLL_INTERVAL_MS", "50".into()),
-        ("EDUGATE__SMEV__READ_TIMEOUT_MS", "5000".into()),
-        ("EDUGATE__STORE__PATH", dir.join("gateway-state").display().to_string()),
-        ("EDUGATE__HTTP__LISTEN", "127.0.0.1:0".into()),
-        ("EDUGATE__HTTP__SHUTDOWN_GRACE_SECS", "1".into()),
-        ("EDUGATE__RETRY__LEASE_SECS", "2".into()),
-        ("EDUGATE__RETRY__BASE_MS", "50".into()),
-        ("EDUGATE__RETRY__CAP_MS", "1000".into()),
-        ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "1".into()),
-        (
-            "EDUGATE__OPS__TOKENS",
-            format!(
-                "[{{ name = \"duty\", token = \"{TOKEN}\", role = \"operator\" }}, \
-                 {{ name = \"watch\", token = \"{VIEWER_TOKEN}\", role = \"viewer\" }}]"
-            ),
-        ),
-    ] {
-        command.env(k, v);
-    }
-    command.env("RUST_LOG", "warn");
-    start(command, &dir.join("gateway.log"))
+    let tokens = format!(
+        "[{{ name = \"duty\", token = \"{TOKEN}\", role = \"operator\" }}, \
+         {{ name = \"watch\", token = \"{VIEWER_TOKEN}\", role = \"viewer\" }}]"
+    );
+    procs::start_gateway_with(dir, mock_addr, Some("warn"), &[("EDUGATE__OPS__TOKENS", tokens)])
 }
 
 /// The ops API, as the page sees it.

@@ -84,6 +84,11 @@ pub fn start_gateway(dir: &Path, mock_addr: &str) -> Proc {
 
 /// Starts the gateway with a log filter (`None`: the default level).
 pub fn start_gateway_logging(dir: &Path, mock_addr: &str, log: Option<&str>) -> Proc {
+    start_gateway_with(dir, mock_addr, log, &[])
+}
+
+/// Starts the gateway with a log filter and further `EDUGATE__...` settings.
+pub fn start_gateway_with(dir: &Path, mock_addr: &str, log: Option<&str>, extra: &[(&str, String)]) -> Proc {
     // EDUGATE_PROFILE_GATEWAY=FILE runs the gateway under callgrind, writing its profile to FILE (for benchmarks).
     let mut command = match std::env::var("EDUGATE_PROFILE_GATEWAY") {
         Ok(out) => {
@@ -106,6 +111,9 @@ pub fn start_gateway_logging(dir: &Path, mock_addr: &str, log: Option<&str>) -> 
         ("EDUGATE__RETRY__CAP_MS", "1000".into()),
         ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "1".into()),
     ] {
+        command.env(k, v);
+    }
+    for (k, v) in extra {
         command.env(k, v);
     }
     match log {
