@@ -145,6 +145,9 @@ pub struct ProviderConfig {
     pub kinds: Vec<KindConfig>,
     /// Requests processed at once.
     pub concurrency: usize,
+    /// GetRequest calls in flight at once per kind of data: one poller takes one request per SMEV round trip, so
+    /// under load several keep the gateway fed. Each idles on its own when the queue is empty.
+    pub pollers: usize,
 }
 
 impl Default for ProviderConfig {
@@ -161,6 +164,7 @@ impl Default for ProviderConfig {
                 kind("urn://edugate/school-enrollment/1.0.0", "FormData", "enrollment"),
             ],
             concurrency: 8,
+            pollers: 4,
         }
     }
 }
@@ -397,6 +401,9 @@ impl Config {
         }
         if self.provider.concurrency == 0 {
             return invalid("provider.concurrency", "must be at least 1".into());
+        }
+        if self.provider.pollers == 0 || self.provider.pollers > self.provider.concurrency {
+            return invalid("provider.pollers", "must be between 1 and provider.concurrency".into());
         }
         for (i, k) in self.provider.kinds.iter().enumerate() {
             if !crate::gateway::handlers::is_known(&k.handler) {

@@ -85,7 +85,7 @@ pub async fn push_once(shared: &Shared, cursor: &FileCursor) -> Result<usize, St
         let envelope = build::send_request(shared.client.version(), &request, None).map_err(|e| e.to_string())?;
         let job = jobs::encode(&SendJob { envelope, answers: None });
         let key = format!("status:{}", change.cursor);
-        shared.outbox.enqueue(jobs::SEND_QUEUE, &key, &job, shared.clock.now()).await.map_err(|e| e.to_string())?;
+        shared.enqueue(jobs::SEND_QUEUE, &key, &job, shared.clock.now()).await.map_err(|e| e.to_string())?;
         cursor.store(change.cursor).map_err(|e| e.to_string())?;
         tracing::info!(order_id = change.order_id, status = change.status, "status change queued for the portal");
     }
@@ -152,7 +152,7 @@ async fn take(
     );
     let ack = jobs::encode(&AckJob { message_id: smev_id.clone(), accepted: trusted.is_ok() });
     let key = jobs::ack_key(&smev_id, if entry.acked_at.is_some() { entry.deliveries } else { 1 });
-    shared.outbox.enqueue(jobs::ACK_QUEUE, &key, &ack, now).await.map_err(|e| e.to_string())?;
+    shared.enqueue(jobs::ACK_QUEUE, &key, &ack, now).await.map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -151,7 +151,7 @@ async fn answer(
                 envelope: String::from_utf8_lossy(&recorded.body).into_owned(),
                 answers: Some(smev_id.to_string()),
             });
-            shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
+            shared.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
         }
         None => {
             let started = std::time::Instant::now();
@@ -184,7 +184,7 @@ async fn answer(
             match handled {
                 Handled::Answer(body) => queue_response(shared, smev_id, &reply_to, body).await?,
                 Handled::Deferred { key, job } => {
-                    shared.outbox.enqueue(jobs::SCHOOL_QUEUE, &key, &job, now).await?;
+                    shared.enqueue(jobs::SCHOOL_QUEUE, &key, &job, now).await?;
                 }
             }
         }
@@ -202,7 +202,7 @@ pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body
         SendResponse { message_id: MessageId::new_v1(), to: reply_to.to_string(), body, attachments: Vec::new() };
     let envelope = build::send_response_unsigned_trusted(shared.client.version(), &response)?;
     let job = jobs::encode(&SendJob { envelope, answers: Some(smev_id.to_string()) });
-    let item = shared.outbox.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
+    let item = shared.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
     let stored = shared.outbox.get(item).await?.map(|i| i.payload).unwrap_or(job);
     let queued: SendJob = jobs::decode(&stored)?;
     let response_id = response_message_id(&queued.envelope).unwrap_or_default();
@@ -216,7 +216,7 @@ pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body
 async fn acknowledge(shared: &Shared, smev_id: &str, deliveries: u32, redelivered: bool) -> Result<(), NotNow> {
     let now = shared.clock_now();
     let ack = jobs::encode(&AckJob { message_id: smev_id.to_string(), accepted: true });
-    let id = shared.outbox.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, 1), &ack, now).await?;
+    let id = shared.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, 1), &ack, now).await?;
     if !redelivered {
         return Ok(());
     }
@@ -226,7 +226,7 @@ async fn acknowledge(shared: &Shared, smev_id: &str, deliveries: u32, redelivere
             shared.outbox.retry_dead(id, now).await?;
         }
         Some(ItemState::Completed { .. }) => {
-            shared.outbox.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, deliveries), &ack, now).await?;
+            shared.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, deliveries), &ack, now).await?;
         }
         _ => {}
     }

@@ -41,6 +41,8 @@ pub struct Shared {
     pub school: Arc<dyn SchoolSystem>,
     /// This process's name in lease owners.
     pub instance: String,
+    /// Wakes the outbox workers when work is enqueued.
+    pub work_ready: tokio::sync::Notify,
     /// Counters and histograms for `/metrics` and the operators' summary.
     pub metrics: crate::metrics::Metrics,
     /// Kinds of data whose polling an operator paused.
@@ -53,6 +55,19 @@ impl Shared {
     /// The current time.
     pub fn clock_now(&self) -> std::time::SystemTime {
         self.clock.now()
+    }
+
+    /// Enqueues work and wakes the workers, which would otherwise notice it only at their next idle poll.
+    pub async fn enqueue(
+        &self,
+        queue: &str,
+        key: &str,
+        payload: &[u8],
+        now: std::time::SystemTime,
+    ) -> Result<crate::outbox::ItemId, crate::outbox::OutboxError> {
+        let id = self.outbox.enqueue(queue, key, payload, now).await?;
+        self.work_ready.notify_waiters();
+        Ok(id)
     }
 }
 
@@ -184,6 +199,7 @@ impl Gateway {
             metrics,
             paused,
             audit,
+            work_ready: tokio::sync::Notify::new(),
         };
         Gateway { shared: Arc::new(shared), embedded: None }
     }
@@ -206,7 +222,9 @@ impl Gateway {
         let permits = Arc::new(Semaphore::new(shared.config.provider.concurrency));
         for k in &shared.config.provider.kinds {
             let provided = ProvidedKind { kind: KindOfData::new(&k.namespace, &k.root), handler: k.handler.clone() };
-            tasks.spawn(poll_kind(shared.clone(), provided, permits.clone(), stop_rx.clone()));
+            for _ in 0..shared.config.provider.pollers {
+                tasks.spawn(poll_kind(shared.clone(), provided.clone(), permits.clone(), stop_rx.clone()));
+            }
         }
         for queue in [jobs::SEND_QUEUE, jobs::ACK_QUEUE, jobs::SCHOOL_QUEUE] {
             tasks.spawn(drain(shared.clone(), queue, stop_rx.clone()));

@@ -43,8 +43,13 @@ pub async fn drain(shared: Arc<Shared>, queue: &'static str, mut stop: watch::Re
             lease_for,
             idle_poll: Duration::from_millis(250),
         };
+        // Work enqueued while the queue looked idle wakes the worker at once instead of at its next idle poll.
+        let woken = shared.work_ready.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         let leased = tokio::select! {
             r = lease_when_due(&*shared.outbox, &*shared.clock, &wait) => r,
+            _ = &mut woken => continue,
             _ = stop.changed() => break,
         };
         match leased {

@@ -69,10 +69,19 @@ pub fn start(mut command: Command, log: &Path) -> Proc {
 /// Starts mock-smev over a sled directory with a short visibility timeout, so that redelivery after a gateway
 /// crash comes quickly.
 pub fn start_mock(dir: &Path) -> Proc {
+    start_mock_with(dir, "", true)
+}
+
+/// Starts mock-smev like [`start_mock`], with more configuration (TOML) and, unless `sled`, in memory.
+pub fn start_mock_with(dir: &Path, more: &str, sled: bool) -> Proc {
     let config = dir.join("mock-smev.toml");
-    std::fs::write(&config, "[limits]\nvisibility_timeout_secs = 2\nquota_per_minute = 1000000\n").unwrap();
+    let text = format!("{more}\n[limits]\nvisibility_timeout_secs = 2\nquota_per_minute = 1000000\n");
+    std::fs::write(&config, text).unwrap();
     let mut command = Command::new(mock_bin());
-    command.arg("--config").arg(&config).arg("--sled").arg(dir.join("mock-state")).args(["--listen", "127.0.0.1:0"]);
+    command.arg("--config").arg(&config).args(["--listen", "127.0.0.1:0"]);
+    if sled {
+        command.arg("--sled").arg(dir.join("mock-state"));
+    }
     command.env("RUST_LOG", "warn");
     start(command, &dir.join("mock-smev.log"))
 }
