@@ -13,6 +13,7 @@ mod verify;
 pub use error::DsigError;
 pub use model::{Reference, SignatureModel, Transform};
 pub use sign::{Placement, Signer};
+pub(crate) use verify::resolve_id;
 pub use verify::{
     verify_document, verify_signature, KeySelection, SignatureReport, Validity, VerifiedSignature, VerifyOptions,
 };

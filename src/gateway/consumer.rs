@@ -6,7 +6,7 @@
 //! A crash between the two queues the same change again under the same key: nothing is sent twice.
 #![forbid(unsafe_code)]
 
-use super::jobs::{self, AckJob, SendJob};
+use super::jobs::{self, SendJob};
 use super::runtime::Shared;
 use super::verify::verify_response;
 use crate::services::enrollment;
@@ -150,10 +150,9 @@ async fn take(
         deliveries = entry.deliveries,
         "response to the gateway's request"
     );
-    let ack = jobs::encode(&AckJob { message_id: smev_id.clone(), accepted: trusted.is_ok() });
-    let key = jobs::ack_key(&smev_id, if entry.acked_at.is_some() { entry.deliveries } else { 1 });
-    shared.enqueue(jobs::ACK_QUEUE, &key, &ack, now).await.map_err(|e| e.to_string())?;
-    Ok(())
+    super::provider::acknowledge(shared, &smev_id, trusted.is_ok(), entry.deliveries, entry.deliveries > 1)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -189,7 +189,7 @@ async fn answer(
             }
         }
     }
-    acknowledge(shared, smev_id, entry.deliveries, redelivered).await?;
+    acknowledge(shared, smev_id, true, entry.deliveries, redelivered).await?;
     Ok(outcome)
 }
 
@@ -210,12 +210,18 @@ pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body
     Ok(())
 }
 
-/// Queues the acknowledgement of a delivery. A redelivery means SMEV has not taken an acknowledgement: if the
-/// earlier one was dead-lettered it is revived, if it completed (SMEV lost it) a new one is queued, and if it is
-/// still waiting nothing more is needed.
-async fn acknowledge(shared: &Shared, smev_id: &str, deliveries: u32, redelivered: bool) -> Result<(), NotNow> {
+/// Queues the acknowledgement of a delivered request or response (`accepted` says whether the gateway took it). A
+/// redelivery means SMEV has not taken an acknowledgement: if the earlier one was dead-lettered it is revived, if it
+/// completed (SMEV lost it) a new one is queued, and if it is still waiting nothing more is needed.
+pub async fn acknowledge(
+    shared: &Shared,
+    smev_id: &str,
+    accepted: bool,
+    deliveries: u32,
+    redelivered: bool,
+) -> Result<(), NotNow> {
     let now = shared.clock_now();
-    let ack = jobs::encode(&AckJob { message_id: smev_id.to_string(), accepted: true });
+    let ack = jobs::encode(&AckJob { message_id: smev_id.to_string(), accepted });
     let id = shared.enqueue(jobs::ACK_QUEUE, &jobs::ack_key(smev_id, 1), &ack, now).await?;
     if !redelivered {
         return Ok(());

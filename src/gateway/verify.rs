@@ -55,7 +55,7 @@ fn verify_nodes(envelope: &str, outer: NodeId, data: NodeId, smev_cert: Option<&
     let (mut smev_ok, mut sender_ok) = (None, None);
     for signature in doc.elements().filter(|&e| doc.is(e, DSIG_NS, "Signature")) {
         let target = match SignatureModel::read(&doc, signature) {
-            Ok(model) => model.references.first().and_then(|r| single_element(&doc, &r.id)),
+            Ok(model) => model.references.first().and_then(|r| crate::dsig::resolve_id(&doc, &r.id).ok()),
             Err(_) => None,
         };
         if target == Some(outer) && smev_ok.is_none() {
@@ -68,11 +68,4 @@ fn verify_nodes(envelope: &str, outer: NodeId, data: NodeId, smev_cert: Option<&
     smev_ok.unwrap_or_else(|| Err(missing(outer))).map_err(Untrusted::SmevSignature)?;
     sender_ok.unwrap_or_else(|| Err(missing(data))).map_err(Untrusted::SenderSignature)?;
     Ok(())
-}
-
-/// The one element with this Id, or none when there is none or several (verification then reports why).
-fn single_element(doc: &crate::xml::Document<'_>, id: &str) -> Option<NodeId> {
-    let mut found = doc.elements_with_id(id);
-    let first = found.next()?;
-    found.next().is_none().then_some(first)
 }
