@@ -2,7 +2,6 @@
 //! this test over the bundled school data, behind a switch that takes the school system down.
 mod procs;
 
-use edugate::config::Config;
 use edugate::gateway::Gateway;
 use edugate::inbox::MemoryInbox;
 use edugate::outbox::{MemoryOutbox, OutboxConfig, SystemClock};
@@ -83,16 +82,8 @@ struct World {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let mock = start_mock(dir.path());
-    let mut config = Config::load(None, Vec::new()).unwrap();
-    config.smev.endpoint = format!("http://{}/smev/1.3", mock.addr);
-    config.smev.poll_interval_ms = 50;
-    config.store.path = dir.path().join("state");
-    config.retry.base_ms = 50;
-    config.retry.cap_ms = 500;
-    config.school.status_poll_secs = 0;
-    let data = dir.path().join("school.json");
-    std::fs::copy(&config.school.data, &data).unwrap();
-    let inner = EmbeddedSchool::open(&data, &dir.path().join("journal.jsonl")).unwrap();
+    let config = procs::gateway_config(dir.path(), &mock.addr);
+    let inner = EmbeddedSchool::open(&config.school.data, &dir.path().join("journal.jsonl")).unwrap();
     let school = Arc::new(Switchable { inner, down: AtomicBool::new(false), submissions: AtomicU32::new(0) });
     edugate::crypto::ensure_default_engine().unwrap();
     let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();

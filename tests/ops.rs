@@ -5,7 +5,7 @@
 //! mock-smev runs as a process; the gateway runs in this test, on its sled state directory.
 mod procs;
 
-use edugate::config::{Config, OpsRole, OpsToken};
+use edugate::config::{OpsRole, OpsToken};
 use edugate::gateway::{Gateway, Shared};
 use edugate::inbox::{Inbox, SledInbox};
 use edugate::ops::AuditLog;
@@ -55,18 +55,8 @@ fn tokens() -> Vec<OpsToken> {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let mock = start_mock(dir.path());
-    let mut config = Config::load(None, Vec::new()).unwrap();
-    config.smev.endpoint = format!("http://{}/smev/1.3", mock.addr);
-    config.smev.poll_interval_ms = 50;
-    config.store.path = dir.path().join("state");
-    config.retry.base_ms = 50;
-    config.retry.cap_ms = 500;
-    config.school.status_poll_secs = 0;
-    config.http.shutdown_grace_secs = 1;
+    let mut config = procs::gateway_config(dir.path(), &mock.addr);
     config.ops.tokens = tokens();
-    let data = dir.path().join("school.json");
-    std::fs::copy(&config.school.data, &data).unwrap();
-    config.school.data = data;
     let gateway = Gateway::open(config).unwrap();
     let shared = gateway.shared();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

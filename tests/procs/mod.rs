@@ -132,6 +132,23 @@ pub fn start_gateway_with(dir: &Path, mock_addr: &str, log: Option<&str>, extra:
     start(command, &dir.join("gateway.log"))
 }
 
+/// The configuration in-process gateway tests share: mock-smev at `mock_addr`, state and a copy of the demo school
+/// data in `dir`, fast polls and retries, no status pushes.
+pub fn gateway_config(dir: &Path, mock_addr: &str) -> edugate::config::Config {
+    let mut config = edugate::config::Config::load(None, Vec::new()).unwrap();
+    config.smev.endpoint = format!("http://{mock_addr}/smev/1.3");
+    config.smev.poll_interval_ms = 50;
+    config.store.path = dir.join("state");
+    config.retry.base_ms = 50;
+    config.retry.cap_ms = 500;
+    config.school.status_poll_secs = 0;
+    config.http.shutdown_grace_secs = 1;
+    let data = dir.join("school.json");
+    std::fs::copy(&config.school.data, &data).unwrap();
+    config.school.data = data;
+    config
+}
+
 /// mock-smev's control API.
 pub struct Control {
     pub base: String,
