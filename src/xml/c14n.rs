@@ -152,7 +152,7 @@ impl<'d, 'a> Walker<'d, 'a> {
     fn children<S: CanonicalSink>(&mut self, id: NodeId, sink: &mut S) -> Result<(), CanonError> {
         let doc = self.doc;
         let mut pending: Option<Cow<'d, str>> = None;
-        for &child in &doc.element(id).children {
+        for child in doc.children(id) {
             match &doc.node(child).kind {
                 NodeKind::Text(t) => match &mut pending {
                     None => pending = Some(Cow::Borrowed(t.as_ref())),

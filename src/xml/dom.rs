@@ -54,8 +54,10 @@ pub struct Element<'a> {
     pub ns_decls: Vec<NsDecl<'a>>,
     /// Other attributes, in document order.
     pub attrs: Vec<Attribute<'a>>,
-    /// Child nodes in document order.
-    pub children: Vec<NodeId>,
+    /// One past the id of the element's last descendant: the parser stores nodes in document order, so an
+    /// element's descendants are the ids after its own up to this one, and its children need no list (and no
+    /// allocation) of their own. See [`Document::children`].
+    pub(crate) subtree_end: u32,
     /// Bytes of the whole element in the input, from `<` of the start tag to after the end tag.
     pub span: Range<usize>,
     /// Offset just after the start tag's `>` (equal to `span.end` for an empty-element tag).
@@ -87,6 +89,33 @@ pub struct Node<'a> {
     pub parent: Option<NodeId>,
     /// What the node is.
     pub kind: NodeKind<'a>,
+}
+
+/// The child nodes of an element, in document order: each child's next sibling is the node after its subtree.
+#[derive(Debug, Clone)]
+pub struct Children<'d, 'a> {
+    /// The document.
+    doc: &'d Document<'a>,
+    /// The next child's id.
+    next: u32,
+    /// One past the parent's last descendant.
+    end: u32,
+}
+
+impl Iterator for Children<'_, '_> {
+    type Item = NodeId;
+
+    fn next(&mut self) -> Option<NodeId> {
+        if self.next >= self.end {
+            return None;
+        }
+        let id = NodeId(self.next);
+        self.next = match &self.doc.nodes[self.next as usize].kind {
+            NodeKind::Element(e) => e.subtree_end,
+            _ => self.next + 1,
+        };
+        Some(id)
+    }
 }
 
 /// A parsed document. Build one with [`crate::xml::parse`].
@@ -150,9 +179,14 @@ impl<'a> Document<'a> {
         self.as_element(id).is_some_and(|e| e.local == local && e.ns.map_or("", |n| self.ns_uri(n)) == ns)
     }
 
+    /// The child nodes of an element, in document order.
+    pub fn children(&self, id: NodeId) -> Children<'_, 'a> {
+        Children { doc: self, next: id.0 + 1, end: self.element(id).subtree_end }
+    }
+
     /// The child elements of an element, in document order.
     pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        self.element(id).children.iter().copied().filter(|&c| self.as_element(c).is_some())
+        self.children(id).filter(|&c| self.as_element(c).is_some())
     }
 
     /// The first child element with this namespace and local name.
@@ -173,7 +207,7 @@ impl<'a> Document<'a> {
     }
 
     fn collect_text(&self, id: NodeId, out: &mut String) {
-        for &c in &self.element(id).children {
+        for c in self.children(id) {
             match &self.node(c).kind {
                 NodeKind::Text(t) => out.push_str(t),
                 NodeKind::Element(_) => self.collect_text(c, out),
@@ -321,7 +355,7 @@ impl<'a> Document<'a> {
                     }
                 }
             }
-            stack.extend(e.children.iter().copied().filter(|&c| self.as_element(c).is_some()));
+            stack.extend(self.child_elements(n));
         }
         used
     }

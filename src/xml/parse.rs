@@ -63,10 +63,14 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, limits: Limits) -> Self {
+        // Markup of the messages handled here runs at about 20 bytes a node: reserving for one node per 16 bytes
+        // means the node list is rarely copied while it grows. Capped, so that a large hostile input cannot make
+        // one large reservation before its first error.
+        let estimate = (src.len() / 16).min(limits.max_nodes).min(1 << 16);
         Parser {
             src,
             limits,
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(estimate + 1),
             namespaces: Vec::new(),
             interned: HashMap::new(),
             open: Vec::new(),
@@ -234,11 +238,6 @@ impl<'a> Parser<'a> {
         }
         let id = NodeId(self.nodes.len() as u32);
         let parent = self.open.last().map(|&(p, _)| p);
-        if let Some(p) = parent {
-            if let NodeKind::Element(e) = &mut self.nodes[p.0 as usize].kind {
-                e.children.push(id);
-            }
-        }
         self.nodes.push(Node { parent, kind });
         Ok(id)
     }
@@ -260,13 +259,12 @@ impl<'a> Parser<'a> {
         let decoded =
             if cdata { decode_cdata(raw) } else { decode_text(raw) }.map_err(|e| self.local_err(offset, e))?;
         // Adjacent character data (text beside a CDATA section) is one text node, as in the XPath data model.
-        let parent = self.open.last().map(|&(p, _)| p.0 as usize).expect("checked above");
-        if let NodeKind::Element(e) = &self.nodes[parent].kind {
-            if let Some(&last) = e.children.last() {
-                if let NodeKind::Text(prev) = &mut self.nodes[last.0 as usize].kind {
-                    prev.to_mut().push_str(&decoded);
-                    return Ok(());
-                }
+        // The last node stored is the open element's last child exactly when the open element is its parent.
+        let parent = self.open.last().map(|&(p, _)| p);
+        if let Some(last) = self.nodes.last_mut() {
+            if let (NodeKind::Text(prev), true) = (&mut last.kind, last.parent == parent) {
+                prev.to_mut().push_str(&decoded);
+                return Ok(());
             }
         }
         self.push_child(offset, NodeKind::Text(decoded))?;
@@ -379,7 +377,8 @@ impl<'a> Parser<'a> {
             ns,
             ns_decls,
             attrs,
-            children: Vec::new(),
+            // Set when the element closes; an empty-element tag has no descendants.
+            subtree_end: self.nodes.len() as u32 + 1,
             span: before..after,
             start_tag_end: after,
         };
@@ -399,8 +398,10 @@ impl<'a> Parser<'a> {
         // The tokenizer has checked that the end tag matches the open element.
         if let Some((id, pushed)) = self.open.pop() {
             self.bindings.truncate(self.bindings.len() - pushed);
+            let subtree_end = self.nodes.len() as u32;
             if let NodeKind::Element(e) = &mut self.nodes[id.0 as usize].kind {
                 e.span.end = after;
+                e.subtree_end = subtree_end;
             }
         }
     }
@@ -412,7 +413,7 @@ mod tests {
 
     fn pi_data(src: &str) -> String {
         let doc = parse(src, &Limits::default()).expect("parses");
-        let first = doc.element(doc.root()).children[0];
+        let first = doc.children(doc.root()).next().expect("a child");
         match &doc.node(first).kind {
             NodeKind::Pi { data, .. } => data.to_string(),
             other => panic!("not a processing instruction: {other:?}"),
