@@ -189,3 +189,48 @@ async fn metrics_are_scraped_during_a_run_and_the_counters_move() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }
+
+/// Regression: every poller of every kind polled an empty queue once per interval, so idle kinds cost
+/// `pollers` signed GetRequests (and as many verifications at SMEV) per interval each. Now one scout per kind polls
+/// while the queue is empty, and the other pollers join in as soon as it finds a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kind_is_polled_by_one_poller_and_the_others_join_when_requests_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let _mock = start_mock(dir.path());
+    let control = Control::new(&_mock.addr);
+    let mut config = procs::gateway_config(dir.path(), &_mock.addr);
+    config.smev.poll_interval_ms = 200;
+    config.provider.pollers = 6;
+    let kinds = config.provider.kinds.len() as f64;
+    let gateway = Gateway::open(config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Instant::now();
+    let running = tokio::spawn(gateway.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = scrape(&http, &base).await;
+    let polls = observations(&idle, "edugate_smev_call_duration_seconds", &[("operation", "GetRequest")]);
+    // Each helper polls once before it parks; each scout once per interval (plus the poll in flight).
+    let intervals = started.elapsed().as_secs_f64() / 0.2;
+    let bound = kinds * 5.0 + kinds * (intervals + 2.0);
+    assert!(polls <= bound, "{polls} GetRequests while idle, more than {bound}");
+    assert!(polls >= kinds, "every kind polled");
+
+    // A burst: everything is answered, whichever poller takes it.
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(
+            control.portal_send(&format!("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">burst {n}</e:Echo>")).await,
+        );
+    }
+    for id in &ids {
+        answer(&control, id).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}

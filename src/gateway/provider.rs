@@ -4,6 +4,11 @@
 //! Policies, outermost first: the poll loop backs off after failures (so a down SMEV is not hammered); a semaphore
 //! bounds the requests processed at once (so a burst cannot exhaust memory or the school system); every SMEV call
 //! has the client's timeout. Sending and acknowledging happen in the outbox's workers, under its retry policy.
+//!
+//! Each kind of data has several pollers (`provider.pollers`), so that under load one SMEV round trip per request
+//! does not bound throughput; but an idle kind is polled by one of them only (the scout), once per idle interval.
+//! The others park after an empty poll until some poller of their kind receives a request. Every GetRequest costs a
+//! signature here and a verification at SMEV, so idle kinds must not multiply it by the number of pollers.
 #![forbid(unsafe_code)]
 
 use super::handlers::{self, Handled, HandlerInput};
@@ -27,10 +32,58 @@ pub struct ProvidedKind {
     pub handler: String,
 }
 
+/// What the pollers of one kind of data share: a count of the requests they have received, bumped by each one that
+/// receives a request, which wakes the pollers parked after an empty poll.
+#[derive(Debug, Clone)]
+pub struct KindActivity {
+    /// Requests received so far by any poller of the kind.
+    received: Arc<watch::Sender<u64>>,
+}
+
+impl KindActivity {
+    /// Activity of a kind nobody has polled yet.
+    pub fn new() -> KindActivity {
+        KindActivity { received: Arc::new(watch::Sender::new(0)) }
+    }
+
+    /// The count now, taken before a poll so that a request received meanwhile is not missed.
+    fn seen(&self) -> u64 {
+        *self.received.borrow()
+    }
+
+    /// Notes a received request, waking parked pollers.
+    fn bump(&self) {
+        self.received.send_modify(|count| *count += 1);
+    }
+
+    /// Waits until a request is received after `seen`.
+    async fn received_after(&self, seen: u64) {
+        let mut changes = self.received.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = changes.wait_for(|count| *count != seen).await;
+    }
+}
+
+impl Default for KindActivity {
+    fn default() -> KindActivity {
+        KindActivity::new()
+    }
+}
+
+/// Which part a poller plays for its kind of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollerRole {
+    /// Keeps polling an empty queue once per idle interval.
+    Scout,
+    /// Parks after an empty poll until a poller of its kind receives a request.
+    Helper,
+}
+
 /// Polls one kind of data until shutdown.
 pub async fn poll_kind(
     shared: Arc<Shared>,
     provided: ProvidedKind,
+    (role, activity): (PollerRole, KindActivity),
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -40,6 +93,7 @@ pub async fn poll_kind(
         if *stop.borrow() {
             return;
         }
+        let seen = activity.seen();
         // Take a permit before polling: a request is only taken from SMEV when it can be processed at once.
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
@@ -61,6 +115,7 @@ pub async fn poll_kind(
         let pause = match polled {
             Ok(Some(received)) => {
                 failures = 0;
+                activity.bump();
                 let shared = shared.clone();
                 let provided = provided.clone();
                 tokio::spawn(async move {
@@ -69,11 +124,22 @@ pub async fn poll_kind(
                 });
                 Duration::ZERO
             }
+            Ok(None) if role == PollerRole::Helper => {
+                failures = 0;
+                drop(permit);
+                tokio::select! {
+                    _ = activity.received_after(seen) => {}
+                    _ = stop.changed() => return,
+                }
+                Duration::ZERO
+            }
             Ok(None) => {
                 failures = 0;
+                drop(permit);
                 idle
             }
             Err(e) => {
+                drop(permit);
                 failures += 1;
                 let pause = poll_backoff(idle, failures, e.retry_class());
                 tracing::warn!(kind = %provided.kind, error = %e, pause_ms = pause.as_millis() as u64, "GetRequest failed");
@@ -201,12 +267,21 @@ pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body
     let response =
         SendResponse { message_id: MessageId::new_v1(), to: reply_to.to_string(), body, attachments: Vec::new() };
     let envelope = build::send_response_unsigned_trusted(shared.client.version(), &response)?;
-    let job = jobs::encode(&SendJob { envelope, answers: Some(smev_id.to_string()) });
+    let send = SendJob { envelope, answers: Some(smev_id.to_string()) };
+    let job = jobs::encode(&send);
     let item = shared.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
-    let stored = shared.outbox.get(item).await?.map(|i| i.payload).unwrap_or(job);
-    let queued: SendJob = jobs::decode(&stored)?;
-    let response_id = response_message_id(&queued.envelope).unwrap_or_default();
-    shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
+    match shared.outbox.get(item).await?.map(|i| i.payload) {
+        // Somebody else queued a response first: record theirs, under its MessageID.
+        Some(stored) if stored != job => {
+            let queued: SendJob = jobs::decode(&stored)?;
+            let response_id = response_message_id(&queued.envelope).unwrap_or_default();
+            shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
+        }
+        _ => {
+            let response_id = response.message_id.to_string();
+            shared.inbox.record_response(smev_id, &response_id, send.envelope.as_bytes(), now).await?;
+        }
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use super::breaker::{BreakerPolicy, Breakers};
 use super::jobs;
-use super::provider::{poll_kind, ProvidedKind};
+use super::provider::{poll_kind, KindActivity, PollerRole, ProvidedKind};
 use super::worker::{drain, SMEV_DESTINATION};
 use crate::config::Config;
 use crate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
@@ -222,8 +222,11 @@ impl Gateway {
         let permits = Arc::new(Semaphore::new(shared.config.provider.concurrency));
         for k in &shared.config.provider.kinds {
             let provided = ProvidedKind { kind: KindOfData::new(&k.namespace, &k.root), handler: k.handler.clone() };
-            for _ in 0..shared.config.provider.pollers {
-                tasks.spawn(poll_kind(shared.clone(), provided.clone(), permits.clone(), stop_rx.clone()));
+            let activity = KindActivity::new();
+            for n in 0..shared.config.provider.pollers {
+                let role = if n == 0 { PollerRole::Scout } else { PollerRole::Helper };
+                let poller = (role, activity.clone());
+                tasks.spawn(poll_kind(shared.clone(), provided.clone(), poller, permits.clone(), stop_rx.clone()));
             }
         }
         for queue in [jobs::SEND_QUEUE, jobs::ACK_QUEUE, jobs::SCHOOL_QUEUE] {
