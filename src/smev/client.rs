@@ -179,9 +179,20 @@ impl SmevClient {
     pub fn version(&self) -> Version {
         self.config.version
     }
-
-    /// Posts an envelope and returns the response envelope, or the fault as an error.
+    /// Posts a signed envelope and returns SMEV's answer: a SOAP fault (which comes with HTTP 500) as
+    /// [`ClientError::Fault`], any other answer outside 2xx as [`ClientError::Http`].
     pub async fn call(&self, operation: Operation, envelope: String) -> Result<String, ClientError> {
+        Ok(self.exchange(operation, envelope, |_| Ok(())).await?.1)
+    }
+
+    /// Posts a signed envelope and reads SMEV's answer with `read`, parsing the answer once for both: faults and
+    /// HTTP errors as in [`SmevClient::call`]. Returns what `read` made of it and the answer itself.
+    async fn exchange<T>(
+        &self,
+        operation: Operation,
+        envelope: String,
+        read: impl FnOnce(&xml::Document<'_>) -> Result<T, SmevError>,
+    ) -> Result<(T, String), ClientError> {
         let response = self
             .http
             .post(&self.config.endpoint)
@@ -202,19 +213,25 @@ impl SmevClient {
         };
         let text = String::from_utf8(xml_bytes)
             .map_err(|_| ClientError::Http { status, snippet: "response body is not UTF-8".into() })?;
-        // A SOAP fault comes with HTTP 500; read it before judging by the status.
-        if let Ok(doc) = xml::parse(&text, &Limits::default()) {
-            if let Ok(child) = parse::body_child(&doc) {
-                if doc.is(child, super::SOAP_ENV_NS, "Fault") {
-                    return Err(ClientError::Fault(Box::new(parse::read_fault(&doc, child))));
+        let success = (200..300).contains(&status);
+        let http_error = |text: &str| ClientError::Http { status, snippet: text.chars().take(200).collect() };
+        let value = match xml::parse(&text, &Limits::default()) {
+            Ok(doc) => {
+                // A SOAP fault comes with HTTP 500; read it before judging by the status.
+                if let Ok(child) = parse::body_child(&doc) {
+                    if doc.is(child, super::SOAP_ENV_NS, "Fault") {
+                        return Err(ClientError::Fault(Box::new(parse::read_fault(&doc, child))));
+                    }
                 }
+                if !success {
+                    return Err(http_error(&text));
+                }
+                read(&doc)?
             }
-        }
-        if !(200..300).contains(&status) {
-            let snippet: String = text.chars().take(200).collect();
-            return Err(ClientError::Http { status, snippet });
-        }
-        Ok(text)
+            Err(_) if !success => return Err(http_error(&text)),
+            Err(e) => return Err(SmevError::from(e).into()),
+        };
+        Ok((value, text))
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ClientError {
@@ -245,9 +262,8 @@ impl SmevClient {
     /// Sends a request; returns SMEV's receipt.
     pub async fn send_request(&self, request: &SendRequest) -> Result<MessageMetadata, ClientError> {
         let envelope = self.signed(|| build::send_request(self.version(), request, Some(&self.signer)))?;
-        let answer = self.call(Operation::SendRequest, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        Ok(parse::send_receipt(&doc, Operation::SendRequest)?.0)
+        let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendRequest)?.0);
+        Ok(self.exchange(Operation::SendRequest, envelope, read).await?.0)
     }
 
     /// Signs and sends an envelope built earlier without a signature (as the gateway's outbox keeps them), so that a
@@ -262,17 +278,15 @@ impl SmevClient {
         let envelope = self.signed(|| {
             self.signer.sign(unsigned, id, crate::dsig::Placement::CallerSignature).map_err(SmevError::Dsig)
         })?;
-        let answer = self.call(operation, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        Ok(parse::send_receipt(&doc, operation)?.0)
+        let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, operation)?.0);
+        Ok(self.exchange(operation, envelope, read).await?.0)
     }
 
     /// Sends a response; returns SMEV's receipt.
     pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
         let envelope = self.signed(|| build::send_response(self.version(), response, Some(&self.signer)))?;
-        let answer = self.call(Operation::SendResponse, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        Ok(parse::send_receipt(&doc, Operation::SendResponse)?.0)
+        let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendResponse)?.0);
+        Ok(self.exchange(Operation::SendResponse, envelope, read).await?.0)
     }
 
     fn selector(kind: Option<&KindOfData>) -> MessageTypeSelector {
@@ -285,10 +299,7 @@ impl SmevClient {
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedRequest>>, ClientError> {
         let envelope = self.signed(|| build::get_request(self.version(), &Self::selector(kind), Some(&self.signer)))?;
-        let answer = self.call(Operation::GetRequest, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        let message = parse::received_request(&doc)?;
-        drop(doc);
+        let (message, answer) = self.exchange(Operation::GetRequest, envelope, parse::received_request).await?;
         Ok(message.map(|message| Received { envelope: answer, message }))
     }
 
@@ -299,10 +310,7 @@ impl SmevClient {
     ) -> Result<Option<Received<ReceivedResponse>>, ClientError> {
         let envelope =
             self.signed(|| build::get_response(self.version(), &Self::selector(kind), Some(&self.signer)))?;
-        let answer = self.call(Operation::GetResponse, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        let message = parse::received_response(&doc)?;
-        drop(doc);
+        let (message, answer) = self.exchange(Operation::GetResponse, envelope, parse::received_response).await?;
         Ok(message.map(|message| Received { envelope: answer, message }))
     }
 
@@ -310,9 +318,8 @@ impl SmevClient {
     pub async fn ack(&self, message_id: &str, accepted: bool) -> Result<(), ClientError> {
         let ack = Ack { message_id: message_id.to_string(), accepted };
         let envelope = self.signed(|| build::ack(self.version(), &ack, Some(&self.signer)))?;
-        let answer = self.call(Operation::Ack, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        Ok(parse::ack_response(&doc)?)
+        self.exchange(Operation::Ack, envelope, parse::ack_response).await?;
+        Ok(())
     }
 
     /// Polls for an asynchronous processing status.
@@ -320,8 +327,6 @@ impl SmevClient {
         let envelope = self.signed(|| {
             build::get_status(self.version(), &GetStatus { timestamp: now_datetime() }, Some(&self.signer))
         })?;
-        let answer = self.call(Operation::GetStatus, envelope).await?;
-        let doc = xml::parse(&answer, &Limits::default()).map_err(SmevError::from)?;
-        Ok(parse::status_response(&doc)?)
+        Ok(self.exchange(Operation::GetStatus, envelope, parse::status_response).await?.0)
     }
 }
