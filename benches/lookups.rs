@@ -1,10 +1,13 @@
 //! Progress lookups end to end: portal → mock-smev → gateway → embedded school → response delivered to the portal.
 //!
-//! mock-smev and the gateway run as separate processes (release builds), so that the gateway's CPU time can be
-//! read from /proc on its own; K portal clients in this process send lookups for the demo parent and collect the
-//! responses. Reported: lookups per second, p50 and p99 latency (send to delivered response), and the gateway's CPU
-//! per lookup against its crypto floor (the 3 signatures and 2 verifications a lookup costs it, at the raw cost
-//! measured in the same run). `LOOKUP_SECS` (default 15) and `LOOKUP_CLIENTS` (default 16) tune the run.
+//! mock-smev and the gateway run as separate processes (release builds), so that each one's CPU time can be read
+//! from /proc on its own; portal clients in this process send lookups for the demo parent and collect the
+//! responses. The load runs for a warm-up (`LOOKUP_WARMUP_SECS`, default 3: connections, caches and pollers come up
+//! to speed) and then for the measured window (`LOOKUP_SECS`, default 15). Reported for the window: lookups per
+//! second, latency percentiles (send to delivered response), the CPU each process spent per lookup, how busy the
+//! machine was, and the gateway's CPU per lookup against its crypto floor (the 3 signatures and 2 verifications a
+//! lookup costs it, at the raw cost measured in the same run). `LOOKUP_CLIENTS` (default 32) senders keep two
+//! lookups in flight each.
 #[path = "../tests/procs/mod.rs"]
 mod procs;
 
@@ -28,6 +31,42 @@ fn cpu_of(pid: u32) -> f64 {
     let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
         + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
+}
+
+/// The measured part of the run: lookups completed in it count.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+impl Window {
+    fn contains(&self, at: Instant) -> bool {
+        self.start <= at && at <= self.end
+    }
+}
+
+/// CPU seconds of each process of the run, and the machine's busy and total CPU seconds, at one moment.
+struct CpuSnapshot {
+    processes: Vec<f64>,
+    busy: f64,
+    total: f64,
+}
+
+impl CpuSnapshot {
+    fn take(pids: &[u32]) -> CpuSnapshot {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<f64> =
+            stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+        let total: f64 = ticks.iter().sum();
+        // idle and iowait are the fourth and fifth fields.
+        let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+        CpuSnapshot {
+            processes: pids.iter().map(|&p| cpu_of(p)).collect(),
+            busy: (total - idle) / 100.0,
+            total: total / 100.0,
+        }
+    }
 }
 
 fn floor(key: &PrivateKey, cert: &Certificate) -> (f64, f64) {
@@ -61,6 +100,9 @@ fn print_smev_calls(runtime: &tokio::runtime::Runtime, addr: &str, lookups: usiz
         })
         .collect();
     println!("gateway SMEV calls per lookup: {}", calls.join(", "));
+    if let Ok(path) = std::env::var("LOOKUP_METRICS") {
+        let _ = std::fs::write(path, &text);
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -72,7 +114,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn main() {
     let secs = setting("LOOKUP_SECS", 15);
-    let clients = setting("LOOKUP_CLIENTS", 16) as usize;
+    let clients = setting("LOOKUP_CLIENTS", 32) as usize;
     edugate::crypto::ensure_default_engine().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // SMEV validates content on its own servers, not on the region's: unless LOOKUP_VALIDATE=1, mock-smev here
@@ -122,8 +164,10 @@ fn main() {
         )
         .into_boxed_str(),
     );
-    let (cpu0, t0, measured) = runtime.block_on(async {
-        // Warm up: one lookup end to end.
+    let pids = [gateway.child.id(), mock.child.id(), std::process::id()];
+    let warmup = Duration::from_secs(setting("LOOKUP_WARMUP_SECS", 3));
+    let (before, after, window) = runtime.block_on(async {
+        // One lookup end to end before the load starts.
         let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
         let kind = KindOfData::new("urn://edugate/progress/1.0.0", "ProgressResponse");
         client.send_request(&SendRequest::new(content)).await.unwrap();
@@ -134,23 +178,22 @@ fn main() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let (cpu0, t0) = (cpu_of(gateway.child.id()), Instant::now());
-        let others0 = (cpu_of(mock.child.id()), cpu_of(std::process::id()));
-        let deadline = t0 + Duration::from_secs(secs);
+        let window =
+            Window { start: Instant::now() + warmup, end: Instant::now() + warmup + Duration::from_secs(secs) };
         let mut tasks = Vec::new();
         // Senders keep a bounded number of lookups in flight each; collectors take the responses.
         for _ in 0..clients {
             let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
             let sent = sent.clone();
             tasks.push(tokio::spawn(async move {
-                while Instant::now() < deadline {
+                while Instant::now() < window.end {
                     let request = SendRequest::new(content);
                     let id = request.message_id.to_string();
                     sent.lock().unwrap().insert(id, Instant::now());
                     if client.send_request(&request).await.is_err() {
                         continue;
                     }
-                    while sent.lock().unwrap().len() > clients * 2 && Instant::now() < deadline {
+                    while sent.lock().unwrap().len() > clients * 2 && Instant::now() < window.end {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 }
@@ -161,15 +204,15 @@ fn main() {
             let (sent, latencies, kind) = (sent.clone(), latencies.clone(), kind.clone());
             let portal_polls = portal_polls.clone();
             tasks.push(tokio::spawn(async move {
-                while Instant::now() < deadline + Duration::from_secs(5) {
-                    if Instant::now() <= deadline {
+                while Instant::now() < window.end + Duration::from_secs(5) {
+                    if window.contains(Instant::now()) {
                         portal_polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     match client.get_response(Some(&kind)).await {
                         Ok(Some(r)) => {
                             let original = r.message.original_message_id.clone().unwrap_or_default();
                             if let Some(at) = sent.lock().unwrap().remove(&original) {
-                                if Instant::now() <= deadline {
+                                if window.contains(Instant::now()) {
                                     latencies.lock().unwrap().push(at.elapsed().as_secs_f64() * 1e3);
                                 }
                             }
@@ -183,39 +226,54 @@ fn main() {
                 }
             }));
         }
+        tokio::time::sleep_until(window.start.into()).await;
+        let before = CpuSnapshot::take(&pids);
+        tokio::time::sleep_until(window.end.into()).await;
+        let after = CpuSnapshot::take(&pids);
         for t in tasks {
             let _ = t.await;
         }
-        let others = (cpu_of(mock.child.id()) - others0.0, cpu_of(std::process::id()) - others0.1);
-        println!(
-            "CPU seconds over the run: gateway {:.1}, mock-smev {:.1}, portal clients {:.1} (of {} available)",
-            cpu_of(gateway.child.id()) - cpu0,
-            others.0,
-            others.1,
-            2 * (secs + 5)
-        );
-        (cpu0, t0, deadline)
+        (before, after, window)
     });
-    let _ = (t0, measured);
-    let cpu = cpu_of(gateway.child.id()) - cpu0;
-    print_smev_calls(&runtime, &gateway.addr, latencies.lock().unwrap().len());
+    let _ = window;
+    let lookups = latencies.lock().unwrap().len();
+    let n = lookups.max(1) as f64;
+    let spent: Vec<f64> = (0..3).map(|i| after.processes[i] - before.processes[i]).collect();
+    let busy = (after.busy - before.busy) / (after.total - before.total).max(1e-9);
+    println!(
+        "CPU per lookup: gateway {:.0} µs, mock-smev {:.0} µs, portal clients {:.0} µs, together {:.0} µs; machine busy {:.0}%",
+        spent[0] * 1e6 / n,
+        spent[1] * 1e6 / n,
+        spent[2] * 1e6 / n,
+        spent.iter().sum::<f64>() * 1e6 / n,
+        busy * 100.0
+    );
+    print_smev_calls(&runtime, &gateway.addr, lookups);
     println!(
         "portal GetResponse calls per lookup: {:.2}",
-        portal_polls.load(std::sync::atomic::Ordering::Relaxed) as f64 / latencies.lock().unwrap().len().max(1) as f64
+        portal_polls.load(std::sync::atomic::Ordering::Relaxed) as f64 / n
     );
     // A graceful stop, so that a profiler wrapped around the gateway writes its output.
     procs::terminate(&mut gateway);
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = lat.len() as f64;
-    let per_lookup_us = cpu * 1e6 / n.max(1.0);
+    let per_lookup_us = spent[0] * 1e6 / n;
+    println!(
+        "latency: p10 {:.0} ms, p50 {:.0} ms, p90 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        percentile(&lat, 0.10),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.90),
+        percentile(&lat, 0.95),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0)
+    );
     println!("gateway crypto floor: sign {sign_us:.1} µs, verify {verify_us:.1} µs; per lookup (3 signs + 2 verifies) {floor_us:.0} µs");
     println!("\n| period | clients | lookups | lookups/s | p50 | p99 | gateway CPU per lookup | floor | CPU / floor |");
     println!("|---|---|---|---|---|---|---|---|---|");
     println!(
         "| {days} days | {clients} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} µs | {:.0} µs | {:.2} |",
-        lat.len(),
-        n / secs as f64,
+        lookups,
+        lookups as f64 / secs as f64,
         percentile(&lat, 0.50),
         percentile(&lat, 0.99),
         per_lookup_us,
