@@ -130,6 +130,9 @@ fn child_text(doc: &Document<'_>, node: NodeId, ns: &str, local: &str) -> String
     doc.child(node, ns, local).map(|n| doc.text(n)).unwrap_or_default()
 }
 
+/// Characters of a subject's name in a line of the diary.
+const SUBJECT_COLUMN: usize = 36;
+
 /// Prints a progress answer the way a parent reads a diary.
 fn print_progress(content: &str) -> Result<()> {
     let doc = xml::parse(content, &Limits::default())?;
@@ -150,9 +153,16 @@ fn print_progress(content: &str) -> Result<()> {
                 .map(|m| child_text(&doc, m, ns, "Value"))
                 .collect();
             let average = child_text(&doc, subject, ns, "Average");
+            let name = child_text(&doc, subject, ns, "Name");
+            // A name wider than its column goes on a line of its own, so that the marks stay in theirs.
+            let name = if name.chars().count() > SUBJECT_COLUMN {
+                println!("     {name}");
+                String::new()
+            } else {
+                name
+            };
             println!(
-                "     {:<36} {:<36} average {}",
-                child_text(&doc, subject, ns, "Name"),
+                "     {name:<SUBJECT_COLUMN$} {:<36} average {}",
                 marks.join(" "),
                 if average.is_empty() { "—".into() } else { average }
             );
