@@ -84,22 +84,25 @@ fn floor(key: &PrivateKey, cert: &Certificate) -> (f64, f64) {
     (sign, start.elapsed().as_secs_f64() * 2e3)
 }
 
-/// Prints the gateway's SMEV calls per lookup by operation, from its /metrics (warm-up included): extra calls, such
-/// as polls of an empty queue, cost a signature here and a verification in mock-smev each.
-fn print_smev_calls(runtime: &tokio::runtime::Runtime, addr: &str, lookups: usize) {
+/// Prints the gateway's SMEV calls per request it received, from its /metrics (the whole run: warm-up, window
+/// and drain): extra calls, such as polls of an empty queue, cost a signature here and a verification in mock-smev
+/// each.
+fn print_smev_calls(runtime: &tokio::runtime::Runtime, addr: &str) {
     let text = runtime
         .block_on(async { reqwest::get(format!("http://{addr}/metrics")).await?.text().await })
         .unwrap_or_default();
+    let count = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let received: f64 =
+        text.lines().filter(|l| l.starts_with("edugate_messages_received_total{")).map(count).sum::<f64>().max(1.0);
     let calls: Vec<String> = text
         .lines()
         .filter(|l| l.starts_with("edugate_smev_call_duration_seconds_count"))
         .filter_map(|l| {
             let operation = l.split("operation=\"").nth(1)?.split('"').next()?;
-            let count: f64 = l.rsplit(' ').next()?.parse().ok()?;
-            Some(format!("{operation} {:.2}", count / lookups.max(1) as f64))
+            Some(format!("{operation} {:.2}", count(l) / received))
         })
         .collect();
-    println!("gateway SMEV calls per lookup: {}", calls.join(", "));
+    println!("gateway SMEV calls per request received: {}", calls.join(", "));
     if let Ok(path) = std::env::var("LOOKUP_METRICS") {
         let _ = std::fs::write(path, &text);
     }
@@ -181,28 +184,34 @@ fn main() {
         let window =
             Window { start: Instant::now() + warmup, end: Instant::now() + warmup + Duration::from_secs(secs) };
         let mut tasks = Vec::new();
-        // Senders keep a bounded number of lookups in flight each; collectors take the responses.
+        // Senders keep two lookups in flight each (a permit per lookup, handed back when its answer is
+        // collected); collectors take the responses.
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(clients * 2));
         for _ in 0..clients {
             let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
-            let sent = sent.clone();
+            let (sent, in_flight) = (sent.clone(), in_flight.clone());
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < window.end {
+                    let Ok(Ok(permit)) =
+                        tokio::time::timeout_at(window.end.into(), in_flight.clone().acquire_owned()).await
+                    else {
+                        break;
+                    };
                     let request = SendRequest::new(content);
                     let id = request.message_id.to_string();
-                    sent.lock().unwrap().insert(id, Instant::now());
+                    sent.lock().unwrap().insert(id.clone(), Instant::now());
                     if client.send_request(&request).await.is_err() {
+                        sent.lock().unwrap().remove(&id);
                         continue;
                     }
-                    while sent.lock().unwrap().len() > clients * 2 && Instant::now() < window.end {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
+                    permit.forget();
                 }
             }));
         }
         for _ in 0..4 {
             let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
             let (sent, latencies, kind) = (sent.clone(), latencies.clone(), kind.clone());
-            let portal_polls = portal_polls.clone();
+            let (portal_polls, in_flight) = (portal_polls.clone(), in_flight.clone());
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < window.end + Duration::from_secs(5) {
                     if window.contains(Instant::now()) {
@@ -212,6 +221,7 @@ fn main() {
                         Ok(Some(r)) => {
                             let original = r.message.original_message_id.clone().unwrap_or_default();
                             if let Some(at) = sent.lock().unwrap().remove(&original) {
+                                in_flight.add_permits(1);
                                 if window.contains(Instant::now()) {
                                     latencies.lock().unwrap().push(at.elapsed().as_secs_f64() * 1e3);
                                 }
@@ -248,13 +258,20 @@ fn main() {
         spent.iter().sum::<f64>() * 1e6 / n,
         busy * 100.0
     );
-    print_smev_calls(&runtime, &gateway.addr, lookups);
+    print_smev_calls(&runtime, &gateway.addr);
     println!(
         "portal GetResponse calls per lookup: {:.2}",
         portal_polls.load(std::sync::atomic::Ordering::Relaxed) as f64 / n
     );
     // A graceful stop, so that a profiler wrapped around the gateway writes its output.
     procs::terminate(&mut gateway);
+    for name in ["gateway.log", "mock-smev.log"] {
+        let log = std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+        if !warnings.is_empty() {
+            println!("{name}: {} warnings, the first: {}", warnings.len(), warnings[0]);
+        }
+    }
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let per_lookup_us = spent[0] * 1e6 / n;
