@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::CStr;
+use std::sync::OnceLock;
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -103,14 +104,24 @@ impl GostAlg {
         [GostAlg::Gost2012_256, GostAlg::Gost2012_512].into_iter().find(|alg| alg.key_nid().is_ok_and(|n| n == nid))
     }
 
-    /// The engine's Streebog implementation for this suite.
+    /// The engine's Streebog implementation for this suite. Looked up by name once per suite: the lookup takes a
+    /// lock and a hash of the name in OpenSSL, and every signature, verification and digest needs it.
     pub(crate) fn message_digest(self) -> Result<MessageDigest, CryptoError> {
+        static FOUND: [OnceLock<MessageDigest>; 2] = [OnceLock::new(), OnceLock::new()];
+        let slot = match self {
+            GostAlg::Gost2012_256 => &FOUND[0],
+            GostAlg::Gost2012_512 => &FOUND[1],
+        };
+        if let Some(md) = slot.get() {
+            return Ok(*md);
+        }
         engine::ready()?;
-        MessageDigest::from_name(self.digest_name()).ok_or_else(|| {
+        let md = MessageDigest::from_name(self.digest_name()).ok_or_else(|| {
             CryptoError::Digest(format!(
                 "OpenSSL has no digest named {}: the loaded engine does not provide Streebog",
                 self.digest_name()
             ))
-        })
+        })?;
+        Ok(*slot.get_or_init(|| md))
     }
 }
