@@ -156,6 +156,7 @@ fn main() {
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
     let portal_polls: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+    let completions: Arc<Mutex<Vec<Instant>>> = Arc::default();
     // The period ends on the demo term's last day; LOOKUP_DAYS=54 asks for the whole term (the heaviest answer).
     let days = setting("LOOKUP_DAYS", 7) as i64;
     let to = time::macros::date!(2026 - 10 - 24);
@@ -212,6 +213,7 @@ fn main() {
             let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
             let (sent, latencies, kind) = (sent.clone(), latencies.clone(), kind.clone());
             let (portal_polls, in_flight) = (portal_polls.clone(), in_flight.clone());
+            let completions = completions.clone();
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < window.end + Duration::from_secs(5) {
                     if window.contains(Instant::now()) {
@@ -224,6 +226,7 @@ fn main() {
                                 in_flight.add_permits(1);
                                 if window.contains(Instant::now()) {
                                     latencies.lock().unwrap().push(at.elapsed().as_secs_f64() * 1e3);
+                                    completions.lock().unwrap().push(Instant::now());
                                 }
                             }
                             let _ =
@@ -245,7 +248,12 @@ fn main() {
         }
         (before, after, window)
     });
-    let _ = window;
+    // The longest time without a delivered answer: a stall anywhere in the chain shows here.
+    let mut done = completions.lock().unwrap().clone();
+    done.sort();
+    if let Some((gap, at)) = done.windows(2).map(|w| (w[1] - w[0], w[0] - window.start)).max() {
+        println!("longest time without an answer: {} ms, {:.1} s into the window", gap.as_millis(), at.as_secs_f64());
+    }
     let lookups = latencies.lock().unwrap().len();
     let n = lookups.max(1) as f64;
     let spent: Vec<f64> = (0..3).map(|i| after.processes[i] - before.processes[i]).collect();

@@ -89,6 +89,9 @@ pub async fn poll_kind(
 ) {
     let idle = Duration::from_millis(shared.config.smev.poll_interval_ms);
     let mut failures = 0u32;
+    // Empty polls in a row: the scout polls again soon after the queue empties and slows down to the idle
+    // interval as it stays empty.
+    let mut empties = 0u32;
     loop {
         if *stop.borrow() {
             return;
@@ -115,6 +118,7 @@ pub async fn poll_kind(
         let pause = match polled {
             Ok(Some(received)) => {
                 failures = 0;
+                empties = 0;
                 activity.bump();
                 let shared = shared.clone();
                 let provided = provided.clone();
@@ -135,8 +139,9 @@ pub async fn poll_kind(
             }
             Ok(None) => {
                 failures = 0;
+                empties += 1;
                 drop(permit);
-                idle
+                empty_poll_pause(idle, empties)
             }
             Err(e) => {
                 drop(permit);
@@ -153,6 +158,18 @@ pub async fn poll_kind(
             }
         }
     }
+}
+
+/// The first pause after a poll finds the queue empty. A queue that has just emptied under load usually gets
+/// its next request within milliseconds; one that stays empty is polled less and less often.
+const FIRST_EMPTY_PAUSE: Duration = Duration::from_millis(20);
+
+/// The scout's pause after `empties` empty polls in a row: doubling from [`FIRST_EMPTY_PAUSE`] up to the idle
+/// interval. Waiting the whole idle interval after the first empty poll would hold every request that arrives
+/// meanwhile for up to that long, since the other pollers are parked.
+pub fn empty_poll_pause(idle: Duration, empties: u32) -> Duration {
+    let ramp = FIRST_EMPTY_PAUSE.saturating_mul(1 << empties.clamp(1, 16).saturating_sub(1));
+    ramp.min(idle)
 }
 
 /// The pause after `failures` failed polls in a row: doubling from the idle interval up to a minute, longer when
@@ -326,6 +343,15 @@ fn response_message_id(envelope: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_polls_slow_down_to_the_idle_interval() {
+        let idle = Duration::from_secs(1);
+        let pauses: Vec<u128> = (1..=8).map(|n| empty_poll_pause(idle, n).as_millis()).collect();
+        assert_eq!(pauses, vec![20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(empty_poll_pause(idle, u32::MAX), idle);
+        assert_eq!(empty_poll_pause(Duration::from_millis(5), 1), Duration::from_millis(5));
+    }
 
     #[test]
     fn poll_backoff_doubles_to_a_minute() {
