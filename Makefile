@@ -36,6 +36,8 @@ soak: deps
 bench: deps
 	$(CARGO) bench --bench dsig
 	$(CARGO) bench --bench outbox
+	$(CARGO) bench -p mock-smev --bench exchange
+	$(CARGO) bench --bench lookups
 
 conformance: build
 	EDUGATE_BIN=$(EDUGATE) bash ../shared/conformance/run all
