@@ -86,6 +86,12 @@ async fn killed_gateway_loses_and_duplicates_nothing() {
     }
     let lost = sent.iter().filter(|id| !per_request.contains_key(*id) || !answered.contains_key(*id)).count();
     let duplicated: usize = per_request.values().map(|n| n.saturating_sub(1)).sum();
+    // What a duplicate looked like, for the investigation: every response mock-smev holds for that request.
+    for (request, _) in per_request.iter().filter(|(_, n)| **n > 1) {
+        let held: Vec<&serde_json::Value> =
+            responses.iter().filter(|r| r["original_message_id"].as_str() == Some(request.as_str())).collect();
+        println!("request {request} has {} responses: {held:?}", held.len());
+    }
     let wrong = answered.iter().filter(|(_, r)| r["kind"] != "content" || r["signatures_valid"] != true).count();
     drop(gateway);
     drop(mock);

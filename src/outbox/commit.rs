@@ -78,6 +78,9 @@ struct Shared {
     flushes: AtomicU64,
     /// Where the flusher announces progress.
     announce: watch::Sender<Flushed>,
+    /// Held by a test to keep the flusher from flushing, so that a write stays not yet durable.
+    #[cfg(test)]
+    hold: Mutex<()>,
 }
 
 impl Shared {
@@ -107,6 +110,8 @@ impl GroupCommit {
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
             announce,
+            #[cfg(test)]
+            hold: Mutex::new(()),
         });
         let flusher = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -145,6 +150,17 @@ impl GroupCommit {
         }
     }
 
+    /// Keeps the flusher from flushing while the guard lives (it finishes a flush in progress first).
+    #[cfg(test)]
+    pub(crate) fn hold_flushes(&self) -> MutexGuard<'_, ()> {
+        self.shared.hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the write of `ticket` (and every earlier one) is on disk already.
+    pub(crate) fn is_durable(&self, ticket: Ticket) -> bool {
+        self.progress.borrow().upto >= ticket.0
+    }
+
     /// Refuses once a flush has failed: no later write could be made durable.
     pub(crate) fn check_healthy(&self) -> Result<(), DurabilityError> {
         match &self.progress.borrow().failed {
@@ -179,6 +195,8 @@ fn run_flusher(shared: &Shared, db: &sled::Db, mut disk: DiskSync) {
             target = gather(shared);
         }
         last_group = target - done;
+        #[cfg(test)]
+        let _held = shared.hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = db.flush().map_err(|error| error.to_string()).and_then(|_| disk.sync());
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         match result {

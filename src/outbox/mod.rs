@@ -38,7 +38,10 @@
 //!   and [`Outbox::prune`] return once their change is on disk.
 //! - [`Outbox::lease`] and [`Outbox::extend`] are applied at once and flushed with the next group, but do not wait
 //!   for it: a crash before that flush forgets the lease, and the item is leased again as if the lease had lapsed
-//!   (only the attempt is not counted). Waiting would add an fsync to every lease for no gain in safety.
+//!   (only the attempt is not counted). Waiting would add an fsync to every lease for no gain in safety. A lease
+//!   does wait, though, when an item it hands out was created so recently that its creation may not be on disk
+//!   yet (another producer's enqueue still waiting for its flush): work done on an item a crash could forget would
+//!   be done again under a new identity.
 //! - An error from any of them means the change may or may not be on disk; [`OutboxError::Durability`] also means
 //!   no later write will be accepted, and the gateway must stop.
 //!

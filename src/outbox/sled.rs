@@ -13,6 +13,7 @@
 //! never reversed. Durability comes from the group commit of `super::commit`.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -55,6 +56,11 @@ struct Inner {
     rng: Box<dyn RngCore + Send>,
     /// Set when a write to sled failed: the table may then be ahead of the disk, so nothing more is accepted.
     broken: Option<String>,
+    /// Items created in this process whose creation may not be on disk yet, with the ticket that covers it. A
+    /// lease of one waits for that ticket: a worker must not act on an item (send a response) that a crash could
+    /// still forget, or the work would be done again under a new identity (a second response with a new
+    /// MessageID). Entries are dropped once durable.
+    unflushed: HashMap<ItemId, Ticket>,
 }
 
 impl std::fmt::Debug for SledOutbox {
@@ -72,7 +78,7 @@ impl SledOutbox {
             OutboxError::Corrupt { what, reason } => state.damaged(format!("outbox {what}: {reason}")),
             other => state.damaged(other.to_string()),
         })?;
-        let inner = Mutex::new(Inner { table, rng: config.jitter_rng(), broken: None });
+        let inner = Mutex::new(Inner { table, rng: config.jitter_rng(), broken: None, unflushed: HashMap::new() });
         Ok(SledOutbox { state: state.clone(), tree, config, inner })
     }
 
@@ -172,12 +178,14 @@ impl SledOutbox {
             Enqueued::New(id) => {
                 let record = encode_created(&WorkItem::new(id, queue, key, &[], now), payload)?;
                 let ticket = self.persist(&mut inner, || self.tree.insert(record_key(ITEM, id), record).map(drop))?;
+                inner.unflushed.insert(id, ticket);
                 Ok((id, ticket))
             }
         }
     }
 
-    /// The lease step. Leases are written but not awaited (see the module documentation of `outbox`).
+    /// The lease step. Leases are written but not awaited (see the module documentation of `outbox`); returns the
+    /// ticket to wait for before handing the leases out when an item's creation may not be durable yet.
     fn lease_step(
         &self,
         queue: &str,
@@ -185,18 +193,21 @@ impl SledOutbox {
         max_items: usize,
         lease_for: Duration,
         now: SystemTime,
-    ) -> Result<Vec<Lease>, OutboxError> {
+    ) -> Result<(Vec<Lease>, Option<Ticket>), OutboxError> {
         let policy = self.config.policy(queue);
         let mut inner = self.lock()?;
         let (mut leases, changed) = inner.table.lease(queue, owner, max_items, lease_for, policy, now)?;
         if !changed.is_empty() {
             let _ticket = self.write_states(&mut inner, &changed)?;
         }
+        let commit = self.state.commit();
+        inner.unflushed.retain(|_, ticket| !commit.is_durable(*ticket));
+        let creation = leases.iter().filter_map(|lease| inner.unflushed.get(&lease.id)).max().copied();
         drop(inner);
         for lease in &mut leases {
             lease.payload = self.payload(lease.id)?;
         }
-        Ok(leases)
+        Ok((leases, creation))
     }
 
     /// Applies `change` to the leased item and writes its state.
@@ -272,7 +283,13 @@ impl Outbox for SledOutbox {
         lease_for: Duration,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Vec<Lease>, OutboxError>> {
-        Box::pin(async move { self.lease_step(queue, owner, max_items, lease_for, now) })
+        Box::pin(async move {
+            let (leases, creation) = self.lease_step(queue, owner, max_items, lease_for, now)?;
+            if let Some(ticket) = creation {
+                self.state.commit().wait(ticket).await?;
+            }
+            Ok(leases)
+        })
     }
 
     fn extend<'a>(
@@ -569,6 +586,32 @@ fn id_of(key: &[u8]) -> Result<ItemId, OutboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a worker woken by one producer's enqueue leased every due item, including another producer's
+    /// item whose creation was applied in memory but not yet flushed; it sent that response, the gateway was killed
+    /// before the flush, and after the restart the request was answered again under a new MessageID (the soak
+    /// found two such duplicates in 10,000 requests). A lease now waits until the items it hands out exist on disk.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // Holding the flusher across the awaits is the point: only the flusher thread ever waits for that lock.
+    #[allow(clippy::await_holding_lock)]
+    async fn a_lease_waits_until_the_items_creation_is_on_disk() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let outbox = SledOutbox::open_path(dir.path(), OutboxConfig::default()).expect("open");
+        let now = SystemTime::now();
+        let held = outbox.state.commit().hold_flushes();
+        let (id, created) = outbox.enqueue_step("send", "response:1", b"payload", now).expect("enqueue in memory");
+        assert!(!outbox.state.commit().is_durable(created), "the flusher is held");
+        let mut lease = outbox.lease("send", "worker", 10, Duration::from_secs(5), now);
+        tokio::select! {
+            biased;
+            _ = &mut lease => panic!("leased an item whose creation is not on disk"),
+            _ = tokio::task::yield_now() => {}
+        }
+        drop(held);
+        let leases = lease.await.expect("leased once flushed");
+        assert_eq!(leases.iter().map(|l| l.id).collect::<Vec<_>>(), vec![id]);
+        assert!(outbox.state.commit().is_durable(created));
+    }
 
     #[test]
     fn records_round_trip() {
