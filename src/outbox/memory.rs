@@ -95,7 +95,7 @@ impl Outbox for MemoryOutbox {
     ) -> BoxFuture<'a, Result<Vec<Lease>, OutboxError>> {
         Box::pin(async move {
             let policy = self.config.policy(queue);
-            let (leases, _) = self.lock().table.lease(queue, owner, max_items, lease_for, policy, now)?;
+            let (leases, _) = self.lock().table.lease(queue, owner, max_items, lease_for, policy, now, &|_| false)?;
             Ok(leases)
         })
     }

@@ -56,10 +56,10 @@ struct Inner {
     rng: Box<dyn RngCore + Send>,
     /// Set when a write to sled failed: the table may then be ahead of the disk, so nothing more is accepted.
     broken: Option<String>,
-    /// Items created in this process whose creation may not be on disk yet, with the ticket that covers it. A
-    /// lease of one waits for that ticket: a worker must not act on an item (send a response) that a crash could
-    /// still forget, or the work would be done again under a new identity (a second response with a new
-    /// MessageID). Entries are dropped once durable.
+    /// Items created in this process whose creation may not be on disk yet, with the ticket that covers it. Leases
+    /// pass over them (and a lease first waits for them): a worker must not act on an item (send a response) that
+    /// a crash could still forget, or the work would be done again under a new identity (a second response with a
+    /// new MessageID). Entries are dropped once durable.
     unflushed: HashMap<ItemId, Ticket>,
 }
 
@@ -184,8 +184,16 @@ impl SledOutbox {
         }
     }
 
-    /// The lease step. Leases are written but not awaited (see the module documentation of `outbox`); returns the
-    /// ticket to wait for before handing the leases out when an item's creation may not be durable yet.
+    /// The newest ticket covering the creation of an item that may not be on disk yet, forgetting those that are.
+    fn newest_unflushed(&self) -> Result<Option<Ticket>, OutboxError> {
+        let mut inner = self.lock()?;
+        let commit = self.state.commit();
+        inner.unflushed.retain(|_, ticket| !commit.is_durable(*ticket));
+        Ok(inner.unflushed.values().max().copied())
+    }
+
+    /// The lease step, passing over items whose creation may not be on disk yet. Leases are written but not awaited
+    /// (see the module documentation of `outbox`).
     fn lease_step(
         &self,
         queue: &str,
@@ -193,21 +201,22 @@ impl SledOutbox {
         max_items: usize,
         lease_for: Duration,
         now: SystemTime,
-    ) -> Result<(Vec<Lease>, Option<Ticket>), OutboxError> {
+    ) -> Result<Vec<Lease>, OutboxError> {
         let policy = self.config.policy(queue);
         let mut inner = self.lock()?;
-        let (mut leases, changed) = inner.table.lease(queue, owner, max_items, lease_for, policy, now)?;
+        let commit = self.state.commit();
+        let Inner { table, unflushed, .. } = &mut *inner;
+        unflushed.retain(|_, ticket| !commit.is_durable(*ticket));
+        let not_on_disk = |id: ItemId| unflushed.contains_key(&id);
+        let (mut leases, changed) = table.lease(queue, owner, max_items, lease_for, policy, now, &not_on_disk)?;
         if !changed.is_empty() {
             let _ticket = self.write_states(&mut inner, &changed)?;
         }
-        let commit = self.state.commit();
-        inner.unflushed.retain(|_, ticket| !commit.is_durable(*ticket));
-        let creation = leases.iter().filter_map(|lease| inner.unflushed.get(&lease.id)).max().copied();
         drop(inner);
         for lease in &mut leases {
             lease.payload = self.payload(lease.id)?;
         }
-        Ok((leases, creation))
+        Ok(leases)
     }
 
     /// Applies `change` to the leased item and writes its state.
@@ -284,11 +293,12 @@ impl Outbox for SledOutbox {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Vec<Lease>, OutboxError>> {
         Box::pin(async move {
-            let (leases, creation) = self.lease_step(queue, owner, max_items, lease_for, now)?;
-            if let Some(ticket) = creation {
+            // Wait first, lease after: a caller may drop this future at any await, and a lease taken before the wait
+            // would then be held by nobody until it lapsed.
+            if let Some(ticket) = self.newest_unflushed()? {
                 self.state.commit().wait(ticket).await?;
             }
-            Ok(leases)
+            self.lease_step(queue, owner, max_items, lease_for, now)
         })
     }
 
@@ -607,8 +617,12 @@ mod tests {
             _ = &mut lease => panic!("leased an item whose creation is not on disk"),
             _ = tokio::task::yield_now() => {}
         }
+        // Regression: a lease dropped while it waits (the worker's loop races it against a wake-up) must hold
+        // nothing; the first version leased before waiting, and dropped leases stalled their items until they lapsed.
+        drop(lease);
         drop(held);
-        let leases = lease.await.expect("leased once flushed");
+        let leases =
+            outbox.lease("send", "worker", 10, Duration::from_secs(5), now).await.expect("leased once flushed");
         assert_eq!(leases.iter().map(|l| l.id).collect::<Vec<_>>(), vec![id]);
         assert!(outbox.state.commit().is_durable(created));
     }

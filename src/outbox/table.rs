@@ -83,7 +83,9 @@ impl Table {
     }
 
     /// Leases up to `max_items` items of `queue` available at `now`, in order of availability then id, burying on
-    /// the way those whose lapsed lease used their last attempt. Returns the leases and every item changed.
+    /// the way those whose lapsed lease used their last attempt, and passing over those `skip` names. Returns the
+    /// leases and every item changed.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn lease(
         &mut self,
         queue: &str,
@@ -92,6 +94,7 @@ impl Table {
         lease_for: Duration,
         policy: &BackoffPolicy,
         now: SystemTime,
+        skip: &dyn Fn(ItemId) -> bool,
     ) -> Result<(Vec<Lease>, Vec<ItemId>), OutboxError> {
         validate_queue(queue)?;
         validate_owner(owner)?;
@@ -103,7 +106,7 @@ impl Table {
             cursor = Some(next);
             let id = next.1;
             // A lease of zero length puts the item back after the cursor; one lease per item per call.
-            if changed.contains(&id) {
+            if changed.contains(&id) || skip(id) {
                 continue;
             }
             let lease = self.update(id, |item| {
@@ -273,7 +276,8 @@ mod tests {
         let Ok(Enqueued::New(id)) = table.enqueue("q", "k", b"p", at(1), &mut allocate) else { panic!("enqueue") };
         assert_eq!(table.enqueue("q", "k", b"other", at(2), &mut allocate).ok(), Some(Enqueued::Existing(id)));
         assert_eq!(table.next_due("q").ok(), Some(Some(at(1))));
-        let (leases, changed) = table.lease("q", "w", 5, Duration::from_secs(10), &policy, at(3)).expect("lease");
+        let (leases, changed) =
+            table.lease("q", "w", 5, Duration::from_secs(10), &policy, at(3), &|_| false).expect("lease");
         assert_eq!((leases.len(), changed), (1, vec![id]));
         assert_eq!(table.next_due("q").ok(), Some(Some(at(13))));
         table
