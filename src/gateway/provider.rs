@@ -6,8 +6,9 @@
 //! has the client's timeout. Sending and acknowledging happen in the outbox's workers, under its retry policy.
 //!
 //! Each kind of data has several pollers (`provider.pollers`), so that under load one SMEV round trip per request
-//! does not bound throughput; but an idle kind is polled by one of them only (the scout), once per idle interval.
-//! The others park after an empty poll until some poller of their kind receives a request. Every GetRequest costs a
+//! does not bound throughput; but an idle kind is polled by one of them only (the scout): again soon after the
+//! queue empties, then less and less often, down to once per idle interval. The others park after an empty poll
+//! until some poller of their kind receives a request. Every GetRequest costs a
 //! signature here and a verification at SMEV, so idle kinds must not multiply it by the number of pollers.
 #![forbid(unsafe_code)]
 
@@ -73,7 +74,7 @@ impl Default for KindActivity {
 /// Which part a poller plays for its kind of data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollerRole {
-    /// Keeps polling an empty queue once per idle interval.
+    /// Keeps polling an empty queue, slowing down to once per idle interval ([`empty_poll_pause`]).
     Scout,
     /// Parks after an empty poll until a poller of its kind receives a request.
     Helper,
