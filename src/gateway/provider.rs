@@ -165,7 +165,7 @@ pub async fn poll_kind(
 /// its next request within milliseconds; one that stays empty is polled less and less often.
 const FIRST_EMPTY_PAUSE: Duration = Duration::from_millis(20);
 
-/// The scout's pause after `empties` empty polls in a row: doubling from [`FIRST_EMPTY_PAUSE`] up to the idle
+/// The scout's pause after `empties` empty polls in a row: doubling from `FIRST_EMPTY_PAUSE` (20 ms) up to the idle
 /// interval. Waiting the whole idle interval after the first empty poll would hold every request that arrives
 /// meanwhile for up to that long, since the other pollers are parked.
 pub fn empty_poll_pause(idle: Duration, empties: u32) -> Duration {
