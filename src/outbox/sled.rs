@@ -206,8 +206,8 @@ impl SledOutbox {
         let mut inner = self.lock()?;
         let commit = self.state.commit();
         let Inner { table, unflushed, .. } = &mut *inner;
-        unflushed.retain(|_, ticket| !commit.is_durable(*ticket));
-        let not_on_disk = |id: ItemId| unflushed.contains_key(&id);
+        // `lease` pruned the map just before; a creation flushed since then is on disk, whatever the map says.
+        let not_on_disk = |id: ItemId| unflushed.get(&id).is_some_and(|ticket| !commit.is_durable(*ticket));
         let (mut leases, changed) = table.lease(queue, owner, max_items, lease_for, policy, now, &not_on_disk)?;
         if !changed.is_empty() {
             let _ticket = self.write_states(&mut inner, &changed)?;
