@@ -196,9 +196,9 @@ async fn metrics_are_scraped_during_a_run_and_the_counters_move() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_kind_is_polled_by_one_poller_and_the_others_join_when_requests_come() {
     let dir = tempfile::tempdir().unwrap();
-    let _mock = start_mock(dir.path());
-    let control = Control::new(&_mock.addr);
-    let mut config = procs::gateway_config(dir.path(), &_mock.addr);
+    let mock = start_mock(dir.path());
+    let control = Control::new(&mock.addr);
+    let mut config = procs::gateway_config(dir.path(), &mock.addr);
     config.smev.poll_interval_ms = 200;
     config.provider.pollers = 6;
     let kinds = config.provider.kinds.len() as f64;
