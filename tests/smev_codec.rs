@@ -336,6 +336,32 @@ fn receipts_status_and_ack_responses() {
 }
 
 #[test]
+fn async_status_faults_with_sizes_name_their_type() {
+    // In `AsyncProcessingStatus/SmevFault` (a `basic:SmevFault`) the size fields are only valid under `xsi:type`.
+    let smev = signer("mock-smev");
+    for version in [Version::V1_3, Version::V1_2] {
+        for kind in [
+            FaultKind::QuoteLimitExceeded { remained_total_quote_size: 0, real_total_attachment_size: 10 },
+            FaultKind::AttachmentSizeLimitExceeded {
+                permitted_total_attachment_size: 5,
+                real_total_attachment_size: 6,
+            },
+        ] {
+            let status = AsyncProcessingStatus {
+                original_message_id: MessageId::new_v1().to_string(),
+                category: "requestIsRejectedBySmev".into(),
+                details: None,
+                fault: Some(SmevFault::new(kind.clone(), "refused")),
+            };
+            let xml = build::get_status_response(version, Some(&status), Some(&smev)).unwrap();
+            assert_schema_valid(&xml, version);
+            let parsed = parse::status_response(&parse_xml(&xml, &Limits::default()).unwrap()).unwrap().unwrap();
+            assert_eq!(parsed.fault.unwrap().kind, kind);
+        }
+    }
+}
+
+#[test]
 fn every_fault_round_trips_with_its_retry_class() {
     let mut kinds = vec![
         FaultKind::MessageIsAlreadySent,
@@ -343,7 +369,7 @@ fn every_fault_round_trips_with_its_retry_class() {
         FaultKind::SmevFailure,
         FaultKind::EndOfLifeReached,
         FaultKind::DestinationOverflow { broker: "mq".into(), destination: "q1".into() },
-        FaultKind::QuoteLimitExceeded,
+        FaultKind::QuoteLimitExceeded { remained_total_quote_size: 0, real_total_attachment_size: 4096 },
         FaultKind::InvalidContent(vec![ValidationError { message: "bad".into(), position: 3 }]),
         FaultKind::SenderIsNotRegistered,
         FaultKind::RecipientIsNotFound,
@@ -352,20 +378,35 @@ fn every_fault_round_trips_with_its_retry_class() {
         FaultKind::InvalidMessageIdFormat,
         FaultKind::TransactionCodeInvalid,
         FaultKind::UnknownMessageType,
-        FaultKind::AttachmentSizeLimitExceeded,
+        FaultKind::AttachmentSizeLimitExceeded {
+            permitted_total_attachment_size: 5_242_880,
+            real_total_attachment_size: 5_242_881,
+        },
         FaultKind::TargetMessageIsNotFound,
+        FaultKind::PersonalAccessDenied,
+        FaultKind::AttachmentContentMiscoordination,
+        FaultKind::RequestIsNotFound,
+        FaultKind::IncorrectResponseContentType,
         FaultKind::Unspecified,
     ];
     kinds.extend(SignatureFaultKind::ALL.map(FaultKind::SignatureVerification));
-    for kind in kinds {
+    for (version, kind) in [Version::V1_3, Version::V1_2].into_iter().flat_map(|v| kinds.iter().map(move |k| (v, k))) {
         let fault = SmevFault::new(kind.clone(), "описание & <детали>");
-        let xml = build::fault(Version::V1_3, &fault);
+        let xml = build::fault(version, &fault);
         let doc = parse_xml(&xml, &Limits::default()).unwrap();
+        let detail = doc
+            .child_elements(parse::body_child(&doc).unwrap())
+            .find(|&c| doc.element(c).local == "detail")
+            .and_then(|d| doc.child_elements(d).next());
+        if let Some(detail) = detail {
+            assert_element_valid(&doc.self_contained_source(detail), version);
+        }
         match parse::expect_body(&doc, "SendRequestResponse") {
             Err(SmevError::Fault(parsed)) => {
-                assert_eq!(parsed.kind, kind);
-                assert_eq!(parsed.retry_class(), kind.retry_class());
+                assert_eq!(parsed.kind, kind.in_version(version));
+                assert_eq!(parsed.retry_class(), kind.in_version(version).retry_class());
                 assert_eq!(parsed.faultstring, "описание & <детали>");
+                assert_eq!(parsed.faultcode, "soap:Server");
             }
             other => panic!("{}: {other:?}", kind.name()),
         }

@@ -280,7 +280,13 @@ pub fn parse_operation(name: Option<&str>) -> Result<Option<Operation>, InjectEr
     }
 }
 
-/// Every fault the injector can raise, with placeholder details where the fault carries fields.
+/// The attachment limit an injected `AttachmentSizeLimitExceeded` reports: 5 MiB, the size above which SMEV wants
+/// attachments sent through its file store rather than inside the message.
+pub const INJECTED_ATTACHMENT_LIMIT: i64 = 5 * 1024 * 1024;
+
+/// Every fault the injector can raise, with placeholder details where the fault carries fields. A fault the polled
+/// version's schema lacks (`PersonalAccessDenied` on 1.2) is answered as its closest one there
+/// ([`FaultKind::in_version`]).
 pub fn injectable_faults() -> Vec<FaultKind> {
     let mut kinds = vec![
         FaultKind::MessageIsAlreadySent,
@@ -288,7 +294,7 @@ pub fn injectable_faults() -> Vec<FaultKind> {
         FaultKind::SmevFailure,
         FaultKind::EndOfLifeReached,
         FaultKind::DestinationOverflow { broker: "mock-smev".into(), destination: "injected".into() },
-        FaultKind::QuoteLimitExceeded,
+        FaultKind::QuoteLimitExceeded { remained_total_quote_size: 0, real_total_attachment_size: 1 },
         FaultKind::InvalidContent(vec![ValidationError { message: "injected validation error".into(), position: -1 }]),
     ];
     kinds.extend(SignatureFaultKind::ALL.into_iter().map(FaultKind::SignatureVerification));
@@ -303,7 +309,10 @@ pub fn injectable_faults() -> Vec<FaultKind> {
         FaultKind::InvalidMessageIdFormat,
         FaultKind::TransactionCodeInvalid,
         FaultKind::UnknownMessageType,
-        FaultKind::AttachmentSizeLimitExceeded,
+        FaultKind::AttachmentSizeLimitExceeded {
+            permitted_total_attachment_size: INJECTED_ATTACHMENT_LIMIT,
+            real_total_attachment_size: INJECTED_ATTACHMENT_LIMIT + 1,
+        },
         FaultKind::TargetMessageIsNotFound,
         FaultKind::PersonalAccessDenied,
         FaultKind::AttachmentContentMiscoordination,
@@ -347,7 +356,7 @@ mod tests {
             | FaultKind::SmevFailure
             | FaultKind::EndOfLifeReached
             | FaultKind::DestinationOverflow { .. }
-            | FaultKind::QuoteLimitExceeded
+            | FaultKind::QuoteLimitExceeded { .. }
             | FaultKind::InvalidContent(_)
             | FaultKind::SignatureVerification(_)
             | FaultKind::SenderIsNotRegistered
@@ -357,7 +366,7 @@ mod tests {
             | FaultKind::InvalidMessageIdFormat
             | FaultKind::TransactionCodeInvalid
             | FaultKind::UnknownMessageType
-            | FaultKind::AttachmentSizeLimitExceeded
+            | FaultKind::AttachmentSizeLimitExceeded { .. }
             | FaultKind::TargetMessageIsNotFound
             | FaultKind::PersonalAccessDenied
             | FaultKind::AttachmentContentMiscoordination

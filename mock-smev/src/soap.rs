@@ -32,6 +32,21 @@ struct Copied {
     attachments: Vec<edugate::smev::AttachmentContent>,
 }
 
+/// A send call on its way into a queue.
+struct Sent<'a, 'd> {
+    /// The posted envelope, stored as it is.
+    doc: &'a Document<'d>,
+    /// `SendRequest` or `SendResponse`.
+    operation: Operation,
+    /// The attachments' total size, which a refusal for size or quota reports.
+    attachment_bytes: i64,
+}
+
+/// The total size of attachments in bytes, as the faults schema's `xs:long` size fields count it.
+fn attachment_bytes(attachments: &[edugate::smev::AttachmentContent]) -> i64 {
+    attachments.iter().map(|a| i64::try_from(a.content.len()).unwrap_or(i64::MAX)).fold(0, i64::saturating_add)
+}
+
 /// A registered information system, loaded.
 struct Registered {
     config: SystemConfig,
@@ -294,7 +309,8 @@ impl Emulator {
                     test_message: false,
                     sending_timestamp_ms: self.clock.now_ms(),
                 };
-                self.enqueue(v, caller, header, doc, Operation::SendResponse)
+                let sent = Sent { doc, operation: Operation::SendResponse, attachment_bytes: attachment_bytes(&response.attachments) };
+                self.enqueue(v, caller, header, sent)
             }
             CallBody::GetRequest(selector) => {
                 let got = self.receive(mnemonic, Direction::Request, selector.kind.as_ref())?;
@@ -371,6 +387,8 @@ impl Emulator {
                 Err(e) => return Err(fault(FaultKind::SmevFailure, e.to_string())),
             }
         }
+        let sent =
+            Sent { doc, operation: Operation::SendRequest, attachment_bytes: attachment_bytes(&request.attachments) };
         let header = MessageHeader {
             message_id: request.message_id.to_string(),
             direction: Direction::Request,
@@ -383,7 +401,7 @@ impl Emulator {
             test_message: request.test_message,
             sending_timestamp_ms: self.clock.now_ms(),
         };
-        self.enqueue(v, caller, header, doc, Operation::SendRequest)
+        self.enqueue(v, caller, header, sent)
     }
 
     fn check_message_id(&self, id: &MessageId) -> Result<(), SmevFault> {
@@ -404,13 +422,15 @@ impl Emulator {
         v: Version,
         caller: &Registered,
         header: MessageHeader,
-        doc: &Document<'_>,
-        operation: Operation,
+        sent: Sent<'_, '_>,
     ) -> Result<String, SmevFault> {
+        let Sent { doc, operation, attachment_bytes } = sent;
         let message_id = header.message_id.clone();
         let direction = header.direction;
-        let receipt =
-            self.queues.send(Envelope { header, payload: doc.source().as_bytes().to_vec() }).map_err(queue_fault)?;
+        let receipt = self
+            .queues
+            .send(Envelope { header, payload: doc.source().as_bytes().to_vec() })
+            .map_err(|e| send_fault(e, attachment_bytes))?;
         tracing::info!(operation = operation.name(), sender = %caller.config.mnemonic, recipient = %receipt.recipient, message_id = %message_id, "queued");
         let status = receipt.status.as_str().to_string();
         self.statuses
@@ -611,6 +631,21 @@ fn dsig_fault(e: &DsigError) -> SmevFault {
     signature_fault(kind, e.to_string())
 }
 
+/// The fault for a refused send: as [`queue_fault`], and a spent quota reports the message's attachments. mock-smev's
+/// quota counts messages per minute rather than bytes, so what remains of it is 0 bytes.
+fn send_fault(e: QueueError, attachment_bytes: i64) -> SmevFault {
+    match e {
+        QueueError::QuoteLimitExceeded { .. } => fault(
+            FaultKind::QuoteLimitExceeded {
+                remained_total_quote_size: 0,
+                real_total_attachment_size: attachment_bytes,
+            },
+            e.to_string(),
+        ),
+        other => queue_fault(other),
+    }
+}
+
 fn queue_fault(e: QueueError) -> SmevFault {
     let message = e.to_string();
     let kind = match e {
@@ -618,7 +653,9 @@ fn queue_fault(e: QueueError) -> SmevFault {
         QueueError::DestinationOverflow { recipient, .. } => {
             FaultKind::DestinationOverflow { broker: "mock-smev".into(), destination: recipient }
         }
-        QueueError::QuoteLimitExceeded { .. } => FaultKind::QuoteLimitExceeded,
+        QueueError::QuoteLimitExceeded { .. } => {
+            FaultKind::QuoteLimitExceeded { remained_total_quote_size: 0, real_total_attachment_size: 0 }
+        }
         QueueError::TargetMessageIsNotFound { .. } => FaultKind::TargetMessageIsNotFound,
         QueueError::Storage(_) => FaultKind::SmevFailure,
     };

@@ -149,7 +149,7 @@ fn expected_retry_class(kind: &FaultKind) -> RetryClass {
         FaultKind::StaleMessageId => RetryClass::NewMessageId,
         FaultKind::SmevFailure | FaultKind::Unspecified => RetryClass::Retry,
         FaultKind::EndOfLifeReached => RetryClass::RetryWithLaterEol,
-        FaultKind::DestinationOverflow { .. } | FaultKind::QuoteLimitExceeded => RetryClass::BackOffAndAlert,
+        FaultKind::DestinationOverflow { .. } | FaultKind::QuoteLimitExceeded { .. } => RetryClass::BackOffAndAlert,
         _ => RetryClass::Final,
     }
 }
@@ -346,7 +346,10 @@ async fn probability_one_always_fails_and_zero_never() {
         .await;
     for _ in 0..5 {
         let error = gateway.get_status().await.unwrap_err();
-        assert!(matches!(&error, ClientError::Fault(f) if f.kind == FaultKind::QuoteLimitExceeded), "{error:?}");
+        assert!(
+            matches!(&error, ClientError::Fault(f) if matches!(f.kind, FaultKind::QuoteLimitExceeded { .. })),
+            "{error:?}"
+        );
         assert_eq!(error.retry_class(), RetryClass::BackOffAndAlert);
     }
     server.inject("/control/drop", json!({ "operation": "GetRequest", "probability": 1.0 })).await;

@@ -237,7 +237,7 @@ pub fn send_request(version: Version, r: &SendRequest, signer: Option<&Signer>) 
     signed(envelope_end(out, "SendRequestRequest"), SIGNED_BY_CONSUMER, CALLER, signer)
 }
 
-fn response_body(out: &mut Out, body: &ResponseBody) -> Result<(), SmevError> {
+fn response_body(out: &mut Out, version: Version, body: &ResponseBody) -> Result<(), SmevError> {
     match body {
         ResponseBody::Content { content, personal_signature, attachment_headers: headers } => {
             primary_content(out, content, personal_signature.as_deref())?;
@@ -266,18 +266,21 @@ fn response_body(out: &mut Out, body: &ResponseBody) -> Result<(), SmevError> {
             out.leaf("ns:StatusDescription", &s.description);
             out.close("ns:RequestStatus");
         }
-        ResponseBody::AsyncStatus(s) => async_processing_status(out, s),
+        ResponseBody::AsyncStatus(s) => async_processing_status(out, version, s),
     }
     Ok(())
 }
 
-fn async_processing_status(out: &mut Out, s: &AsyncProcessingStatus) {
+fn async_processing_status(out: &mut Out, version: Version, s: &AsyncProcessingStatus) {
     out.open("ns:AsyncProcessingStatus");
     out.leaf("ns:OriginalMessageId", &s.original_message_id);
     out.leaf("ns:StatusCategory", &s.category);
     out.opt_leaf("ns:StatusDetails", s.details.as_deref());
     if let Some(fault) = &s.fault {
-        match fault_type_name(&fault.kind) {
+        // The element is a `basic:SmevFault`: `Code` and `Description` are always allowed; a fault with fields of
+        // its own names its type in `xsi:type`.
+        let kind = fault.kind.in_version(version);
+        match kind.complex_type_name() {
             Some(name) => {
                 out.raw("<ns:SmevFault xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"f:");
                 out.raw(name);
@@ -285,18 +288,19 @@ fn async_processing_status(out: &mut Out, s: &AsyncProcessingStatus) {
             }
             None => out.open("ns:SmevFault"),
         }
-        fault_fields(out, fault);
+        code_and_description(out, version, fault);
+        fault_fields(out, &kind);
         out.close("ns:SmevFault");
     }
     out.close("ns:AsyncProcessingStatus");
 }
 
 /// `SenderProvidedResponseData` with the given Id.
-fn sender_provided_response_data(out: &mut Out, r: &SendResponse, id: &str) -> Result<(), SmevError> {
+fn sender_provided_response_data(out: &mut Out, version: Version, r: &SendResponse, id: &str) -> Result<(), SmevError> {
     out.open_id("ns:SenderProvidedResponseData", id);
     out.leaf("ns:MessageID", r.message_id.as_str());
     out.leaf("ns:To", &r.to);
-    response_body(out, &r.body)?;
+    response_body(out, version, &r.body)?;
     out.close("ns:SenderProvidedResponseData");
     Ok(())
 }
@@ -307,7 +311,7 @@ fn sender_provided_response_data(out: &mut Out, r: &SendResponse, id: &str) -> R
 pub fn send_response_unsigned_trusted(version: Version, r: &SendResponse) -> Result<String, SmevError> {
     let mut out = envelope_start(version, "SendResponseRequest");
     out.trust_content = true;
-    sender_provided_response_data(&mut out, r, SIGNED_BY_PROVIDER)?;
+    sender_provided_response_data(&mut out, version, r, SIGNED_BY_PROVIDER)?;
     attachment_contents(&mut out, &r.attachments);
     Ok(envelope_end(out, "SendResponseRequest"))
 }
@@ -315,7 +319,7 @@ pub fn send_response_unsigned_trusted(version: Version, r: &SendResponse) -> Res
 /// `SendResponseRequest`: a provider's answer, signed over `SenderProvidedResponseData`.
 pub fn send_response(version: Version, r: &SendResponse, signer: Option<&Signer>) -> Result<String, SmevError> {
     let mut out = envelope_start(version, "SendResponseRequest");
-    sender_provided_response_data(&mut out, r, SIGNED_BY_PROVIDER)?;
+    sender_provided_response_data(&mut out, version, r, SIGNED_BY_PROVIDER)?;
     attachment_contents(&mut out, &r.attachments);
     signed(envelope_end(out, "SendResponseRequest"), SIGNED_BY_PROVIDER, CALLER, signer)
 }
@@ -521,7 +525,7 @@ pub fn async_status_response_data(
     out.raw("\" Id=\"SIGNED_ASYNC_BY_SMEV\">");
     out.leaf("ns:MessageID", message_id.as_str());
     out.leaf("ns:To", to);
-    async_processing_status(&mut out, s);
+    async_processing_status(&mut out, version, s);
     out.close("ns:SenderProvidedResponseData");
     out.s
 }
@@ -542,28 +546,25 @@ pub fn get_status_response(
     let Some(s) = status else { return Ok(envelope_end(out, "GetStatusResponse")) };
     out.open("ns:SmevAsyncProcessingMessage");
     out.open_id("ns:AsyncProcessingStatusData", SIGNED_BY_SMEV);
-    async_processing_status(&mut out, s);
+    async_processing_status(&mut out, version, s);
     out.close("ns:AsyncProcessingStatusData");
     out.close("ns:SmevAsyncProcessingMessage");
     signed(envelope_end(out, "GetStatusResponse"), SIGNED_BY_SMEV, SMEV, smev)
 }
 
-/// The `xsi:type` of a fault inside `AsyncProcessingStatus`: the faults schema names a complex type only for the
-/// faults that carry fields of their own; the others are plain `SmevFault`s.
-fn fault_type_name(kind: &FaultKind) -> Option<&'static str> {
-    match kind {
-        FaultKind::InvalidContent(_)
-        | FaultKind::SignatureVerification(_)
-        | FaultKind::BusinessDataTypeIsNotSupported { .. }
-        | FaultKind::DestinationOverflow { .. } => Some(kind.name()),
-        _ => None,
+/// `Code` and `Description`, where the fault's type has them; a `Code` longer than the version allows is cut.
+fn code_and_description(out: &mut Out, version: Version, f: &SmevFault) {
+    if let Some(code) = f.code.as_deref() {
+        let max = super::fault::code_max_chars(version);
+        let cut = code.char_indices().nth(max).map_or(code, |(at, _)| &code[..at]);
+        out.leaf("b:Code", cut);
     }
+    out.opt_leaf("b:Description", f.description.as_deref());
 }
 
-fn fault_fields(out: &mut Out, f: &SmevFault) {
-    out.opt_leaf("b:Code", f.code.as_deref());
-    out.opt_leaf("b:Description", f.description.as_deref());
-    match &f.kind {
+/// The fields the faults schema adds to `kind`'s type, in the schema's order.
+fn fault_fields(out: &mut Out, kind: &FaultKind) {
+    match kind {
         FaultKind::InvalidContent(errors) => {
             for e in errors {
                 out.raw("<f:ValidationError errorPosition=\"");
@@ -582,11 +583,21 @@ fn fault_fields(out: &mut Out, f: &SmevFault) {
             out.leaf("f:MessageBrokerAddress", broker);
             out.leaf("f:DestinationName", destination);
         }
+        FaultKind::QuoteLimitExceeded { remained_total_quote_size, real_total_attachment_size } => {
+            out.leaf("f:RemainedTotalQuoteSize", &remained_total_quote_size.to_string());
+            out.leaf("f:RealTotalAttachmentSize", &real_total_attachment_size.to_string());
+        }
+        FaultKind::AttachmentSizeLimitExceeded { permitted_total_attachment_size, real_total_attachment_size } => {
+            out.leaf("f:PermittedTotalAttachmentSize", &permitted_total_attachment_size.to_string());
+            out.leaf("f:RealTotalAttachmentSize", &real_total_attachment_size.to_string());
+        }
         _ => {}
     }
 }
 
-/// A SOAP fault envelope with the typed SMEV detail.
+/// A SOAP fault envelope with the typed SMEV detail, exactly as the faults schema of `version` types it: a fault
+/// the version lacks becomes its closest one ([`FaultKind::in_version`]); a `basic:Void` fault is an empty element
+/// (its message stays in `faultstring`); the others carry `Code` and `Description` when given, then their fields.
 pub fn fault(version: Version, f: &SmevFault) -> String {
     let mut out = Out::new(1024);
     out.raw("<soap:Envelope xmlns:soap=\"");
@@ -594,17 +605,21 @@ pub fn fault(version: Version, f: &SmevFault) -> String {
     out.raw("\"><soap:Body><soap:Fault>");
     out.leaf("faultcode", &f.faultcode);
     out.leaf("faultstring", &f.faultstring);
-    if f.kind != FaultKind::Unspecified {
+    let kind = f.kind.in_version(version);
+    if kind != FaultKind::Unspecified {
         out.raw("<detail><f:");
-        out.raw(f.kind.name());
+        out.raw(kind.name());
         out.raw(" xmlns:f=\"");
         out.raw(version.faults_ns());
         out.raw("\" xmlns:b=\"");
         out.raw(version.basic_ns());
         out.raw("\">");
-        fault_fields(&mut out, f);
+        if kind.has_code_and_description(version) {
+            code_and_description(&mut out, version, f);
+        }
+        fault_fields(&mut out, &kind);
         out.raw("</f:");
-        out.raw(f.kind.name());
+        out.raw(kind.name());
         out.raw("></detail>");
     }
     out.raw("</soap:Fault></soap:Body></soap:Envelope>");

@@ -1,7 +1,13 @@
 //! SMEV faults: the typed detail of a SOAP fault, and what a sender does about each (smev3-facts.md, "Faults").
 #![forbid(unsafe_code)]
 
+use super::Version;
 use std::fmt;
+
+/// The SOAP `faultcode` of every typed fault. SMEV is a JAX-WS service: the faults its WSDL declares leave it as
+/// `soap:Server` whatever their cause (the real `SignatureVerificationFault` and untyped faults in
+/// `../shared/reference/samples/` both carry it). `soap:Client` is left to requests the SOAP layer cannot read.
+pub const SERVER_FAULTCODE: &str = "soap:Server";
 
 /// What a sender does after a fault. Decided from the fault's type, never from its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,7 +100,14 @@ pub enum FaultKind {
         destination: String,
     },
     /// The sender's quota is spent.
-    QuoteLimitExceeded,
+    QuoteLimitExceeded {
+        /// `RemainedTotalQuoteSize`: what is left of the sender's quota, in bytes. The schema requires it; a detail
+        /// without it (as older mock-smev builds sent) reads as 0.
+        remained_total_quote_size: i64,
+        /// `RealTotalAttachmentSize`: the refused message's attachments, in bytes (0 when read from a detail
+        /// without it).
+        real_total_attachment_size: i64,
+    },
     /// The business content does not match the kind of data's schema.
     InvalidContent(Vec<ValidationError>),
     /// The caller's signature failed, and how.
@@ -119,10 +132,18 @@ pub enum FaultKind {
     /// The message type is unknown.
     UnknownMessageType,
     /// Attachments are too large.
-    AttachmentSizeLimitExceeded,
+    AttachmentSizeLimitExceeded {
+        /// `PermittedTotalAttachmentSize`: the most attachment bytes one message may carry. The schema requires it;
+        /// a detail without it (as older mock-smev builds sent) reads as 0.
+        permitted_total_attachment_size: i64,
+        /// `RealTotalAttachmentSize`: the refused message's attachments, in bytes (0 when read from a detail
+        /// without it).
+        real_total_attachment_size: i64,
+    },
     /// The Ack names a message that is not delivered to the caller (already acked, expired or someone else's).
     TargetMessageIsNotFound,
-    /// The personal signature was refused.
+    /// The personal signature was refused. Exists in 1.3 only: a 1.2 endpoint answers [`FaultKind::AccessDenied`]
+    /// (see [`FaultKind::in_version`]).
     PersonalAccessDenied,
     /// Attachment headers and contents do not match.
     AttachmentContentMiscoordination,
@@ -143,7 +164,7 @@ impl FaultKind {
             FaultKind::SmevFailure => "SMEVFailure",
             FaultKind::EndOfLifeReached => "EndOfLifeReached",
             FaultKind::DestinationOverflow { .. } => "DestinationOverflow",
-            FaultKind::QuoteLimitExceeded => "QuoteLimitExceeded",
+            FaultKind::QuoteLimitExceeded { .. } => "QuoteLimitExceeded",
             FaultKind::InvalidContent(_) => "InvalidContent",
             FaultKind::SignatureVerification(_) => "SignatureVerificationFault",
             FaultKind::SenderIsNotRegistered => "SenderIsNotRegistered",
@@ -153,7 +174,7 @@ impl FaultKind {
             FaultKind::InvalidMessageIdFormat => "InvalidMessageIdFormat",
             FaultKind::TransactionCodeInvalid => "TransactionCodeInvalid",
             FaultKind::UnknownMessageType => "UnknownMessageType",
-            FaultKind::AttachmentSizeLimitExceeded => "AttachmentSizeLimitExceeded",
+            FaultKind::AttachmentSizeLimitExceeded { .. } => "AttachmentSizeLimitExceeded",
             FaultKind::TargetMessageIsNotFound => "TargetMessageIsNotFound",
             FaultKind::PersonalAccessDenied => "PersonalAccessDenied",
             FaultKind::AttachmentContentMiscoordination => "AttachmentContentMiscoordination",
@@ -170,11 +191,79 @@ impl FaultKind {
             FaultKind::StaleMessageId => RetryClass::NewMessageId,
             FaultKind::SmevFailure => RetryClass::Retry,
             FaultKind::EndOfLifeReached => RetryClass::RetryWithLaterEol,
-            FaultKind::DestinationOverflow { .. } | FaultKind::QuoteLimitExceeded => RetryClass::BackOffAndAlert,
+            FaultKind::DestinationOverflow { .. } | FaultKind::QuoteLimitExceeded { .. } => RetryClass::BackOffAndAlert,
             // A fault without detail is most often a gateway or proxy in front of SMEV failing: retry it.
             FaultKind::Unspecified => RetryClass::Retry,
             _ => RetryClass::Final,
         }
+    }
+
+    /// Whether the faults schema of `version` has this fault. Only `PersonalAccessDenied` is missing from 1.2.
+    pub fn exists_in(&self, version: Version) -> bool {
+        !matches!((self, version), (FaultKind::PersonalAccessDenied, Version::V1_2))
+    }
+
+    /// The fault an endpoint of `version` answers for this one: itself, or the closest fault its schema has.
+    /// 1.2 has no `PersonalAccessDenied`; its `AccessDenied` ("this sender may not send to this recipient") is what
+    /// SMEV 1.2 had for a refused sender before personal access certificates came with 1.3.
+    pub fn in_version(&self, version: Version) -> FaultKind {
+        if self.exists_in(version) {
+            return self.clone();
+        }
+        FaultKind::AccessDenied
+    }
+
+    /// Whether the detail element's type derives from `basic:SmevFault`, so that it may carry `Code` and
+    /// `Description`. The other faults are `basic:Void`: an empty element, whose message goes in `faultstring` only.
+    /// `EndOfLifeReached` is `Void` in 1.2 and `SmevFault` in 1.3.
+    pub fn has_code_and_description(&self, version: Version) -> bool {
+        match self {
+            FaultKind::EndOfLifeReached => version == Version::V1_3,
+            FaultKind::BusinessDataTypeIsNotSupported { .. }
+            | FaultKind::InvalidContent(_)
+            | FaultKind::TransactionCodeInvalid
+            | FaultKind::AttachmentSizeLimitExceeded { .. }
+            | FaultKind::QuoteLimitExceeded { .. }
+            | FaultKind::PersonalAccessDenied
+            | FaultKind::SignatureVerification(_)
+            | FaultKind::DestinationOverflow { .. } => true,
+            FaultKind::MessageIsAlreadySent
+            | FaultKind::StaleMessageId
+            | FaultKind::SmevFailure
+            | FaultKind::SenderIsNotRegistered
+            | FaultKind::RecipientIsNotFound
+            | FaultKind::AccessDenied
+            | FaultKind::InvalidMessageIdFormat
+            | FaultKind::UnknownMessageType
+            | FaultKind::TargetMessageIsNotFound
+            | FaultKind::AttachmentContentMiscoordination
+            | FaultKind::RequestIsNotFound
+            | FaultKind::IncorrectResponseContentType
+            | FaultKind::Unspecified => false,
+        }
+    }
+
+    /// The name of the faults schema's complex type of this fault, for `xsi:type` where a fault stands in an
+    /// element typed `basic:SmevFault` (`AsyncProcessingStatus/SmevFault`): only the faults with fields of their own
+    /// have one (named as the element); the others are plain `SmevFault`s there.
+    pub fn complex_type_name(&self) -> Option<&'static str> {
+        match self {
+            FaultKind::InvalidContent(_)
+            | FaultKind::SignatureVerification(_)
+            | FaultKind::BusinessDataTypeIsNotSupported { .. }
+            | FaultKind::DestinationOverflow { .. }
+            | FaultKind::QuoteLimitExceeded { .. }
+            | FaultKind::AttachmentSizeLimitExceeded { .. } => Some(self.name()),
+            _ => None,
+        }
+    }
+}
+
+/// The most characters `basic:SmevFault/Code` may hold in `version` (`string-50` in 1.2, `string-100` in 1.3).
+pub fn code_max_chars(version: Version) -> usize {
+    match version {
+        Version::V1_2 => 50,
+        Version::V1_3 => 100,
     }
 }
 
@@ -183,7 +272,8 @@ impl FaultKind {
 pub struct SmevFault {
     /// The typed detail.
     pub kind: FaultKind,
-    /// SOAP `faultcode` (`soap:Server`, `soap:Client`).
+    /// SOAP `faultcode`: [`SERVER_FAULTCODE`] for every typed fault, `soap:Client` only for a request mock-smev could
+    /// not read at all.
     pub faultcode: String,
     /// SOAP `faultstring`: a message for people.
     pub faultstring: String,
@@ -194,16 +284,13 @@ pub struct SmevFault {
 }
 
 impl SmevFault {
-    /// A fault of a kind with a readable message, as mock-smev raises them.
+    /// A fault of a kind with a readable message, as mock-smev raises them (`faultcode` `soap:Server`, as SMEV's).
+    /// The message is also kept as `Description`, which the builder writes only where the fault's type has one.
     pub fn new(kind: FaultKind, message: impl Into<String>) -> SmevFault {
-        let faultcode = match kind {
-            FaultKind::SmevFailure | FaultKind::DestinationOverflow { .. } | FaultKind::Unspecified => "soap:Server",
-            _ => "soap:Client",
-        };
         let message = message.into();
         SmevFault {
             kind,
-            faultcode: faultcode.to_string(),
+            faultcode: SERVER_FAULTCODE.to_string(),
             faultstring: message.clone(),
             code: None,
             description: Some(message),
@@ -237,7 +324,10 @@ mod tests {
             (FaultKind::StaleMessageId, RetryClass::NewMessageId),
             (FaultKind::SmevFailure, RetryClass::Retry),
             (FaultKind::EndOfLifeReached, RetryClass::RetryWithLaterEol),
-            (FaultKind::QuoteLimitExceeded, RetryClass::BackOffAndAlert),
+            (
+                FaultKind::QuoteLimitExceeded { remained_total_quote_size: 0, real_total_attachment_size: 1 },
+                RetryClass::BackOffAndAlert,
+            ),
             (
                 FaultKind::DestinationOverflow { broker: String::new(), destination: String::new() },
                 RetryClass::BackOffAndAlert,
@@ -249,10 +339,39 @@ mod tests {
             (FaultKind::AccessDenied, RetryClass::Final),
             (FaultKind::InvalidMessageIdFormat, RetryClass::Final),
             (FaultKind::TargetMessageIsNotFound, RetryClass::Final),
-            (FaultKind::AttachmentSizeLimitExceeded, RetryClass::Final),
+            (
+                FaultKind::AttachmentSizeLimitExceeded {
+                    permitted_total_attachment_size: 1,
+                    real_total_attachment_size: 2,
+                },
+                RetryClass::Final,
+            ),
         ];
         for (kind, class) in cases {
             assert_eq!(kind.retry_class(), class, "{}", kind.name());
         }
+    }
+
+    #[test]
+    fn personal_access_denied_is_answered_as_access_denied_in_1_2() {
+        let kind = FaultKind::PersonalAccessDenied;
+        assert!(kind.exists_in(Version::V1_3) && !kind.exists_in(Version::V1_2));
+        assert_eq!(kind.in_version(Version::V1_3), kind);
+        assert_eq!(kind.in_version(Version::V1_2), FaultKind::AccessDenied);
+        assert_eq!(FaultKind::SmevFailure.in_version(Version::V1_2), FaultKind::SmevFailure);
+    }
+
+    #[test]
+    fn end_of_life_reached_is_void_in_1_2_only() {
+        assert!(!FaultKind::EndOfLifeReached.has_code_and_description(Version::V1_2));
+        assert!(FaultKind::EndOfLifeReached.has_code_and_description(Version::V1_3));
+        assert!(!FaultKind::MessageIsAlreadySent.has_code_and_description(Version::V1_3));
+    }
+
+    #[test]
+    fn every_fault_is_answered_as_server() {
+        let f = SmevFault::new(FaultKind::SignatureVerification(SignatureFaultKind::SignatureIsInvalid), "x");
+        assert_eq!(f.faultcode, "soap:Server");
+        assert_eq!(SmevFault::new(FaultKind::AccessDenied, "x").faultcode, "soap:Server");
     }
 }

@@ -116,11 +116,13 @@ pub fn read_fault(doc: &Document<'_>, fault: NodeId) -> SmevFault {
 }
 
 /// Reads a typed fault element (a fault detail, or `SmevFault` inside `AsyncProcessingStatus`, whose type is in
-/// `xsi:type`).
+/// `xsi:type`). Both forms are read: the schema's (a `basic:Void` fault empty, size details present) and the older
+/// one mock-smev sent (`Description` on every fault, no size details: the sizes read as 0).
 fn read_fault_detail(doc: &Document<'_>, t: NodeId) -> (FaultKind, Option<String>, Option<String>) {
     let child_text = |name: &str| {
         doc.child_elements(t).find(|&c| doc.element(c).local == name).map(|c| doc.text(c).trim().to_string())
     };
+    let size = |name: &str| child_text(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     let name = match doc.element(t).local {
         "SmevFault" => doc
             .element(t)
@@ -140,7 +142,10 @@ fn read_fault_detail(doc: &Document<'_>, t: NodeId) -> (FaultKind, Option<String
             broker: child_text("MessageBrokerAddress").unwrap_or_default(),
             destination: child_text("DestinationName").unwrap_or_default(),
         },
-        "QuoteLimitExceeded" => FaultKind::QuoteLimitExceeded,
+        "QuoteLimitExceeded" => FaultKind::QuoteLimitExceeded {
+            remained_total_quote_size: size("RemainedTotalQuoteSize"),
+            real_total_attachment_size: size("RealTotalAttachmentSize"),
+        },
         "InvalidContent" => FaultKind::InvalidContent(
             doc.child_elements(t)
                 .filter(|&c| doc.element(c).local == "ValidationError")
@@ -166,7 +171,10 @@ fn read_fault_detail(doc: &Document<'_>, t: NodeId) -> (FaultKind, Option<String
         "InvalidMessageIdFormat" => FaultKind::InvalidMessageIdFormat,
         "TransactionCodeInvalid" => FaultKind::TransactionCodeInvalid,
         "UnknownMessageType" => FaultKind::UnknownMessageType,
-        "AttachmentSizeLimitExceeded" => FaultKind::AttachmentSizeLimitExceeded,
+        "AttachmentSizeLimitExceeded" => FaultKind::AttachmentSizeLimitExceeded {
+            permitted_total_attachment_size: size("PermittedTotalAttachmentSize"),
+            real_total_attachment_size: size("RealTotalAttachmentSize"),
+        },
         "TargetMessageIsNotFound" => FaultKind::TargetMessageIsNotFound,
         "PersonalAccessDenied" => FaultKind::PersonalAccessDenied,
         "AttachmentContentMiscoordination" => FaultKind::AttachmentContentMiscoordination,
