@@ -24,13 +24,16 @@ use time::OffsetDateTime;
 
 /// The parts of a stored call that a delivery copies.
 struct Copied {
-    /// The sender's signed element, self-contained.
+    /// The sender's signed element, self-contained: verbatim, or re-expressed in the polled version.
     data: String,
-    /// The sender's `ds:Signature`, self-contained.
+    /// The sender's `ds:Signature`, self-contained; none when the data was re-expressed (it would not verify).
     signature: Option<String>,
     /// The attachments' bytes.
     attachments: Vec<edugate::smev::AttachmentContent>,
 }
+
+/// The `Id` a re-expressed sender's element gets when the stored one had none.
+const SENDER_DATA_ID: &str = "SIGNED_BY_SENDER";
 
 /// A send call on its way into a queue.
 struct Sent<'a, 'd> {
@@ -489,29 +492,51 @@ impl Emulator {
         }
     }
 
-    /// What a delivery copies from a stored call (the envelope exactly as the sender posted it): the signed data
-    /// and the sender's signature, each made self-contained so they verify where they are put, and the
-    /// attachments. The stored envelope is parsed once.
-    fn copy_stored(stored: &StoredMessage) -> Result<Copied, SmevFault> {
+    /// What a delivery copies from a stored call (the envelope exactly as the sender posted it), for a poller of
+    /// version `polled`. The stored envelope is parsed once.
+    ///
+    /// Sent in the polled version: the signed data and the sender's signature, each made self-contained so they
+    /// verify where they are put, and the attachments.
+    ///
+    /// Sent in the other version: SMEV delivers in the version of the endpoint that polls, so the signed data is
+    /// re-expressed in that version (its element names live in the version's namespace, and 1.2 and 1.3 order and
+    /// require fields differently). The sender's signature covered the element in its own namespace and cannot
+    /// verify over the re-expressed one, so it is not delivered: SMEV's signature over the whole delivery vouches
+    /// for it, and the business content and its `PersonalSignature` are carried unchanged (that signature still
+    /// verifies). See docs/integrators.md, "Versions".
+    fn copy_stored(stored: &StoredMessage, polled: Version) -> Result<Copied, SmevFault> {
         let text = std::str::from_utf8(&stored.payload)
             .map_err(|_| fault(FaultKind::SmevFailure, "stored message is not UTF-8"))?;
         let limits = Limits { max_document_bytes: usize::MAX, ..Limits::default() };
         let doc = xml::parse(text, &limits).map_err(|e| smev_fault(e.into()))?;
         let call = parse::parse_call(&doc).map_err(smev_fault)?;
-        let attachments = match call.body {
-            CallBody::SendRequest(r, _) => r.attachments,
-            CallBody::SendResponse(r, _) => r.attachments,
-            _ => Vec::new(),
+        if call.version == polled {
+            let data = doc.self_contained_source(call.signed_node).into_owned();
+            let signature = call.signature.map(|s| doc.self_contained_source(s).into_owned());
+            let attachments = match call.body {
+                CallBody::SendRequest(r, _) => r.attachments,
+                CallBody::SendResponse(r, _) => r.attachments,
+                _ => Vec::new(),
+            };
+            return Ok(Copied { data, signature, attachments });
+        }
+        let id = doc.attr(call.signed_node, "Id").unwrap_or(SENDER_DATA_ID).to_string();
+        tracing::info!(
+            sent = call.version.as_str(),
+            polled = polled.as_str(),
+            message_id = %stored.record.header.message_id,
+            "delivered in the polled version; the sender's signature is not delivered"
+        );
+        let (data, attachments) = match call.body {
+            CallBody::SendRequest(r, _) => (build::sender_provided_request_data_in(polled, &r, &id), r.attachments),
+            CallBody::SendResponse(r, _) => (build::sender_provided_response_data_in(polled, &r, &id), r.attachments),
+            _ => return Err(fault(FaultKind::SmevFailure, "a stored message is neither a request nor a response")),
         };
-        Ok(Copied {
-            data: doc.self_contained_source(call.signed_node).into_owned(),
-            signature: call.signature.map(|s| doc.self_contained_source(s).into_owned()),
-            attachments,
-        })
+        Ok(Copied { data: data.map_err(smev_fault)?, signature: None, attachments })
     }
 
     fn deliver_request(&self, v: Version, stored: &StoredMessage) -> Result<String, SmevFault> {
-        let copied = Self::copy_stored(stored)?;
+        let copied = Self::copy_stored(stored, v)?;
         let delivered = DeliveredRequest {
             sender_provided_data: &copied.data,
             metadata: self.metadata_of(stored, MessageType::Request),
@@ -523,7 +548,7 @@ impl Emulator {
     }
 
     fn deliver_response(&self, v: Version, stored: &StoredMessage) -> Result<String, SmevFault> {
-        let copied = Self::copy_stored(stored)?;
+        let copied = Self::copy_stored(stored, v)?;
         let delivered = DeliveredResponse {
             original_message_id: stored.record.header.original_message_id.clone(),
             original_transaction_code: None,

@@ -420,6 +420,40 @@ fn receipt(version: Version, element: &str, m: &MessageMetadata, smev: Option<&S
     signed(envelope_end(out, element), SIGNED_BY_SMEV, SMEV, smev)
 }
 
+/// Declares the envelope prefixes (`ns:` types, `b:` basic, `f:` faults of `version`) on the root of `element`, a
+/// fragment this module wrote, so that it stands alone.
+fn standalone(version: Version, element: String) -> String {
+    let name_end = element.find([' ', '>', '/']).unwrap_or(element.len());
+    let mut out = String::with_capacity(element.len() + 300);
+    out.push_str(&element[..name_end]);
+    for (prefix, ns) in [("ns", version.types_ns()), ("b", version.basic_ns()), ("f", version.faults_ns())] {
+        out.push_str(" xmlns:");
+        out.push_str(prefix);
+        out.push_str("=\"");
+        out.push_str(ns);
+        out.push('"');
+    }
+    out.push_str(&element[name_end..]);
+    out
+}
+
+/// A consumer's `SenderProvidedRequestData` alone and self-contained, as `version` writes it, with `Id` `id`. SMEV
+/// delivers in the version of the endpoint that polls: mock-smev re-expresses a request sent in the other version
+/// with this (the business content and `PersonalSignature` are carried as they were sent).
+pub fn sender_provided_request_data_in(version: Version, r: &SendRequest, id: &str) -> Result<String, SmevError> {
+    let mut out = Out::new(r.content.len() + 1024);
+    sender_provided_request_data(&mut out, version, r, id)?;
+    Ok(standalone(version, out.s))
+}
+
+/// A provider's `SenderProvidedResponseData` alone and self-contained, as `version` writes it, with `Id` `id` (see
+/// [`sender_provided_request_data_in`]).
+pub fn sender_provided_response_data_in(version: Version, r: &SendResponse, id: &str) -> Result<String, SmevError> {
+    let mut out = Out::new(1024);
+    sender_provided_response_data(&mut out, version, r, id)?;
+    Ok(standalone(version, out.s))
+}
+
 /// A request as SMEV delivers it to the provider.
 #[derive(Debug, Clone)]
 pub struct DeliveredRequest<'a> {
