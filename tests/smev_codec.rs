@@ -464,6 +464,28 @@ fn real_smev_samples_parse() {
     assert!(parse::received_response(&doc).unwrap().is_none());
 }
 
+/// The element names under `soap:Fault` and under its detail, with the faultcode.
+fn fault_shape(bytes: &[u8]) -> (String, Vec<String>, Vec<String>) {
+    let doc = edugate::xml::parse_bytes(bytes, &Limits::default()).unwrap();
+    let fault = parse::body_child(&doc).unwrap();
+    let names = |node| doc.child_elements(node).map(|c| doc.element(c).local.to_string()).collect::<Vec<_>>();
+    let code = doc.child_elements(fault).find(|&c| doc.element(c).local == "faultcode").unwrap();
+    let detail = doc.child_elements(fault).find(|&c| doc.element(c).local == "detail").unwrap();
+    let typed = doc.child_elements(detail).next().unwrap();
+    (doc.text(code).trim().to_string(), names(fault), names(typed))
+}
+
+/// mock-smev once answered `SignatureVerificationFault` with `soap:Client`; SMEV answers `soap:Server`, with `Code`,
+/// `Description` and the subtype in the detail.
+#[test]
+fn signature_fault_has_the_shape_of_the_real_one() {
+    let Some(real) = read_sample("SoapFaultResponse_SignatureVerificationFault.xml") else { return };
+    let mut ours =
+        SmevFault::new(FaultKind::SignatureVerification(SignatureFaultKind::CertificateIsExpired), "expired");
+    ours.code = Some("EDUGATE:MOCK".into());
+    assert_eq!(fault_shape(build::fault(Version::V1_2, &ours).as_bytes()), fault_shape(&real));
+}
+
 #[test]
 fn malformed_envelopes_are_errors_not_panics() {
     let cases = [

@@ -189,6 +189,8 @@ impl Emulator {
     }
 
     fn reply_fault(&self, version: Version, operation: Option<Operation>, f: SmevFault) -> SoapReply {
+        // The fault as the version's schema has it, so that what is recorded is what goes on the wire.
+        let f = SmevFault { kind: f.kind.in_version(version), ..f };
         tracing::info!(operation = operation.map(|o| o.name()), fault = f.kind.name(), "fault");
         SoapReply { status: 500, body: build::fault(version, &f), operation, fault: Some(f) }
     }
