@@ -179,3 +179,30 @@ fn an_overlong_code_is_cut_to_the_versions_limit() {
         assert_eq!(parsed.code.unwrap().chars().count(), code_max_chars(version));
     }
 }
+
+#[test]
+fn invalid_content_always_has_a_valid_validation_error() {
+    // The schema requires at least one ValidationError, with an xs:int position.
+    use edugate::smev::fault::ValidationError;
+    let cases = [
+        vec![],
+        vec![ValidationError { message: "far away".into(), position: i64::MAX }],
+        vec![ValidationError { message: "<&>".into(), position: i64::MIN }],
+    ];
+    for version in VERSIONS {
+        for errors in &cases {
+            let fault = SmevFault::new(FaultKind::InvalidContent(errors.clone()), "invalid");
+            let doc_text = build::fault(version, &fault);
+            let doc = parse_xml(&doc_text, &Limits::default()).unwrap();
+            let detail = detail_of(&doc).unwrap();
+            schema::assert_valid(&doc, detail, version);
+            match round_trip(&fault, version).kind {
+                FaultKind::InvalidContent(read) => {
+                    assert_eq!(read.len(), errors.len().max(1));
+                    assert!(read.iter().all(|e| i32::try_from(e.position).is_ok()));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

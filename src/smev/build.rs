@@ -596,16 +596,26 @@ fn code_and_description(out: &mut Out, version: Version, f: &SmevFault) {
     out.opt_leaf("b:Description", f.description.as_deref());
 }
 
+/// One `ValidationError`; its `errorPosition` is an `xs:int`, so a position outside it is clamped.
+fn validation_error(out: &mut Out, position: i64, message: &str) {
+    let position = position.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+    out.raw("<f:ValidationError errorPosition=\"");
+    out.raw(&position.to_string());
+    out.raw("\">");
+    out.raw(&esc(message));
+    out.close("f:ValidationError");
+}
+
 /// The fields the faults schema adds to `kind`'s type, in the schema's order.
 fn fault_fields(out: &mut Out, kind: &FaultKind) {
     match kind {
         FaultKind::InvalidContent(errors) => {
+            // The schema requires at least one.
+            if errors.is_empty() {
+                validation_error(out, -1, "the content does not match the kind of data's schema");
+            }
             for e in errors {
-                out.raw("<f:ValidationError errorPosition=\"");
-                out.raw(&e.position.to_string());
-                out.raw("\">");
-                out.raw(&esc(&e.message));
-                out.close("f:ValidationError");
+                validation_error(out, e.position, &e.message);
             }
         }
         FaultKind::SignatureVerification(k) => out.leaf("f:SignatureVerificationFault", k.as_str()),
