@@ -314,7 +314,8 @@ impl Emulator {
                     test_message: false,
                     sending_timestamp_ms: self.clock.now_ms(),
                 };
-                let sent = Sent { doc, operation: Operation::SendResponse, attachment_bytes: attachment_bytes(&response.attachments) };
+                let attachment_bytes = attachment_bytes(&response.attachments);
+                let sent = Sent { doc, operation: Operation::SendResponse, attachment_bytes };
                 self.enqueue(v, caller, header, sent)
             }
             CallBody::GetRequest(selector) => {

@@ -264,3 +264,34 @@ fn redelivery_after_the_visibility_timeout() {
     clock.advance(e.config().limits.queue_limits().visibility_timeout + std::time::Duration::from_millis(1));
     assert_eq!(poll(), Some(first), "delivered again");
 }
+
+/// mock-smev once answered `QuoteLimitExceeded` without the sizes its schema requires.
+#[test]
+fn quote_limit_exceeded_reports_the_refused_attachments() {
+    let mut config = Config::default();
+    config.limits.quota_per_minute = 1;
+    config.validate().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let clock = Arc::new(ManualClock::new(now));
+    let queues =
+        Queues::open(Arc::new(mock_smev::MemoryStore::new()), clock.clone(), config.limits.queue_limits()).unwrap();
+    let e = Emulator::with_queues(config, queues, clock).unwrap();
+    let portal = signer("portal");
+    let with_attachment = |bytes: usize| {
+        let mut r = SendRequest::new("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">x</e:Echo>");
+        r.attachment_headers = vec![AttachmentHeader {
+            content_id: "a1".into(),
+            mime_type: "application/pdf".into(),
+            signature_pkcs7: None,
+        }];
+        r.attachments = vec![AttachmentContent { id: "a1".into(), content: vec![7; bytes] }];
+        build::send_request(Version::V1_3, &r, Some(&portal)).unwrap()
+    };
+    assert_eq!(e.handle(Version::V1_3, with_attachment(10).as_bytes()).status, 200);
+    let f = fault_of(&e, &with_attachment(3000));
+    assert_eq!(
+        f.kind,
+        FaultKind::QuoteLimitExceeded { remained_total_quote_size: 0, real_total_attachment_size: 3000 }
+    );
+    assert_eq!(queued(&e), 1);
+}
