@@ -91,14 +91,14 @@ async fn world() -> World {
     let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
     let client =
         edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
-    let smev_cert = Some(edugate::crypto::Certificate::load(config.smev.smev_cert.as_ref().unwrap()).unwrap());
+    let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
     let gateway = Gateway::with_parts(
         config,
         client,
         Arc::new(MemoryOutbox::new(OutboxConfig::default())),
         Arc::new(MemoryInbox::new()),
         Arc::new(SystemClock),
-        smev_cert,
+        trust,
         school.clone(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -194,6 +194,17 @@ fn default_kinds() -> Vec<KindConfig> {
     ]
 }
 
+impl Config {
+    /// The files this configuration takes from the repository's `certs-dev/`, whose private keys are public: an
+    /// emulator may run on them, but it says so (see `main.rs`), so that nobody mistakes it for a real contour.
+    pub fn dev_material(&self) -> Vec<PathBuf> {
+        let dev = std::fs::canonicalize(certs_dev()).unwrap_or_else(|_| certs_dev());
+        let in_dev = |path: &Path| std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(&dev));
+        let systems = self.systems.iter().flat_map(|s| std::iter::once(&s.cert).chain(s.key.as_ref()));
+        [&self.key, &self.cert].into_iter().chain(systems).filter(|p| in_dev(p)).cloned().collect()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         toml::from_str("").expect("the empty configuration takes every default")

@@ -131,10 +131,12 @@ async fn take(
     let smev_id = response.metadata.message_id.clone().unwrap_or_else(|| response.response.message_id.to_string());
     let now = shared.clock.now();
     let started = std::time::Instant::now();
-    let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref());
+    let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref(), &shared.senders.responses);
     shared.metrics.verified(trusted.is_ok(), started.elapsed());
-    shared.metrics.received("response", if trusted.is_ok() { "answered" } else { "untrusted" });
-    shared.metrics.remember_kind(&smev_id, "response");
+    // The label is fixed, never read from the response: `response` once verified, `unverified` otherwise.
+    let kind = if trusted.is_ok() { "response" } else { crate::metrics::UNVERIFIED };
+    shared.metrics.received(kind, if trusted.is_ok() { "answered" } else { "untrusted" });
+    shared.metrics.remember_kind(&smev_id, kind);
     let summary = match (&trusted, &response.response.body) {
         (Err(e), _) => format!("untrusted: {e}"),
         (Ok(()), ResponseBody::Content { .. }) => "answer".to_string(),

@@ -15,7 +15,7 @@
 use super::handlers::{self, Handled, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
-use super::verify::verify_delivered;
+use super::verify::{verify_delivered, SenderTrust};
 use crate::outbox::ItemState;
 use crate::smev::client::Received;
 use crate::smev::parse::ReceivedRequest;
@@ -31,6 +31,9 @@ pub struct ProvidedKind {
     pub kind: KindOfData,
     /// The handler's name.
     pub handler: String,
+    /// Whose signature over the request's data is trusted for this kind. A kind without a configured trust (an
+    /// empty default) trusts nobody.
+    pub senders: Arc<SenderTrust>,
 }
 
 /// What the pollers of one kind of data share: a count of the requests they have received, bumped by each one that
@@ -187,14 +190,21 @@ pub fn poll_backoff(idle: Duration, failures: u32, class: RetryClass) -> Duratio
 async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<ReceivedRequest>) {
     let request = &received.message;
     let smev_id = request.metadata.message_id.clone().unwrap_or_else(|| request.request.message_id.to_string());
-    let kind = &request.kind.root_element;
-    shared.metrics.remember_kind(&smev_id, kind);
     match answer(shared, provided, &received, &smev_id).await {
-        Ok(outcome) => shared.metrics.received(kind, outcome),
+        Ok(outcome) => shared.metrics.received(metrics_kind(provided, outcome), outcome),
         Err(e) => {
-            shared.metrics.received(kind, "left");
+            shared.metrics.received(crate::metrics::UNVERIFIED, "left");
             tracing::warn!(message_id = %smev_id, error = %e, "request left for redelivery");
         }
+    }
+}
+
+/// The kind label of a request's metrics: the kind polled (configuration, never the request's content), or
+/// `unverified` for a request whose signatures failed, so that unverified content never names a series.
+fn metrics_kind<'a>(provided: &'a ProvidedKind, outcome: &str) -> &'a str {
+    match outcome {
+        "untrusted" => crate::metrics::UNVERIFIED,
+        _ => &provided.kind.root_element,
     }
 }
 
@@ -231,6 +241,7 @@ async fn answer(
         // Answered before: the same response, under the same MessageID, is (still) in the outbox.
         Some(recorded) => {
             outcome = "redelivered";
+            shared.metrics.remember_kind(smev_id, metrics_kind(provided, outcome));
             let job = jobs::encode(&SendJob {
                 envelope: String::from_utf8_lossy(&recorded.body).into_owned(),
                 answers: Some(smev_id.to_string()),
@@ -239,7 +250,7 @@ async fn answer(
         }
         None => {
             let started = std::time::Instant::now();
-            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref());
+            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref(), &provided.senders);
             shared.metrics.verified(verified.is_ok(), started.elapsed());
             let handled = match &verified {
                 Ok(()) => {
@@ -265,6 +276,8 @@ async fn answer(
                 (Handled::Answer(_), true) => "answered",
                 (Handled::Deferred { .. }, true) => "deferred",
             };
+            // Remembered before the response is queued, so that the worker counts its send under the same kind.
+            shared.metrics.remember_kind(smev_id, metrics_kind(provided, outcome));
             match handled {
                 Handled::Answer(body) => queue_response(shared, smev_id, &reply_to, body).await?,
                 Handled::Deferred { key, job } => {
