@@ -336,6 +336,31 @@ async fn items_are_listed_filtered_and_shown_with_personal_data_masked() {
     assert_eq!(w.get("/ops/api/items/abc", VIEWER).await.status, 404);
 }
 
+/// Regression: `GET /ops/api/items?pii=true` answered unmasked personal data without an audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_items_unmasked_is_audited_before_it_answers() {
+    let w = world().await;
+    let reason = format!("school refused: applicant {SNILS}");
+    w.dead_letter("pii-list:1", &personal_payload(), &reason).await;
+    for token in [VIEWER, OPERATOR] {
+        assert_eq!(w.get("/ops/api/items?queue=ops-test&pii=true", token).await.status, 403);
+    }
+    let audit = w.get("/ops/api/audit", VIEWER).await;
+    assert_eq!(audit.body["entries"].as_array().unwrap().len(), 0, "a refused call leaves no entry: {audit:?}");
+
+    let listed = w.get("/ops/api/items?queue=ops-test&state=dead&pii=true", ADMIN).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(listed.body["items"][0]["last_error"], reason.as_str());
+    let audit = w.get("/ops/api/audit", VIEWER).await;
+    let entries = audit.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit:?}");
+    assert_eq!((entries[0]["actor"].as_str(), entries[0]["action"].as_str()), (Some("duty-admin"), Some("view-pii")));
+    assert_eq!(entries[0]["target"], "items queue=ops-test state=dead");
+    // Masked listings are not personal-data reads and are not audited.
+    assert_eq!(w.get("/ops/api/items?queue=ops-test", ADMIN).await.status, 200);
+    assert_eq!(w.get("/ops/api/audit", VIEWER).await.body["entries"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_moves_a_dead_letter_and_purge_needs_confirmation() {
     let w = world().await;

@@ -46,6 +46,26 @@ pub struct ItemQuery {
     pub limit: usize,
 }
 
+impl ItemQuery {
+    /// The query as the audit log records a listing: its filters, any personal data in them masked.
+    pub fn audit_target(&self) -> String {
+        let mut target = "items".to_owned();
+        if let Some(queue) = &self.queue {
+            target.push_str(&format!(" queue={}", mask_text(queue)));
+        }
+        if let Some(state) = self.state {
+            target.push_str(&format!(" state={}", state.as_str()));
+        }
+        if let Some(key) = &self.key {
+            target.push_str(&format!(" key~{}", mask_text(key)));
+        }
+        if let Some(after) = self.after {
+            target.push_str(&format!(" after={after}"));
+        }
+        target
+    }
+}
+
 /// The operators' desk over one gateway's stores.
 #[derive(Clone)]
 pub struct Desk {
