@@ -563,6 +563,7 @@ pub fn fault_type(error: &ClientError) -> String {
         ClientError::TooLarge { .. } => "too-large".to_owned(),
         ClientError::Config(_) => "config".to_owned(),
         ClientError::Smev(_) => "unreadable".to_owned(),
+        ClientError::Unreadable(_) => "unreadable-delivery".to_owned(),
     }
 }
 

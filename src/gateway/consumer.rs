@@ -100,8 +100,13 @@ pub async fn take_responses(shared: Arc<Shared>, mut stop: watch::Receiver<bool>
         let started = std::time::Instant::now();
         let polled = shared.client.get_response(None).await;
         shared.metrics.smev_call("GetResponse", started.elapsed(), polled.as_ref().map(|_| ()));
-        shared.metrics.polled(polled.as_ref().map(|_| ()));
+        shared.metrics.polled(super::provider::answered(&polled));
         let pause = match polled {
+            Err(crate::smev::client::ClientError::Unreadable(delivery)) => {
+                failures = 0;
+                super::provider::take_unreadable(&shared, &delivery).await;
+                Duration::ZERO
+            }
             Ok(Some(received)) => {
                 failures = 0;
                 if let Err(e) = take(&shared, received).await {

@@ -16,9 +16,10 @@ use super::handlers::{self, Handled, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
 use super::verify::{verify_delivered, SenderTrust};
-use crate::outbox::ItemState;
-use crate::smev::client::Received;
+use crate::outbox::{FailureKind, ItemState};
+use crate::smev::client::{ClientError, Received};
 use crate::smev::parse::ReceivedRequest;
+use crate::smev::unreadable::UnreadableDelivery;
 use crate::smev::{build, KindOfData, MessageId, RejectCode, Rejection, ResponseBody, RetryClass, SendResponse};
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,8 +119,20 @@ pub async fn poll_kind(
         let started = std::time::Instant::now();
         let polled = shared.client.get_request(Some(&provided.kind)).await;
         shared.metrics.smev_call("GetRequest", started.elapsed(), polled.as_ref().map(|_| ()));
-        shared.metrics.polled(polled.as_ref().map(|_| ()));
+        shared.metrics.polled(answered(&polled));
         let pause = match polled {
+            // SMEV delivered something unreadable: acknowledge it and keep it, then poll again at once.
+            Err(ClientError::Unreadable(delivery)) => {
+                failures = 0;
+                empties = 0;
+                activity.bump();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    take_unreadable(&shared, &delivery).await;
+                    drop(permit);
+                });
+                Duration::ZERO
+            }
             Ok(Some(received)) => {
                 failures = 0;
                 empties = 0;
@@ -162,6 +175,77 @@ pub async fn poll_kind(
             }
         }
     }
+}
+
+/// Whether SMEV answered a poll, for readiness: an unreadable delivery is an answer (SMEV works; the message is
+/// at fault).
+pub fn answered<T>(polled: &Result<T, ClientError>) -> Result<(), &ClientError> {
+    match polled {
+        Ok(_) | Err(ClientError::Unreadable(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Serializes the keeping of unreadable deliveries: each leases from a queue no worker drains, and two at once
+/// must not take each other's item.
+static UNREADABLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Deals with a delivery that cannot be read: keeps its bytes as a dead letter of [`jobs::UNREADABLE_QUEUE`] with
+/// the reason, then acknowledges it (not accepted) by the id found in it, so that SMEV stops delivering it. Without
+/// an id it can only be kept. Counted under the `unverified` kind: nothing read from it is trusted.
+pub async fn take_unreadable(shared: &Shared, delivery: &UnreadableDelivery) {
+    shared.metrics.received(crate::metrics::UNVERIFIED, "unreadable");
+    let id = delivery.message_id.as_deref().unwrap_or("-");
+    let reason = crate::ops::mask::mask_text(&delivery.reason);
+    match keep_and_acknowledge(shared, delivery).await {
+        Ok(()) => tracing::warn!(
+            message_id = %id,
+            operation = delivery.operation.name(),
+            bytes = delivery.raw.len(),
+            %reason,
+            "unreadable delivery kept as a dead letter and acknowledged"
+        ),
+        Err(e) => tracing::warn!(message_id = %id, error = %e, "unreadable delivery not kept; SMEV delivers it again"),
+    }
+}
+
+/// Keeps an unreadable delivery as a dead letter and queues its acknowledgement.
+async fn keep_and_acknowledge(shared: &Shared, delivery: &UnreadableDelivery) -> Result<(), NotNow> {
+    let now = shared.clock_now();
+    let key = jobs::unreadable_key(delivery.message_id.as_deref(), &delivery.raw);
+    let reason = format!("unreadable {} answer: {}", delivery.operation.name(), delivery.reason);
+    dead_letter(shared, &key, &delivery.raw, reason, now).await?;
+    let Some(smev_id) = &delivery.message_id else { return Ok(()) };
+    shared.metrics.remember_kind(smev_id, crate::metrics::UNVERIFIED);
+    let entry = shared.inbox.record_received(smev_id, jobs::UNREADABLE_QUEUE, "unreadable", now).await?;
+    acknowledge(shared, smev_id, false, entry.deliveries, entry.deliveries > 1).await
+}
+
+/// Puts `payload` under `key` into the unreadable queue and dead-letters it at once with `reason` (a redelivery
+/// finds it there already and adds nothing).
+async fn dead_letter(
+    shared: &Shared,
+    key: &str,
+    payload: &[u8],
+    reason: String,
+    now: std::time::SystemTime,
+) -> Result<(), NotNow> {
+    let _one_at_a_time = UNREADABLE.lock().await;
+    let id = shared.outbox.enqueue(jobs::UNREADABLE_QUEUE, key, payload, now).await?;
+    if matches!(shared.outbox.get(id).await?.map(|item| item.state), Some(ItemState::Dead { .. })) {
+        return Ok(());
+    }
+    let lease_for = Duration::from_secs(shared.config.retry.lease_secs);
+    let leases = shared.outbox.lease(jobs::UNREADABLE_QUEUE, &shared.instance, 64, lease_for, now).await?;
+    for lease in &leases {
+        if lease.id == id {
+            shared.outbox.fail(lease, FailureKind::Final { reason: reason.clone() }, now).await?;
+        } else {
+            // Left pending by an earlier run that stopped in between: not ours to judge.
+            shared.outbox.release(lease, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The first pause after a poll finds the queue empty. A queue that has just emptied under load usually gets
