@@ -73,6 +73,8 @@ impl SchoolSystem for Switchable {
 
 struct World {
     control: Control,
+    /// The gateway's HTTP endpoint.
+    base: String,
     school: Arc<Switchable>,
     _mock: procs::Proc,
     _dir: tempfile::TempDir,
@@ -112,11 +114,12 @@ async fn world_with(mock_config: &str, edit: impl FnOnce(&mut edugate::config::C
         school.clone(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(gateway.run(listener, async move {
         let _ = stopped.await;
     }));
-    World { control: Control::new(&mock.addr), school, _mock: mock, _dir: dir, stop: Some(stop) }
+    World { control: Control::new(&mock.addr), base, school, _mock: mock, _dir: dir, stop: Some(stop) }
 }
 
 impl Drop for World {
@@ -271,6 +274,10 @@ async fn a_sender_outside_the_trust_of_its_kind_gets_access_denied() {
     assert_eq!(refused["kind"], "rejected", "{refused}");
     assert_eq!(refused["reasons"][0]["code"], "ACCESS_DENIED", "{refused}");
     assert!(!refused.to_string().contains("Pupil"), "nothing of the child: {refused}");
+    // Counted under `unverified`, not under the kind the unverified content names.
+    let metrics = w.control.http.get(format!("{}/metrics", w.base)).send().await.unwrap().text().await.unwrap();
+    let received: Vec<&str> = metrics.lines().filter(|l| l.starts_with("edugate_messages_received_total{")).collect();
+    assert_eq!(received, vec!["edugate_messages_received_total{kind=\"unverified\",outcome=\"untrusted\"} 1"]);
     drop(w);
 
     // Trust by CA: the dev CA issued the `other` certificate, so the same sender is now trusted for lookups.
