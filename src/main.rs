@@ -73,7 +73,7 @@ enum Command {
 #[derive(Subcommand)]
 enum SmevCommand {
     /// Write one signed envelope of each request operation (SendRequest, GetRequest, SendResponse, GetResponse,
-    /// Ack, GetStatus), built by the client code and signed with the given key.
+    /// Ack, GetStatus), built by the client code and signed with the given (by default the dev) key.
     Sample {
         /// Directory to write `<Operation>Request.xml` files into (created if missing).
         #[arg(long)]
@@ -81,11 +81,11 @@ enum SmevCommand {
         /// Schema version: 1.3 or 1.2.
         #[arg(long, default_value = "1.3")]
         version: String,
-        /// Signing key (PEM PKCS#8). Required: no key defaults to the public test material in certs-dev/.
-        #[arg(long)]
+        /// Signing key (PEM PKCS#8); the test-only dev gateway key by default.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs-dev/gateway.key"))]
         key: PathBuf,
-        /// Signing certificate. Required, like the key.
-        #[arg(long)]
+        /// Signing certificate; the test-only dev gateway certificate by default.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs-dev/gateway.crt"))]
         cert: PathBuf,
     },
 }
