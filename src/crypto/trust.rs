@@ -120,6 +120,19 @@ mod tests {
         }
     }
 
+    /// A path that names something huge (a wrong file, a device) is refused by its size, not read.
+    #[test]
+    fn an_oversized_bundle_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.pem");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_BUNDLE_BYTES + 1).unwrap();
+        match TrustAnchors::load(&path) {
+            Err(e @ CryptoError::CertificateLoad { .. }) => assert!(e.to_string().contains("over the limit"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn a_bundle_without_certificates_is_refused() {
         assert!(matches!(TrustAnchors::from_pem(b"not pem", "test"), Err(CryptoError::CertificateLoad { .. })));

@@ -34,8 +34,6 @@ pub struct SenderTrust {
     registered: Vec<Certificate>,
     /// The CA bundle a sender's certificate may chain to instead.
     anchors: Option<TrustAnchors>,
-    /// Trusts any sender (integrity only): for unit tests of other checks, never built from a configuration.
-    any: bool,
 }
 
 impl SenderTrust {
@@ -43,18 +41,12 @@ impl SenderTrust {
     pub fn load(config: &SenderTrustConfig) -> Result<SenderTrust, CryptoError> {
         let registered = config.certs.iter().map(|path| Certificate::load(path)).collect::<Result<Vec<_>, _>>()?;
         let anchors = config.ca.as_deref().map(TrustAnchors::load).transpose()?;
-        Ok(SenderTrust { registered, anchors, any: false })
+        Ok(SenderTrust { registered, anchors })
     }
 
     /// Trust in exactly these certificates.
     pub fn registered(certs: Vec<Certificate>) -> SenderTrust {
-        SenderTrust { registered: certs, anchors: None, any: false }
-    }
-
-    /// Trust in any sender whose signature verifies with the certificate it carries: proves integrity, not who
-    /// signed. For tests of the other checks only.
-    pub fn any_sender() -> SenderTrust {
-        SenderTrust { any: true, ..SenderTrust::default() }
+        SenderTrust { registered: certs, anchors: None }
     }
 
     /// Decides whether a sender's certificate (the DER from its signature's KeyInfo) is trusted, and returns the
@@ -66,9 +58,6 @@ impl SenderTrust {
             return Ok(known.clone());
         }
         let cert = Certificate::from_der(der).map_err(|e| e.to_string())?;
-        if self.any {
-            return Ok(cert);
-        }
         match &self.anchors {
             Some(anchors) => anchors.verify(&cert).map(|()| cert).map_err(|e| e.to_string()),
             None => Err(format!("the certificate of {} is not registered for this kind of data", cert.subject())),
@@ -130,4 +119,45 @@ fn verify_nodes(
     smev_ok.unwrap_or_else(|| Err(missing(outer))).map_err(Untrusted::SmevSignature)?;
     sender_ok.unwrap_or_else(|| Err(missing(data))).map_err(Untrusted::SenderSignature)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dev(name: &str) -> PathBuf {
+        crate::config::certs_dev().join(name)
+    }
+
+    fn der(name: &str) -> Vec<u8> {
+        Certificate::load(&dev(name)).unwrap().to_der()
+    }
+
+    #[test]
+    fn registered_certificates_are_matched_exactly() {
+        let trust = SenderTrust::load(&SenderTrustConfig { ca: None, certs: vec![dev("portal.crt")] }).unwrap();
+        assert!(trust.check(Some(&der("portal.crt"))).is_ok());
+        // Issued by the same CA, but not registered.
+        let refused = trust.check(Some(&der("other.crt"))).unwrap_err();
+        assert!(refused.contains("not registered"), "{refused}");
+        assert!(trust.check(None).is_err(), "a signature without a certificate is refused");
+        assert!(trust.check(Some(b"not a certificate")).is_err());
+    }
+
+    #[test]
+    fn a_ca_bundle_trusts_what_it_issued_and_valid_now() {
+        let trust = SenderTrust::load(&SenderTrustConfig { ca: Some(dev("ca.crt")), certs: Vec::new() }).unwrap();
+        assert!(trust.check(Some(&der("other.crt"))).is_ok());
+        assert!(trust.check(Some(&der("expired.crt"))).is_err());
+        let pinned = SenderTrust::load(&SenderTrustConfig { ca: Some(dev("portal.crt")), certs: Vec::new() }).unwrap();
+        assert!(pinned.check(Some(&der("other.crt"))).unwrap_err().contains("not trusted"));
+    }
+
+    #[test]
+    fn an_empty_trust_trusts_nobody() {
+        assert!(SenderTrust::default().check(Some(&der("portal.crt"))).is_err());
+        let one = SenderTrust::registered(vec![Certificate::load(&dev("other.crt")).unwrap()]);
+        assert!(one.check(Some(&der("other.crt"))).is_ok());
+    }
 }
