@@ -105,8 +105,12 @@ impl Trust {
             let trust = SenderTrust::load(&kind.sender_trust).map_err(crypto_err("provider.kinds.sender_trust"))?;
             kinds.push(Arc::new(trust));
         }
-        let responses =
+        let mut responses =
             SenderTrust::load(&config.consumer.sender_trust).map_err(crypto_err("consumer.sender_trust"))?;
+        // SMEV itself sends the responses that report a request it refused after queueing (AsyncProcessingStatus).
+        if let Some(smev) = &smev_cert {
+            responses = responses.and_registered(smev.clone());
+        }
         Ok(Trust { smev_cert, senders: Senders { kinds, responses: Arc::new(responses) } })
     }
 }

@@ -44,6 +44,12 @@ impl SenderTrust {
         Ok(SenderTrust { registered, anchors })
     }
 
+    /// The same trust, also admitting `cert` exactly.
+    pub fn and_registered(mut self, cert: Certificate) -> SenderTrust {
+        self.registered.push(cert);
+        self
+    }
+
     /// Trust in exactly these certificates.
     pub fn registered(certs: Vec<Certificate>) -> SenderTrust {
         SenderTrust { registered: certs, anchors: None }
