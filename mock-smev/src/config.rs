@@ -303,6 +303,18 @@ mod tests {
         Config::default().validate().unwrap();
     }
 
+    /// The defaults run on certs-dev/, which main.rs announces; material elsewhere is not reported.
+    #[test]
+    fn dev_material_is_reported() {
+        let mut config = Config::default();
+        assert_eq!(config.dev_material().len(), 2 + 3 + 1, "key, cert, three systems' certs and the portal's key");
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("own.crt");
+        std::fs::copy(certs_dev().join("mock-smev.crt"), &own).unwrap();
+        config.cert = own;
+        assert!(!config.dev_material().contains(&config.cert));
+    }
+
     #[test]
     fn errors_name_the_key() {
         let cases = [
