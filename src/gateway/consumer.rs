@@ -143,7 +143,7 @@ async fn take(
     shared.metrics.received(kind, if trusted.is_ok() { "answered" } else { "untrusted" });
     shared.metrics.remember_kind(&smev_id, kind);
     let summary = match (&trusted, &response.response.body) {
-        (Err(e), _) => format!("untrusted: {e}"),
+        (Err(e), _) => crate::ops::mask::mask_text(&format!("untrusted: {e}")),
         (Ok(()), ResponseBody::Content { .. }) => "answer".to_string(),
         (Ok(()), ResponseBody::Rejected(r)) => format!("rejected: {}", r.first().map_or("", |r| r.code.as_str())),
         (Ok(()), ResponseBody::Status(s)) => format!("status {}", s.code),

@@ -348,7 +348,9 @@ async fn answer(
                     handlers::handle(&provided.handler, &*shared.school, &input).await?
                 }
                 Err(untrusted) => {
-                    tracing::warn!(message_id = %smev_id, reason = %untrusted, "untrusted request refused");
+                    // A personal certificate's subject may hold its owner's SNILS: masked like everything logged.
+                    let reason = crate::ops::mask::mask_text(&untrusted.to_string());
+                    tracing::warn!(message_id = %smev_id, %reason, "untrusted request refused");
                     Handled::Answer(ResponseBody::Rejected(vec![Rejection {
                         code: RejectCode::AccessDenied,
                         description: "the request's signatures could not be verified".into(),
