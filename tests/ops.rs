@@ -854,6 +854,9 @@ async fn an_unreadable_delivery_is_acknowledged_and_kept_as_a_dead_letter() {
     assert!(!masked.to_string().contains(SNILS), "{masked}");
     let raw = get(format!("/ops/api/items/{id}?pii=true"), ADMIN).await;
     assert_eq!(raw["payload"]["text"], schema_violation.as_str(), "the bytes as delivered: {raw}");
+    // Kept for inspection, never sent again: a retry would leave it pending for ever.
+    let retry = http.post(format!("{base}/ops/api/items/{id}/retry")).bearer_auth(OPERATOR).send().await.unwrap();
+    assert_eq!(retry.status().as_u16(), 409);
 
     // Counted under the fixed `unverified` kind, never one read from the content.
     let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();

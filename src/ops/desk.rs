@@ -110,6 +110,13 @@ impl Desk {
     /// Moves a dead letter back to pending, recording who did it first.
     pub async fn retry(&self, id: u64, actor: &Actor) -> Result<ActionView, OpsError> {
         let item = self.dead_item(id).await?;
+        if item.queue == crate::gateway::jobs::UNREADABLE_QUEUE {
+            // No worker drains that queue: a "retried" item would wait as pending for ever.
+            return Err(OpsError::Conflict(format!(
+                "item {id} is a delivery the gateway could not read, kept for inspection: it cannot be sent again; \
+                 purge it once handled"
+            )));
+        }
         self.record(actor, "retry", &format!("item {id}"), Some(describe(&item)))?;
         self.outbox.retry_dead(item.id, self.clock.now()).await?;
         let now = self.outbox.get(item.id).await?.map(|item| view(&item, false));
