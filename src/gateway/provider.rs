@@ -277,7 +277,8 @@ async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<Re
     match answer(shared, provided, &received, &smev_id).await {
         Ok(outcome) => shared.metrics.received(metrics_kind(provided, outcome), outcome),
         Err(e) => {
-            shared.metrics.received(crate::metrics::UNVERIFIED, "left");
+            // The kind polled: configuration, never the request's content (which may not have been verified).
+            shared.metrics.received(metrics_kind(provided, "left"), "left");
             tracing::warn!(message_id = %smev_id, error = %e, "request left for redelivery");
         }
     }
