@@ -454,6 +454,20 @@ mod tests {
         assert_eq!(empty_poll_pause(Duration::from_millis(5), 1), Duration::from_millis(5));
     }
 
+    /// Labels come from the kind polled, or `unverified`: never from a request's content.
+    #[test]
+    fn metrics_label_by_the_kind_polled_or_unverified() {
+        let provided = ProvidedKind {
+            kind: KindOfData::new("urn://edugate/progress/1.0.0", "ProgressRequest"),
+            handler: "progress".into(),
+            senders: Arc::default(),
+        };
+        for outcome in ["answered", "deferred", "redelivered", "left"] {
+            assert_eq!(metrics_kind(&provided, outcome), "ProgressRequest");
+        }
+        assert_eq!(metrics_kind(&provided, "untrusted"), crate::metrics::UNVERIFIED);
+    }
+
     #[test]
     fn poll_backoff_doubles_to_a_minute() {
         let idle = Duration::from_secs(1);
