@@ -412,7 +412,6 @@ impl Config {
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
         config.apply_profile();
-        config.require_material()?;
         config.validate()?;
         Ok(config)
     }
@@ -484,8 +483,9 @@ impl Config {
         }
     }
 
-    /// Checks values and files.
+    /// Checks values and files, and that no key, certificate or trust anchor is left unset.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.require_material()?;
         let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: key.to_string(), message });
         let url_ok = self.smev.endpoint.starts_with("http://") || self.smev.endpoint.starts_with("https://");
         if !url_ok {
