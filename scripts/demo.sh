@@ -32,7 +32,9 @@ start() {
 
 cp data/school-demo.json "$work/school.json"
 mock=$(start mock-smev "$bin/mock-smev" --listen 127.0.0.1:0)
-gateway=$(EDUGATE__SMEV__ENDPOINT="http://$mock/smev/1.3" \
+# The demo runs on the public dev material in certs-dev/, which only the development profile allows.
+gateway=$(EDUGATE__PROFILE=development \
+  EDUGATE__SMEV__ENDPOINT="http://$mock/smev/1.3" \
   EDUGATE__SMEV__POLL_INTERVAL_MS=200 \
   EDUGATE__STORE__PATH="$work/state" \
   EDUGATE__SCHOOL__DATA="$work/school.json" \

@@ -10,9 +10,24 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where the repository's test-only dev certificates are, for defaults that work out of the box.
+/// Where the repository's test-only dev certificates are. Their private keys are public: they are filled in as
+/// defaults only under the development profile ([`Profile::Development`]), never otherwise.
 pub fn certs_dev() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("certs-dev")
+}
+
+/// Which defaults apply to keys, certificates and trust anchors left unset. It exists so that test material, whose
+/// private keys are public, can never be picked up by a production gateway by omission.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The default: every key, certificate and trust anchor must be configured; nothing defaults to `certs-dev/`.
+    #[default]
+    Production,
+    /// Chosen explicitly (`profile = "development"` or `EDUGATE__PROFILE=development`) for the demo and tests:
+    /// unset keys, certificates and trust anchors default to the public test material in `certs-dev/`, and the
+    /// gateway says so loudly on every start.
+    Development,
 }
 
 /// How the gateway reaches SMEV.
@@ -35,8 +50,8 @@ pub struct SmevConfig {
     pub client_cert: Option<PathBuf>,
     /// Client key (PEM) for mutual TLS.
     pub client_key: Option<PathBuf>,
-    /// SMEV's signing certificate: `SMEVSignature` on every delivered message must verify with it. Without one,
-    /// only integrity is checked (with the certificate in KeyInfo), which is for development only.
+    /// SMEV's signing certificate: `SMEVSignature` on every delivered message must verify with it. Required;
+    /// under the development profile it defaults to `certs-dev/mock-smev.crt`.
     pub smev_cert: Option<PathBuf>,
     /// Pause between polls of an empty queue, milliseconds.
     pub poll_interval_ms: u64,
@@ -53,7 +68,7 @@ impl Default for SmevConfig {
             ca_cert: None,
             client_cert: None,
             client_key: None,
-            smev_cert: Some(certs_dev().join("mock-smev.crt")),
+            smev_cert: None,
             poll_interval_ms: 1_000,
         }
     }
@@ -65,9 +80,11 @@ impl Default for SmevConfig {
 pub struct IdentityConfig {
     /// The information system's mnemonic.
     pub mnemonic: String,
-    /// The private key: a PEM file path, or `engine:KEY_ID` for a key held inside the engine.
+    /// The private key: a PEM file path, or `engine:KEY_ID` for a key held inside the engine. Required (empty
+    /// means unset); under the development profile it defaults to `certs-dev/gateway.key`.
     pub key: String,
-    /// The signing certificate (PEM or DER).
+    /// The signing certificate (PEM or DER). Required (empty means unset); under the development profile it
+    /// defaults to `certs-dev/gateway.crt`.
     pub cert: PathBuf,
     /// The OpenSSL engine id that provides GOST.
     pub engine: String,
@@ -79,8 +96,8 @@ impl Default for IdentityConfig {
     fn default() -> Self {
         IdentityConfig {
             mnemonic: "EDUGATE".into(),
-            key: certs_dev().join("gateway.key").display().to_string(),
-            cert: certs_dev().join("gateway.crt"),
+            key: String::new(),
+            cert: PathBuf::new(),
             engine: "gost".into(),
             engine_path: None,
         }
@@ -135,6 +152,31 @@ pub struct KindConfig {
     pub root: String,
     /// The handler: `echo` answers with what it got (tests and the crash test).
     pub handler: String,
+    /// Whose signature over the request's data (`CallerInformationSystemSignature`) is trusted for this kind.
+    /// Required; under the development profile it defaults to the dev portal's certificate.
+    #[serde(default)]
+    pub sender_trust: SenderTrustConfig,
+}
+
+/// Which senders' certificates are trusted for a kind of data. A request whose sender's certificate is neither one
+/// of `certs` nor issued under `ca` is refused with `ACCESS_DENIED`: SMEV's own signature says only that the
+/// message came through SMEV, not that its sender may ask for this kind of data.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderTrustConfig {
+    /// A PEM bundle of trust anchors (root or intermediate CA certificates): a sender's certificate that chains to
+    /// one of them, and is valid now, is trusted.
+    pub ca: Option<PathBuf>,
+    /// The registered signing certificates (PEM or DER files) of the portals allowed to send this kind: a sender
+    /// whose certificate is exactly one of them is trusted.
+    pub certs: Vec<PathBuf>,
+}
+
+impl SenderTrustConfig {
+    /// Whether nothing is configured (which no kind may keep outside the development profile).
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.certs.is_empty()
+    }
 }
 
 /// The provider side: which kinds of data to poll for and how hard.
@@ -156,6 +198,7 @@ impl Default for ProviderConfig {
             namespace: namespace.into(),
             root: root.into(),
             handler: handler.into(),
+            sender_trust: SenderTrustConfig::default(),
         };
         ProviderConfig {
             kinds: vec![
@@ -267,6 +310,15 @@ impl std::fmt::Debug for OpsToken {
     }
 }
 
+/// The consumer side: the answers to the gateway's own requests (application status pushes to the portal).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerConfig {
+    /// Whose signature over a response's data is trusted. Required; under the development profile it defaults to
+    /// the dev portal's certificate.
+    pub sender_trust: SenderTrustConfig,
+}
+
 /// The operators' API (`/ops/api/`) and dashboard.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -282,6 +334,8 @@ pub const MIN_TOKEN_LEN: usize = 16;
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Which defaults apply to unset keys, certificates and trust anchors (production: none).
+    pub profile: Profile,
     /// SMEV.
     pub smev: SmevConfig,
     /// Who the gateway is.
@@ -292,6 +346,8 @@ pub struct Config {
     pub retry: RetryConfig,
     /// Provider side.
     pub provider: ProviderConfig,
+    /// Consumer side.
+    pub consumer: ConsumerConfig,
     /// HTTP endpoint.
     pub http: HttpConfig,
     /// The school system.
@@ -319,6 +375,13 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// A key, certificate or trust anchor is not configured, and no default applies outside the development
+    /// profile.
+    #[error("{key}: not configured (no key, certificate or trust anchor defaults to test material; set it, or choose profile = \"development\" for the public dev material in certs-dev/)")]
+    Missing {
+        /// The key, as `section.key`.
+        key: String,
+    },
     /// A value is not acceptable.
     #[error("{key}: {message}")]
     Invalid {
@@ -345,11 +408,65 @@ impl Config {
         let mut value: toml::Table =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
         apply_overrides(&mut value, vars)?;
-        let config: Config = toml::Value::Table(value)
+        let mut config: Config = toml::Value::Table(value)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
+        config.apply_profile();
         config.validate()?;
         Ok(config)
+    }
+
+    /// Whether the development profile, and with it the public test material, is in use.
+    pub fn is_development(&self) -> bool {
+        self.profile == Profile::Development
+    }
+
+    /// Under the development profile, fills every unset key, certificate and trust anchor with the public test
+    /// material in `certs-dev/`; under any other profile, changes nothing.
+    pub fn apply_profile(&mut self) {
+        if !self.is_development() {
+            return;
+        }
+        let dev = certs_dev();
+        if self.identity.key.is_empty() {
+            self.identity.key = dev.join("gateway.key").display().to_string();
+        }
+        if self.identity.cert.as_os_str().is_empty() {
+            self.identity.cert = dev.join("gateway.crt");
+        }
+        if self.smev.smev_cert.is_none() {
+            self.smev.smev_cert = Some(dev.join("mock-smev.crt"));
+        }
+        let trusts = self.provider.kinds.iter_mut().map(|k| &mut k.sender_trust);
+        for trust in trusts.chain([&mut self.consumer.sender_trust]) {
+            if trust.is_empty() {
+                trust.certs = vec![dev.join("portal.crt")];
+            }
+        }
+    }
+
+    /// Refuses a configuration in which a key, certificate or trust anchor is unset: nothing defaults to test
+    /// material outside the development profile, and a gateway without them must not start.
+    pub fn require_material(&self) -> Result<(), ConfigError> {
+        let missing = |key: &str| Err(ConfigError::Missing { key: key.to_string() });
+        if self.identity.key.is_empty() {
+            return missing("identity.key");
+        }
+        if self.identity.cert.as_os_str().is_empty() {
+            return missing("identity.cert");
+        }
+        if self.smev.smev_cert.is_none() {
+            return missing("smev.smev_cert");
+        }
+        for (i, kind) in self.provider.kinds.iter().enumerate() {
+            if kind.sender_trust.is_empty() {
+                return missing(&format!("provider.kinds[{i}].sender_trust"));
+            }
+        }
+        if self.consumer.sender_trust.is_empty() {
+            return missing("consumer.sender_trust");
+        }
+        Ok(())
     }
 
     /// Reads the configuration with the process's environment.
@@ -366,8 +483,9 @@ impl Config {
         }
     }
 
-    /// Checks values and files.
+    /// Checks values and files, and that no key, certificate or trust anchor is left unset.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.require_material()?;
         let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: key.to_string(), message });
         let url_ok = self.smev.endpoint.starts_with("http://") || self.smev.endpoint.starts_with("https://");
         if !url_ok {
@@ -409,7 +527,9 @@ impl Config {
             if !crate::gateway::handlers::is_known(&k.handler) {
                 return invalid(&format!("provider.kinds[{i}].handler"), format!("unknown handler '{}'", k.handler));
             }
+            k.sender_trust.validate(&format!("provider.kinds[{i}].sender_trust"))?;
         }
+        self.consumer.sender_trust.validate("consumer.sender_trust")?;
         if self.retry.max_attempts == 0 || self.retry.base_ms == 0 || self.retry.cap_ms < self.retry.base_ms {
             return invalid("retry", "max_attempts >= 1 and 0 < base_ms <= cap_ms".into());
         }
@@ -458,6 +578,27 @@ impl Config {
     }
 }
 
+impl SenderTrustConfig {
+    /// Checks that every configured file exists; `key` names this table in errors.
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let not_file = |sub: String, path: &Path| ConfigError::Invalid {
+            key: format!("{key}.{sub}"),
+            message: format!("{} is not a file", path.display()),
+        };
+        if let Some(ca) = &self.ca {
+            if !ca.is_file() {
+                return Err(not_file("ca".into(), ca));
+            }
+        }
+        for (j, cert) in self.certs.iter().enumerate() {
+            if !cert.is_file() {
+                return Err(not_file(format!("certs[{j}]"), cert));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Applies `EDUGATE__SECTION__KEY=value` overrides to a parsed table.
 fn apply_overrides(
     table: &mut toml::Table,
@@ -501,7 +642,13 @@ fn parse_override(raw: &str) -> toml::Value {
 mod tests {
     use super::*;
 
+    /// Loads `text` under the development profile.
     fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        load_as(&format!("profile = \"development\"\n{text}"), vars)
+    }
+
+    /// Loads `text` as it is, without choosing a profile.
+    fn load_as(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("edugate.toml");
         std::fs::write(&path, text).unwrap();
@@ -509,8 +656,75 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_valid() {
-        Config::load(None, Vec::new()).unwrap();
+    fn development_defaults_are_valid() {
+        let c = Config::load(None, [("EDUGATE__PROFILE".to_string(), "development".to_string())]).unwrap();
+        assert!(c.is_development());
+        assert!(c.identity.cert.starts_with(certs_dev()));
+        assert!(c.provider.kinds.iter().all(|k| k.sender_trust.certs == vec![certs_dev().join("portal.crt")]));
+    }
+
+    /// Regression: the gateway's key, its certificate, SMEV's certificate and the senders' trust all defaulted to
+    /// the public keys of certs-dev/, so a gateway configured by omission trusted test material.
+    #[test]
+    fn dev_material_is_refused_without_the_development_profile() {
+        match Config::load(None, Vec::new()) {
+            Err(ConfigError::Missing { key }) => assert_eq!(key, "identity.key"),
+            other => panic!("{other:?}"),
+        }
+        let dev = certs_dev();
+        let key = format!("identity.key = {:?}\n", dev.join("gateway.key").display().to_string());
+        let cert = format!("cert = {:?}\n", dev.join("gateway.crt").display().to_string());
+        let smev = format!("[smev]\nsmev_cert = {:?}\n", dev.join("mock-smev.crt").display().to_string());
+        let steps = [
+            (String::new(), "identity.key"),
+            (format!("[identity]\nkey = {:?}\n", dev.join("gateway.key").display().to_string()), "identity.cert"),
+            (format!("[identity]\n{}{cert}", key.trim_start_matches("identity.")), "smev.smev_cert"),
+            (
+                format!("[identity]\n{}{cert}{smev}", key.trim_start_matches("identity.")),
+                "provider.kinds[0].sender_trust",
+            ),
+        ];
+        for (text, expected) in steps {
+            match load_as(&text, &[]) {
+                Err(e @ ConfigError::Missing { .. }) => {
+                    assert!(matches!(&e, ConfigError::Missing { key } if key == expected), "{text}: {e}");
+                    assert!(e.to_string().starts_with(expected), "{e}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // An explicit production profile is the same as none.
+        match load_as("profile = \"production\"", &[]) {
+            Err(ConfigError::Missing { key }) => assert_eq!(key, "identity.key"),
+            other => panic!("{other:?}"),
+        }
+        match load_as("profile = \"dev\"", &[]) {
+            Err(e @ ConfigError::Parse { .. }) => {
+                assert!(e.to_string().contains("profile") || e.to_string().contains("dev"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Everything configured explicitly: valid without a profile, and nothing taken from certs-dev/ by default.
+    #[test]
+    fn a_complete_production_configuration_loads() {
+        let dev = certs_dev();
+        let path = |name: &str| format!("{:?}", dev.join(name).display().to_string());
+        let text = format!(
+            "[identity]\nkey = {}\ncert = {}\n[smev]\nsmev_cert = {}\n\
+             [[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nhandler = \"echo\"\n\
+             [provider.kinds.sender_trust]\nca = {}\n[consumer.sender_trust]\ncerts = [{}]\n",
+            path("gateway.key"),
+            path("gateway.crt"),
+            path("mock-smev.crt"),
+            path("ca.crt"),
+            path("portal.crt"),
+        );
+        let c = load_as(&text, &[]).unwrap();
+        assert!(!c.is_development());
+        assert_eq!(c.provider.kinds[0].sender_trust.ca, Some(dev.join("ca.crt")));
+        assert!(c.provider.kinds[0].sender_trust.certs.is_empty());
     }
 
     #[test]
@@ -541,6 +755,12 @@ mod tests {
             ),
             ("[http]\nlisten = \"everywhere\"", &[], "http.listen"),
             ("[[ops.tokens]]\nname = \"duty\"\ntoken = \"short\"\nrole = \"viewer\"", &[], "ops.tokens[0].token"),
+            (
+                "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nhandler = \"echo\"\n\
+                 [provider.kinds.sender_trust]\ncerts = [\"/nonexistent.crt\"]",
+                &[],
+                "provider.kinds[0].sender_trust.certs[0]",
+            ),
         ];
         for (text, vars, key) in cases {
             match load(text, vars) {

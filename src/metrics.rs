@@ -84,6 +84,12 @@ pub const BREAKER: &str = "edugate_circuit_breaker_state";
 pub const PAUSED: &str = "edugate_kind_paused";
 /// Seconds since the process started.
 pub const UPTIME: &str = "edugate_uptime_seconds";
+/// 1 when the gateway runs under the development profile, on the public test material of `certs-dev/`.
+pub const DEVELOPMENT: &str = "edugate_development_profile";
+
+/// The kind label of a message whose signatures were not (or could not be) verified, or that could not be parsed:
+/// its content names no kind the metrics may trust, and a label read from it would let a sender mint series.
+pub const UNVERIFIED: &str = "unverified";
 
 /// Every family, in the order of the text output.
 const FAMILIES: &[Family] = &[
@@ -126,6 +132,11 @@ const FAMILIES: &[Family] = &[
     },
     Family { name: PAUSED, help: "1 for a kind of data whose polling an operator paused.", kind: Type::Gauge },
     Family { name: UPTIME, help: "Seconds since the gateway started.", kind: Type::Gauge },
+    Family {
+        name: DEVELOPMENT,
+        help: "1 when the development profile (public test keys and trust anchors) is in use.",
+        kind: Type::Gauge,
+    },
 ];
 
 /// A series' labels, in the order written.
@@ -241,6 +252,8 @@ pub struct Metrics {
     inner: Arc<Mutex<Inner>>,
     /// When the gateway started, for the uptime gauge.
     started: Instant,
+    /// Whether the development profile is in use, for its gauge: dev material must be visible from outside.
+    development: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Metrics {
@@ -252,7 +265,12 @@ impl Default for Metrics {
 impl Metrics {
     /// An empty registry.
     pub fn new() -> Metrics {
-        Metrics { inner: Arc::default(), started: Instant::now() }
+        Metrics { inner: Arc::default(), started: Instant::now(), development: Arc::default() }
+    }
+
+    /// Records that the development profile is in use (shown by the `edugate_development_profile` gauge).
+    pub fn set_development(&self, development: bool) {
+        self.development.store(development, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Takes the lock; every update leaves the registry consistent, so a poisoned lock is still usable.
@@ -271,7 +289,8 @@ impl Metrics {
         inner.histograms.entry((family, labels)).or_insert_with(|| Histogram::new(bounds)).observe(took.as_secs_f64());
     }
 
-    /// A request of `kind` was taken from SMEV; `outcome` is `answered`, `redelivered`, `untrusted` or `left`.
+    /// A request of `kind` was taken from SMEV; `outcome` is `answered`, `redelivered`, `untrusted`, `unparseable`
+    /// or `left`. `kind` must be the kind polled or that of a verified message, else [`UNVERIFIED`].
     pub fn received(&self, kind: &str, outcome: &str) {
         self.count(RECEIVED, vec![("kind", label(kind)), ("outcome", label(outcome))]);
     }
@@ -471,6 +490,10 @@ impl Metrics {
                 }
             }
             UPTIME => sample(out, name, &Vec::new(), None, self.started.elapsed().as_secs_f64()),
+            DEVELOPMENT => {
+                let development = self.development.load(std::sync::atomic::Ordering::Relaxed);
+                sample(out, name, &Vec::new(), None, if development { 1.0 } else { 0.0 });
+            }
             _ => {}
         }
     }
@@ -540,6 +563,7 @@ pub fn fault_type(error: &ClientError) -> String {
         ClientError::TooLarge { .. } => "too-large".to_owned(),
         ClientError::Config(_) => "config".to_owned(),
         ClientError::Smev(_) => "unreadable".to_owned(),
+        ClientError::Unreadable(_) => "unreadable-delivery".to_owned(),
     }
 }
 
@@ -637,6 +661,9 @@ mod tests {
         assert!(text.contains("edugate_circuit_breaker_state{destination=\"smev\",state=\"open\"} 1\n"));
         assert_eq!(metrics.totals().received, 2);
         assert_eq!(metrics.totals().sent, 1);
+        assert!(text.contains("edugate_development_profile 0\n"), "{text}");
+        metrics.set_development(true);
+        assert!(metrics.render(&snapshot).contains("edugate_development_profile 1\n"));
     }
 
     #[test]

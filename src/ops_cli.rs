@@ -197,7 +197,11 @@ enum Bulk {
 
 /// Retries or purges every dead letter (of `queue`), one at a time, with a progress bar on a terminal.
 async fn bulk(target: &Target, json: bool, queue: Option<&str>, action: Bulk) -> Result<()> {
-    let dead: Vec<ItemView> = target.all_dead(queue).await?;
+    let mut dead: Vec<ItemView> = target.all_dead(queue).await?;
+    if action == Bulk::Retry {
+        // Unreadable deliveries are kept for inspection, never sent again: a bulk retry passes over them.
+        dead.retain(|item| item.queue != edugate::gateway::jobs::UNREADABLE_QUEUE);
+    }
     let bar = ProgressBar::new(dead.len() as u64);
     if json || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());

@@ -73,6 +73,8 @@ impl SchoolSystem for Switchable {
 
 struct World {
     control: Control,
+    /// The gateway's HTTP endpoint.
+    base: String,
     school: Arc<Switchable>,
     _mock: procs::Proc,
     _dir: tempfile::TempDir,
@@ -80,9 +82,19 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with("", |_| {}).await
+}
+
+/// A world whose mock-smev takes `mock_config` (TOML) and whose gateway configuration `edit` changes.
+async fn world_with(mock_config: &str, edit: impl FnOnce(&mut edugate::config::Config)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let mock = start_mock(dir.path());
-    let config = procs::gateway_config(dir.path(), &mock.addr);
+    let mock = if mock_config.is_empty() {
+        start_mock(dir.path())
+    } else {
+        procs::start_mock_with(dir.path(), mock_config, false)
+    };
+    let mut config = procs::gateway_config(dir.path(), &mock.addr);
+    edit(&mut config);
     let inner = EmbeddedSchool::open(&config.school.data, &dir.path().join("journal.jsonl")).unwrap();
     let school = Arc::new(Switchable { inner, down: AtomicBool::new(false), submissions: AtomicU32::new(0) });
     edugate::crypto::ensure_default_engine().unwrap();
@@ -91,22 +103,23 @@ async fn world() -> World {
     let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
     let client =
         edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
-    let smev_cert = Some(edugate::crypto::Certificate::load(config.smev.smev_cert.as_ref().unwrap()).unwrap());
+    let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
     let gateway = Gateway::with_parts(
         config,
         client,
         Arc::new(MemoryOutbox::new(OutboxConfig::default())),
         Arc::new(MemoryInbox::new()),
         Arc::new(SystemClock),
-        smev_cert,
+        trust,
         school.clone(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(gateway.run(listener, async move {
         let _ = stopped.await;
     }));
-    World { control: Control::new(&mock.addr), school, _mock: mock, _dir: dir, stop: Some(stop) }
+    World { control: Control::new(&mock.addr), base, school, _mock: mock, _dir: dir, stop: Some(stop) }
 }
 
 impl Drop for World {
@@ -230,4 +243,51 @@ async fn enrollment_applications() {
     let (status, comment) = order_status(&refused);
     assert_eq!(status, "150");
     assert!(comment.contains("СНИЛС"), "{comment}");
+}
+
+/// mock-smev acting as a portal registered at SMEV as `ROGUE`, signing with the dev `other` key: a system SMEV
+/// knows and passes on, but not one the gateway registered as a sender of any kind of data.
+fn rogue_portal() -> String {
+    let dev = edugate::config::certs_dev();
+    let path = |name: &str| format!("{:?}", dev.join(name).display().to_string());
+    format!(
+        "portal = \"ROGUE\"\n\
+         [[systems]]\nmnemonic = \"EPGU\"\ncert = {}\nkey = {}\n\
+         [[systems]]\nmnemonic = \"EDUGATE\"\ncert = {}\n\
+         [[systems]]\nmnemonic = \"ROGUE\"\ncert = {}\nkey = {}\n",
+        path("portal.crt"),
+        path("portal.key"),
+        path("gateway.crt"),
+        path("other.crt"),
+        path("other.key"),
+    )
+}
+
+/// Regression: trust rested on SMEV's signature alone, so a request for another parent's SNILS signed by any system
+/// SMEV passes on was answered with that family's grades. A sender outside the kind's trust gets ACCESS_DENIED and
+/// nothing of the child; the same sender, once its CA is the kind's trust anchor, gets the grades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_outside_the_trust_of_its_kind_gets_access_denied() {
+    // The development profile trusts the dev portal's certificate only.
+    let w = world_with(&rogue_portal(), |_| {}).await;
+    let refused = w.answer(&lookup("112-233-445 95")).await;
+    assert_eq!(refused["kind"], "rejected", "{refused}");
+    assert_eq!(refused["reasons"][0]["code"], "ACCESS_DENIED", "{refused}");
+    assert!(!refused.to_string().contains("Pupil"), "nothing of the child: {refused}");
+    // Counted under `unverified`, not under the kind the unverified content names.
+    let metrics = w.control.http.get(format!("{}/metrics", w.base)).send().await.unwrap().text().await.unwrap();
+    let received: Vec<&str> = metrics.lines().filter(|l| l.starts_with("edugate_messages_received_total{")).collect();
+    assert_eq!(received, vec!["edugate_messages_received_total{kind=\"unverified\",outcome=\"untrusted\"} 1"]);
+    drop(w);
+
+    // Trust by CA: the dev CA issued the `other` certificate, so the same sender is now trusted for lookups.
+    let ca = edugate::config::certs_dev().join("ca.crt");
+    let w = world_with(&rogue_portal(), |config| {
+        let progress = config.provider.kinds.iter_mut().find(|k| k.root == "ProgressRequest").unwrap();
+        progress.sender_trust = edugate::config::SenderTrustConfig { ca: Some(ca), certs: Vec::new() };
+    })
+    .await;
+    let answered = w.answer(&lookup("112-233-445 95")).await;
+    let content = answered["content"].as_str().unwrap_or_else(|| panic!("grades: {answered}"));
+    assert_eq!(content.matches("<p:Pupil>").count(), 2);
 }

@@ -78,7 +78,7 @@ async fn metrics_are_scraped_during_a_run_and_the_counters_move() {
     let dir = tempfile::tempdir().unwrap();
     let mut mock = start_mock(dir.path());
     let control = Control::new(&mock.addr);
-    let mut config = Config::load(None, Vec::new()).unwrap();
+    let mut config = Config::load(None, procs::dev_profile()).unwrap();
     config.smev.endpoint = format!("http://{}/smev/1.3", mock.addr);
     config.smev.poll_interval_ms = 50;
     config.smev.connect_timeout_ms = 500;

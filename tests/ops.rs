@@ -336,6 +336,31 @@ async fn items_are_listed_filtered_and_shown_with_personal_data_masked() {
     assert_eq!(w.get("/ops/api/items/abc", VIEWER).await.status, 404);
 }
 
+/// Regression: `GET /ops/api/items?pii=true` answered unmasked personal data without an audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_items_unmasked_is_audited_before_it_answers() {
+    let w = world().await;
+    let reason = format!("school refused: applicant {SNILS}");
+    w.dead_letter("pii-list:1", &personal_payload(), &reason).await;
+    for token in [VIEWER, OPERATOR] {
+        assert_eq!(w.get("/ops/api/items?queue=ops-test&pii=true", token).await.status, 403);
+    }
+    let audit = w.get("/ops/api/audit", VIEWER).await;
+    assert_eq!(audit.body["entries"].as_array().unwrap().len(), 0, "a refused call leaves no entry: {audit:?}");
+
+    let listed = w.get("/ops/api/items?queue=ops-test&state=dead&pii=true", ADMIN).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(listed.body["items"][0]["last_error"], reason.as_str());
+    let audit = w.get("/ops/api/audit", VIEWER).await;
+    let entries = audit.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit:?}");
+    assert_eq!((entries[0]["actor"].as_str(), entries[0]["action"].as_str()), (Some("duty-admin"), Some("view-pii")));
+    assert_eq!(entries[0]["target"], "items queue=ops-test state=dead");
+    // Masked listings are not personal-data reads and are not audited.
+    assert_eq!(w.get("/ops/api/items?queue=ops-test", ADMIN).await.status, 200);
+    assert_eq!(w.get("/ops/api/audit", VIEWER).await.body["entries"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_moves_a_dead_letter_and_purge_needs_confirmation() {
     let w = world().await;
@@ -707,4 +732,137 @@ async fn the_command_line_on_a_stopped_store() {
     let (code, _, err) = cli(&["queue", "list"], &[]).await;
     assert_ne!(code, 0);
     assert!(err.contains("--store"), "{err}");
+}
+
+/// A fake SMEV that delivers a fixed list of messages to GetRequest, each again after a second until it is
+/// acknowledged (as SMEV's visibility timeout does), answers GetResponse with an empty queue and records every Ack.
+struct FakeSmev {
+    /// Each delivery's id and answer, and when it was last handed out.
+    deliveries: std::sync::Mutex<Vec<(String, String, Option<Instant>)>>,
+    /// Every acknowledgement: the id and whether it was accepted.
+    acks: std::sync::Mutex<Vec<(String, bool)>>,
+}
+
+impl FakeSmev {
+    /// The answer to one call.
+    fn answer(&self, body: &str) -> String {
+        use edugate::smev::{build, Version};
+        if body.contains("AckRequest") {
+            let ack = body.split("AckTargetMessage").nth(1).unwrap_or_default();
+            let id = ack.split('>').nth(1).and_then(|t| t.split('<').next()).unwrap_or_default().to_owned();
+            let accepted = !ack.contains("accepted=\"false\"");
+            self.deliveries.lock().unwrap().retain(|(delivered, _, _)| *delivered != id);
+            self.acks.lock().unwrap().push((id, accepted));
+            return build::ack_response(Version::V1_3);
+        }
+        if body.contains("GetRequestRequest") {
+            let mut deliveries = self.deliveries.lock().unwrap();
+            let due =
+                deliveries.iter_mut().find(|(_, _, at)| at.is_none_or(|at| at.elapsed() > Duration::from_secs(1)));
+            if let Some((_, answer, at)) = due {
+                *at = Some(Instant::now());
+                return answer.clone();
+            }
+            return build::get_request_response(Version::V1_3, None, None).unwrap();
+        }
+        build::get_response_response(Version::V1_3, None, None).unwrap()
+    }
+}
+
+/// Starts the fake on a free port; returns its address.
+async fn start_fake_smev(fake: Arc<FakeSmev>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let fake = fake.clone();
+        async move { ([("content-type", "text/xml; charset=utf-8")], fake.answer(&body)) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// Regression: a delivery the gateway could not parse was never acknowledged, so SMEV delivered it again for ever
+/// and nobody could see it. Now it is acknowledged (not accepted) and kept as a dead letter with its raw bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_delivery_is_acknowledged_and_kept_as_a_dead_letter() {
+    const TYPES: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.3";
+    const SCHEMA_ID: &str = "5a6b7c8d-3c08-11e5-95e2-d4c9eff07b77";
+    const BROKEN_ID: &str = "6b7c8d9e-3c08-11e5-95e2-d4c9eff07b77";
+    // Well-formed, but not what the schema says (no SenderProvidedRequestData), with personal data inside.
+    let schema_violation = format!(
+        "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>\
+         <ns:GetRequestResponse xmlns:ns=\"{TYPES}\"><ns:RequestMessage><ns:Request Id=\"SIGNED_BY_SMEV\">\
+         <ns:Unexpected><ns:Snils>{SNILS}</ns:Snils></ns:Unexpected>\
+         <ns:MessageMetadata><ns:MessageId>{SCHEMA_ID}</ns:MessageId></ns:MessageMetadata>\
+         </ns:Request></ns:RequestMessage></ns:GetRequestResponse></soap:Body></soap:Envelope>"
+    );
+    // Not even well-formed: only the id can be read.
+    let not_xml = format!(
+        "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>\
+         <ns:GetRequestResponse xmlns:ns=\"{TYPES}\"><ns:RequestMessage><ns:Request>\
+         <ns:MessageMetadata><ns:MessageId>{BROKEN_ID}</ns:MessageId></ns:MessageMetadata><broken"
+    );
+    let fake = Arc::new(FakeSmev {
+        deliveries: std::sync::Mutex::new(vec![
+            (SCHEMA_ID.to_owned(), schema_violation.clone(), None),
+            (BROKEN_ID.to_owned(), not_xml.clone(), None),
+        ]),
+        acks: Default::default(),
+    });
+    let smev = start_fake_smev(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = procs::gateway_config(dir.path(), &smev);
+    config.ops.tokens = tokens();
+    let gateway = Gateway::open(config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.run(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    // Both are acknowledged, as not accepted, and SMEV stops delivering them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let acked: Vec<String> = fake.acks.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+        if acked.contains(&SCHEMA_ID.to_owned()) && acked.contains(&BROKEN_ID.to_owned()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not acknowledged: {acked:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(fake.acks.lock().unwrap().iter().all(|(_, accepted)| !accepted));
+    assert!(fake.deliveries.lock().unwrap().is_empty());
+
+    // Each is one dead letter of the `unreadable` queue, with its reason and its bytes.
+    let http = reqwest::Client::new();
+    let get = |path: String, token: &'static str| {
+        let request = http.get(format!("{base}{path}")).bearer_auth(token);
+        async move { serde_json::from_str::<Value>(&request.send().await.unwrap().text().await.unwrap()).unwrap() }
+    };
+    let listed = get("/ops/api/items?queue=unreadable&state=dead".into(), VIEWER).await;
+    let items = listed["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{listed}");
+    let keys: Vec<&str> = items.iter().map(|i| i["key"].as_str().unwrap()).collect();
+    assert!(keys.contains(&format!("unreadable:{SCHEMA_ID}").as_str()), "{keys:?}");
+    for item in &items {
+        assert!(item["last_error"].as_str().unwrap().starts_with("unreadable GetRequest answer"), "{item}");
+    }
+    let schema_item = items.iter().find(|i| i["key"] == format!("unreadable:{SCHEMA_ID}")).unwrap();
+    let id = schema_item["id"].as_u64().unwrap();
+    let masked = get(format!("/ops/api/items/{id}"), VIEWER).await;
+    assert!(!masked.to_string().contains(SNILS), "{masked}");
+    let raw = get(format!("/ops/api/items/{id}?pii=true"), ADMIN).await;
+    assert_eq!(raw["payload"]["text"], schema_violation.as_str(), "the bytes as delivered: {raw}");
+    // Kept for inspection, never sent again: a retry would leave it pending for ever.
+    let retry = http.post(format!("{base}/ops/api/items/{id}/retry")).bearer_auth(OPERATOR).send().await.unwrap();
+    assert_eq!(retry.status().as_u16(), 409);
+
+    // Counted under the fixed `unverified` kind, never one read from the content.
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("edugate_messages_received_total{kind=\"unverified\",outcome=\"unreadable\"}"),
+        "{metrics}"
+    );
+    let _ = stop.send(());
 }

@@ -194,6 +194,17 @@ fn default_kinds() -> Vec<KindConfig> {
     ]
 }
 
+impl Config {
+    /// The files this configuration takes from the repository's `certs-dev/`, whose private keys are public: an
+    /// emulator may run on them, but it says so (see `main.rs`), so that nobody mistakes it for a real contour.
+    pub fn dev_material(&self) -> Vec<PathBuf> {
+        let dev = std::fs::canonicalize(certs_dev()).unwrap_or_else(|_| certs_dev());
+        let in_dev = |path: &Path| std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(&dev));
+        let systems = self.systems.iter().flat_map(|s| std::iter::once(&s.cert).chain(s.key.as_ref()));
+        [&self.key, &self.cert].into_iter().chain(systems).filter(|p| in_dev(p)).cloned().collect()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         toml::from_str("").expect("the empty configuration takes every default")
@@ -290,6 +301,18 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    /// The defaults run on certs-dev/, which main.rs announces; material elsewhere is not reported.
+    #[test]
+    fn dev_material_is_reported() {
+        let mut config = Config::default();
+        assert_eq!(config.dev_material().len(), 2 + 3 + 1, "key, cert, three systems' certs and the portal's key");
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("own.crt");
+        std::fs::copy(certs_dev().join("mock-smev.crt"), &own).unwrap();
+        config.cert = own;
+        assert!(!config.dev_material().contains(&config.cert));
     }
 
     #[test]

@@ -61,6 +61,14 @@ fn main() -> anyhow::Result<()> {
         config.storage.sled_path = Some(sled);
     }
     config.validate().context("configuration")?;
+    let dev = config.dev_material();
+    if !dev.is_empty() {
+        tracing::warn!(
+            files = dev.len(),
+            "DEVELOPMENT MATERIAL IN USE: keys and certificates from certs-dev/, whose private keys are public; \
+             this emulator is for tests and demos only"
+        );
+    }
     let listen = config.listen.clone();
     let emulator = Emulator::open(config).context("starting the emulator")?;
     let options = ServerOptions {

@@ -61,12 +61,28 @@ impl Certificate {
         let load_error = |detail: String| CryptoError::CertificateLoad { location: location.to_owned(), detail };
         let parsed = if pem { X509::from_pem(bytes) } else { X509::from_der(bytes) };
         let x509 = parsed.map_err(|e| load_error(describe(&e)))?;
+        Self::from_x509(x509, location)
+    }
+
+    /// Wraps a parsed certificate (the engine is loaded by whoever parsed it).
+    pub(crate) fn from_x509(x509: X509, location: &str) -> Result<Self, CryptoError> {
+        let load_error = |detail: String| CryptoError::CertificateLoad { location: location.to_owned(), detail };
         let der = x509.to_der().map_err(|e| load_error(format!("cannot re-encode: {}", describe(&e))))?;
         let not_before =
             unix_time(x509.not_before()).map_err(|e| load_error(format!("unreadable notBefore: {}", describe(&e))))?;
         let not_after =
             unix_time(x509.not_after()).map_err(|e| load_error(format!("unreadable notAfter: {}", describe(&e))))?;
         Ok(Certificate { x509, der: der.into(), not_before, not_after })
+    }
+
+    /// The OpenSSL certificate, for chain checks in [`super::trust`].
+    pub(crate) fn x509(&self) -> &X509 {
+        &self.x509
+    }
+
+    /// The DER encoding as a slice, for comparing certificates without copying.
+    pub fn der(&self) -> &[u8] {
+        &self.der
     }
 
     /// The DER encoding, for embedding into `ds:X509Certificate` (after base64).

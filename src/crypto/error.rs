@@ -58,6 +58,15 @@ pub enum CryptoError {
         not_before: String,
     },
 
+    /// The certificate does not chain to any configured trust anchor (or the chain is not valid now).
+    #[error("the certificate of {subject} is not trusted: {reason}")]
+    NotTrusted {
+        /// The certificate's subject.
+        subject: String,
+        /// OpenSSL's verdict on the chain.
+        reason: String,
+    },
+
     /// Signing failed inside OpenSSL.
     #[error("GOST signing failed: {0}")]
     Sign(String),

@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod ffi;
 mod key;
+mod trust;
 
 pub use alg::GostAlg;
 pub use cert::Certificate;
@@ -23,3 +24,4 @@ pub use digest::{digest, Digester};
 pub use engine::{ensure_default_engine, init_engine, EngineConfig};
 pub use error::CryptoError;
 pub use key::{generate_key, KeySource, PrivateKey};
+pub use trust::TrustAnchors;

@@ -100,8 +100,13 @@ pub async fn take_responses(shared: Arc<Shared>, mut stop: watch::Receiver<bool>
         let started = std::time::Instant::now();
         let polled = shared.client.get_response(None).await;
         shared.metrics.smev_call("GetResponse", started.elapsed(), polled.as_ref().map(|_| ()));
-        shared.metrics.polled(polled.as_ref().map(|_| ()));
+        shared.metrics.polled(super::provider::answered(&polled));
         let pause = match polled {
+            Err(crate::smev::client::ClientError::Unreadable(delivery)) => {
+                failures = 0;
+                super::provider::take_unreadable(&shared, &delivery).await;
+                Duration::ZERO
+            }
             Ok(Some(received)) => {
                 failures = 0;
                 if let Err(e) = take(&shared, received).await {
@@ -131,12 +136,14 @@ async fn take(
     let smev_id = response.metadata.message_id.clone().unwrap_or_else(|| response.response.message_id.to_string());
     let now = shared.clock.now();
     let started = std::time::Instant::now();
-    let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref());
+    let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref(), &shared.senders.responses);
     shared.metrics.verified(trusted.is_ok(), started.elapsed());
-    shared.metrics.received("response", if trusted.is_ok() { "answered" } else { "untrusted" });
-    shared.metrics.remember_kind(&smev_id, "response");
+    // The label is fixed, never read from the response: `response` once verified, `unverified` otherwise.
+    let kind = if trusted.is_ok() { "response" } else { crate::metrics::UNVERIFIED };
+    shared.metrics.received(kind, if trusted.is_ok() { "answered" } else { "untrusted" });
+    shared.metrics.remember_kind(&smev_id, kind);
     let summary = match (&trusted, &response.response.body) {
-        (Err(e), _) => format!("untrusted: {e}"),
+        (Err(e), _) => crate::ops::mask::mask_text(&format!("untrusted: {e}")),
         (Ok(()), ResponseBody::Content { .. }) => "answer".to_string(),
         (Ok(()), ResponseBody::Rejected(r)) => format!("rejected: {}", r.first().map_or("", |r| r.code.as_str())),
         (Ok(()), ResponseBody::Status(s)) => format!("status {}", s.code),

@@ -10,6 +10,9 @@ pub const SEND_QUEUE: &str = "send-to-smev";
 pub const ACK_QUEUE: &str = "ack";
 /// The outbox queue of calls to the school system.
 pub const SCHOOL_QUEUE: &str = "call-school";
+/// The outbox queue that keeps deliveries the gateway could not read, as dead letters holding their raw bytes, for
+/// operators. No worker drains it.
+pub const UNREADABLE_QUEUE: &str = "unreadable";
 
 /// A message to send: the *unsigned* envelope, so that a retry after `StaleMessageId` can take a new MessageID and
 /// be signed afresh.
@@ -75,4 +78,17 @@ pub fn ack_key(smev_id: &str, delivery: u32) -> String {
 /// same order both get their answer (the school's own idempotency by order id makes the second a no-op there).
 pub fn school_key(smev_id: &str) -> String {
     format!("school:{smev_id}")
+}
+
+/// The idempotency key of an unreadable delivery: by its id, so that a redelivery is kept once; without an id, by a
+/// digest of its bytes.
+pub fn unreadable_key(message_id: Option<&str>, raw: &[u8]) -> String {
+    match message_id {
+        Some(id) => format!("unreadable:{id}"),
+        None => {
+            let digest = crate::crypto::digest(crate::crypto::GostAlg::Gost2012_256, raw).unwrap_or_default();
+            let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            format!("unreadable:bytes:{}:{hex}", raw.len())
+        }
+    }
 }

@@ -15,10 +15,11 @@
 use super::handlers::{self, Handled, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
-use super::verify::verify_delivered;
-use crate::outbox::ItemState;
-use crate::smev::client::Received;
+use super::verify::{verify_delivered, SenderTrust};
+use crate::outbox::{FailureKind, ItemState};
+use crate::smev::client::{ClientError, Received};
 use crate::smev::parse::ReceivedRequest;
+use crate::smev::unreadable::UnreadableDelivery;
 use crate::smev::{build, KindOfData, MessageId, RejectCode, Rejection, ResponseBody, RetryClass, SendResponse};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,9 @@ pub struct ProvidedKind {
     pub kind: KindOfData,
     /// The handler's name.
     pub handler: String,
+    /// Whose signature over the request's data is trusted for this kind. A kind without a configured trust (an
+    /// empty default) trusts nobody.
+    pub senders: Arc<SenderTrust>,
 }
 
 /// What the pollers of one kind of data share: a count of the requests they have received, bumped by each one that
@@ -115,8 +119,20 @@ pub async fn poll_kind(
         let started = std::time::Instant::now();
         let polled = shared.client.get_request(Some(&provided.kind)).await;
         shared.metrics.smev_call("GetRequest", started.elapsed(), polled.as_ref().map(|_| ()));
-        shared.metrics.polled(polled.as_ref().map(|_| ()));
+        shared.metrics.polled(answered(&polled));
         let pause = match polled {
+            // SMEV delivered something unreadable: acknowledge it and keep it, then poll again at once.
+            Err(ClientError::Unreadable(delivery)) => {
+                failures = 0;
+                empties = 0;
+                activity.bump();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    take_unreadable(&shared, &delivery).await;
+                    drop(permit);
+                });
+                Duration::ZERO
+            }
             Ok(Some(received)) => {
                 failures = 0;
                 empties = 0;
@@ -161,6 +177,77 @@ pub async fn poll_kind(
     }
 }
 
+/// Whether SMEV answered a poll, for readiness: an unreadable delivery is an answer (SMEV works; the message is
+/// at fault).
+pub fn answered<T>(polled: &Result<T, ClientError>) -> Result<(), &ClientError> {
+    match polled {
+        Ok(_) | Err(ClientError::Unreadable(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Serializes the keeping of unreadable deliveries: each leases from a queue no worker drains, and two at once
+/// must not take each other's item.
+static UNREADABLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Deals with a delivery that cannot be read: keeps its bytes as a dead letter of [`jobs::UNREADABLE_QUEUE`] with
+/// the reason, then acknowledges it (not accepted) by the id found in it, so that SMEV stops delivering it. Without
+/// an id it can only be kept. Counted under the `unverified` kind: nothing read from it is trusted.
+pub async fn take_unreadable(shared: &Shared, delivery: &UnreadableDelivery) {
+    shared.metrics.received(crate::metrics::UNVERIFIED, "unreadable");
+    let id = delivery.message_id.as_deref().unwrap_or("-");
+    let reason = crate::ops::mask::mask_text(&delivery.reason);
+    match keep_and_acknowledge(shared, delivery).await {
+        Ok(()) => tracing::warn!(
+            message_id = %id,
+            operation = delivery.operation.name(),
+            bytes = delivery.raw.len(),
+            %reason,
+            "unreadable delivery kept as a dead letter and acknowledged"
+        ),
+        Err(e) => tracing::warn!(message_id = %id, error = %e, "unreadable delivery not kept; SMEV delivers it again"),
+    }
+}
+
+/// Keeps an unreadable delivery as a dead letter and queues its acknowledgement.
+async fn keep_and_acknowledge(shared: &Shared, delivery: &UnreadableDelivery) -> Result<(), NotNow> {
+    let now = shared.clock_now();
+    let key = jobs::unreadable_key(delivery.message_id.as_deref(), &delivery.raw);
+    let reason = format!("unreadable {} answer: {}", delivery.operation.name(), delivery.reason);
+    dead_letter(shared, &key, &delivery.raw, reason, now).await?;
+    let Some(smev_id) = &delivery.message_id else { return Ok(()) };
+    shared.metrics.remember_kind(smev_id, crate::metrics::UNVERIFIED);
+    let entry = shared.inbox.record_received(smev_id, jobs::UNREADABLE_QUEUE, "unreadable", now).await?;
+    acknowledge(shared, smev_id, false, entry.deliveries, entry.deliveries > 1).await
+}
+
+/// Puts `payload` under `key` into the unreadable queue and dead-letters it at once with `reason` (a redelivery
+/// finds it there already and adds nothing).
+async fn dead_letter(
+    shared: &Shared,
+    key: &str,
+    payload: &[u8],
+    reason: String,
+    now: std::time::SystemTime,
+) -> Result<(), NotNow> {
+    let _one_at_a_time = UNREADABLE.lock().await;
+    let id = shared.outbox.enqueue(jobs::UNREADABLE_QUEUE, key, payload, now).await?;
+    if matches!(shared.outbox.get(id).await?.map(|item| item.state), Some(ItemState::Dead { .. })) {
+        return Ok(());
+    }
+    let lease_for = Duration::from_secs(shared.config.retry.lease_secs);
+    let leases = shared.outbox.lease(jobs::UNREADABLE_QUEUE, &shared.instance, 64, lease_for, now).await?;
+    for lease in &leases {
+        if lease.id == id {
+            shared.outbox.fail(lease, FailureKind::Final { reason: reason.clone() }, now).await?;
+        } else {
+            // Left pending by an earlier run that stopped in between: not ours to judge.
+            shared.outbox.release(lease, now).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The first pause after a poll finds the queue empty. A queue that has just emptied under load usually gets
 /// its next request within milliseconds; one that stays empty is polled less and less often.
 const FIRST_EMPTY_PAUSE: Duration = Duration::from_millis(20);
@@ -187,14 +274,22 @@ pub fn poll_backoff(idle: Duration, failures: u32, class: RetryClass) -> Duratio
 async fn process(shared: &Shared, provided: &ProvidedKind, received: Received<ReceivedRequest>) {
     let request = &received.message;
     let smev_id = request.metadata.message_id.clone().unwrap_or_else(|| request.request.message_id.to_string());
-    let kind = &request.kind.root_element;
-    shared.metrics.remember_kind(&smev_id, kind);
     match answer(shared, provided, &received, &smev_id).await {
-        Ok(outcome) => shared.metrics.received(kind, outcome),
+        Ok(outcome) => shared.metrics.received(metrics_kind(provided, outcome), outcome),
         Err(e) => {
-            shared.metrics.received(kind, "left");
+            // The kind polled: configuration, never the request's content (which may not have been verified).
+            shared.metrics.received(metrics_kind(provided, "left"), "left");
             tracing::warn!(message_id = %smev_id, error = %e, "request left for redelivery");
         }
+    }
+}
+
+/// The kind label of a request's metrics: the kind polled (configuration, never the request's content), or
+/// `unverified` for a request whose signatures failed, so that unverified content never names a series.
+fn metrics_kind<'a>(provided: &'a ProvidedKind, outcome: &str) -> &'a str {
+    match outcome {
+        "untrusted" => crate::metrics::UNVERIFIED,
+        _ => &provided.kind.root_element,
     }
 }
 
@@ -231,6 +326,7 @@ async fn answer(
         // Answered before: the same response, under the same MessageID, is (still) in the outbox.
         Some(recorded) => {
             outcome = "redelivered";
+            shared.metrics.remember_kind(smev_id, metrics_kind(provided, outcome));
             let job = jobs::encode(&SendJob {
                 envelope: String::from_utf8_lossy(&recorded.body).into_owned(),
                 answers: Some(smev_id.to_string()),
@@ -239,7 +335,7 @@ async fn answer(
         }
         None => {
             let started = std::time::Instant::now();
-            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref());
+            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref(), &provided.senders);
             shared.metrics.verified(verified.is_ok(), started.elapsed());
             let handled = match &verified {
                 Ok(()) => {
@@ -253,7 +349,9 @@ async fn answer(
                     handlers::handle(&provided.handler, &*shared.school, &input).await?
                 }
                 Err(untrusted) => {
-                    tracing::warn!(message_id = %smev_id, reason = %untrusted, "untrusted request refused");
+                    // A personal certificate's subject may hold its owner's SNILS: masked like everything logged.
+                    let reason = crate::ops::mask::mask_text(&untrusted.to_string());
+                    tracing::warn!(message_id = %smev_id, %reason, "untrusted request refused");
                     Handled::Answer(ResponseBody::Rejected(vec![Rejection {
                         code: RejectCode::AccessDenied,
                         description: "the request's signatures could not be verified".into(),
@@ -265,6 +363,8 @@ async fn answer(
                 (Handled::Answer(_), true) => "answered",
                 (Handled::Deferred { .. }, true) => "deferred",
             };
+            // Remembered before the response is queued, so that the worker counts its send under the same kind.
+            shared.metrics.remember_kind(smev_id, metrics_kind(provided, outcome));
             match handled {
                 Handled::Answer(body) => queue_response(shared, smev_id, &reply_to, body).await?,
                 Handled::Deferred { key, job } => {
@@ -352,6 +452,20 @@ mod tests {
         assert_eq!(pauses, vec![20, 40, 80, 160, 320, 640, 1000, 1000]);
         assert_eq!(empty_poll_pause(idle, u32::MAX), idle);
         assert_eq!(empty_poll_pause(Duration::from_millis(5), 1), Duration::from_millis(5));
+    }
+
+    /// Labels come from the kind polled, or `unverified`: never from a request's content.
+    #[test]
+    fn metrics_label_by_the_kind_polled_or_unverified() {
+        let provided = ProvidedKind {
+            kind: KindOfData::new("urn://edugate/progress/1.0.0", "ProgressRequest"),
+            handler: "progress".into(),
+            senders: Arc::default(),
+        };
+        for outcome in ["answered", "deferred", "redelivered", "left"] {
+            assert_eq!(metrics_kind(&provided, outcome), "ProgressRequest");
+        }
+        assert_eq!(metrics_kind(&provided, "untrusted"), crate::metrics::UNVERIFIED);
     }
 
     #[test]

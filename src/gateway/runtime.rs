@@ -5,6 +5,7 @@
 use super::breaker::{BreakerPolicy, Breakers};
 use super::jobs;
 use super::provider::{poll_kind, KindActivity, PollerRole, ProvidedKind};
+use super::verify::SenderTrust;
 use super::worker::{drain, SMEV_DESTINATION};
 use crate::config::Config;
 use crate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
@@ -35,6 +36,9 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// SMEV's certificate, which `SMEVSignature` must verify with.
     pub smev_cert: Option<Certificate>,
+    /// Whose signatures over the data of each provided kind (in the order of `provider.kinds`) and of responses
+    /// are trusted.
+    pub senders: Senders,
     /// Circuit breakers per destination.
     pub breakers: Breakers,
     /// The school system the services ask.
@@ -68,6 +72,46 @@ impl Shared {
         let id = self.outbox.enqueue(queue, key, payload, now).await?;
         self.work_ready.notify_waiters();
         Ok(id)
+    }
+}
+
+/// What the gateway trusts: SMEV's certificate for `SMEVSignature`, and per kind of data the senders whose
+/// signature over the data is accepted. Loaded from the configuration before anything else is opened.
+pub struct Trust {
+    /// SMEV's signing certificate.
+    pub smev_cert: Option<Certificate>,
+    /// The senders trusted per kind and for responses.
+    pub senders: Senders,
+}
+
+/// The trusted senders, per provided kind and for responses to the gateway's own requests.
+#[derive(Debug, Default)]
+pub struct Senders {
+    /// Per provided kind, in the order of `provider.kinds`.
+    pub kinds: Vec<Arc<SenderTrust>>,
+    /// For responses to the gateway's requests (`consumer.sender_trust`).
+    pub responses: Arc<SenderTrust>,
+}
+
+impl Trust {
+    /// Loads SMEV's certificate and every sender trust the configuration names.
+    pub fn load(config: &Config) -> Result<Trust, StartError> {
+        let smev_cert = match &config.smev.smev_cert {
+            Some(path) => Some(Certificate::load(path).map_err(crypto_err("smev.smev_cert"))?),
+            None => None,
+        };
+        let mut kinds = Vec::with_capacity(config.provider.kinds.len());
+        for kind in &config.provider.kinds {
+            let trust = SenderTrust::load(&kind.sender_trust).map_err(crypto_err("provider.kinds.sender_trust"))?;
+            kinds.push(Arc::new(trust));
+        }
+        let mut responses =
+            SenderTrust::load(&config.consumer.sender_trust).map_err(crypto_err("consumer.sender_trust"))?;
+        // SMEV itself sends the responses that report a request it refused after queueing (AsyncProcessingStatus).
+        if let Some(smev) = &smev_cert {
+            responses = responses.and_registered(smev.clone());
+        }
+        Ok(Trust { smev_cert, senders: Senders { kinds, responses: Arc::new(responses) } })
     }
 }
 
@@ -152,16 +196,13 @@ impl Gateway {
         let key = PrivateKey::load(&source).map_err(crypto_err("identity.key"))?;
         let cert = Certificate::load(&config.identity.cert).map_err(crypto_err("identity.cert"))?;
         let signer = Arc::new(Signer::new(key, cert)?);
-        let smev_cert = match &config.smev.smev_cert {
-            Some(path) => Some(Certificate::load(path).map_err(crypto_err("smev.smev_cert"))?),
-            None => None,
-        };
+        let trust = Trust::load(&config)?;
         let state = StateDb::open(&config.store.path)?;
         let outbox: Arc<dyn Outbox> = Arc::new(SledOutbox::open(&state, outbox_config(&config))?);
         let inbox: Arc<dyn Inbox> = Arc::new(SledInbox::open(&state)?);
         let client = SmevClient::new(client_config(&config), signer)?;
         let (school, embedded) = open_school(&config)?;
-        let mut gateway = Gateway::with_parts(config, client, outbox, inbox, Arc::new(SystemClock), smev_cert, school);
+        let mut gateway = Gateway::with_parts(config, client, outbox, inbox, Arc::new(SystemClock), trust, school);
         gateway.embedded = embedded;
         Ok(gateway)
     }
@@ -173,12 +214,13 @@ impl Gateway {
         outbox: Arc<dyn Outbox>,
         inbox: Arc<dyn Inbox>,
         clock: Arc<dyn Clock>,
-        smev_cert: Option<Certificate>,
+        trust: Trust,
         school: Arc<dyn SchoolSystem>,
     ) -> Gateway {
         let instance = format!("{}-{}", config.identity.mnemonic, std::process::id());
         let breakers = Breakers::new(BreakerPolicy::default());
         let metrics = crate::metrics::Metrics::new();
+        metrics.set_development(config.is_development());
         // Every call to the school system is timed, whoever makes it (handlers, workers, status pushes), and so is
         // every signature the SMEV client makes.
         let school = metrics.instrument_school(school);
@@ -192,7 +234,8 @@ impl Gateway {
             outbox,
             inbox,
             clock,
-            smev_cert,
+            smev_cert: trust.smev_cert,
+            senders: trust.senders,
             breakers,
             school,
             instance,
@@ -219,9 +262,17 @@ impl Gateway {
         let shared = self.shared;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
+        if shared.config.is_development() {
+            tracing::warn!(
+                "DEVELOPMENT PROFILE: unset keys, certificates and trust anchors are the public test material of \
+                 certs-dev/, whose private keys anyone has; never run this configuration against a real SMEV"
+            );
+        }
         let permits = Arc::new(Semaphore::new(shared.config.provider.concurrency));
-        for k in &shared.config.provider.kinds {
-            let provided = ProvidedKind { kind: KindOfData::new(&k.namespace, &k.root), handler: k.handler.clone() };
+        for (i, k) in shared.config.provider.kinds.iter().enumerate() {
+            let senders = shared.senders.kinds.get(i).cloned().unwrap_or_default();
+            let kind = KindOfData::new(&k.namespace, &k.root);
+            let provided = ProvidedKind { kind, handler: k.handler.clone(), senders };
             let activity = KindActivity::new();
             for n in 0..shared.config.provider.pollers {
                 let role = if n == 0 { PollerRole::Scout } else { PollerRole::Helper };

@@ -1,9 +1,11 @@
 //! Checks a delivered request before it is processed: SMEV's signature over `Request` (with SMEV's certificate when
-//! configured), the sender's signature over `SenderProvidedRequestData`, and that the data the handler will read is
-//! exactly the element the sender signed (the defense against signature wrapping).
+//! configured), the sender's signature over `SenderProvidedRequestData` by a certificate the kind of data trusts
+//! ([`SenderTrust`]), and that the data the handler will read is exactly the element the sender signed (the defense
+//! against signature wrapping).
 #![forbid(unsafe_code)]
 
-use crate::crypto::Certificate;
+use crate::config::SenderTrustConfig;
+use crate::crypto::{Certificate, CryptoError, TrustAnchors};
 use crate::dsig::{verify_signature, KeySelection, SignatureModel, Validity, VerifyOptions, DSIG_NS};
 use crate::smev::parse::{ReceivedRequest, ReceivedResponse};
 use crate::xml::{self, Limits, NodeId};
@@ -23,49 +25,145 @@ pub enum Untrusted {
     Unreadable(String),
 }
 
-/// Verifies a delivered request's two signatures and their targets.
+/// Whose signature over a message's data is trusted: the registered certificates of the senders allowed (matched
+/// exactly, by their DER), or any certificate that chains to the configured trust anchors. Without it, trust would
+/// rest on SMEV's signature alone, and anyone able to pass a message through SMEV could ask for any family's data.
+#[derive(Debug, Default)]
+pub struct SenderTrust {
+    /// The registered certificates, matched exactly.
+    registered: Vec<Certificate>,
+    /// The CA bundle a sender's certificate may chain to instead.
+    anchors: Option<TrustAnchors>,
+}
+
+impl SenderTrust {
+    /// Loads the trust a kind of data's configuration names.
+    pub fn load(config: &SenderTrustConfig) -> Result<SenderTrust, CryptoError> {
+        let registered = config.certs.iter().map(|path| Certificate::load(path)).collect::<Result<Vec<_>, _>>()?;
+        let anchors = config.ca.as_deref().map(TrustAnchors::load).transpose()?;
+        Ok(SenderTrust { registered, anchors })
+    }
+
+    /// The same trust, also admitting `cert` exactly.
+    pub fn and_registered(mut self, cert: Certificate) -> SenderTrust {
+        self.registered.push(cert);
+        self
+    }
+
+    /// Trust in exactly these certificates.
+    pub fn registered(certs: Vec<Certificate>) -> SenderTrust {
+        SenderTrust { registered: certs, anchors: None }
+    }
+
+    /// Decides whether a sender's certificate (the DER from its signature's KeyInfo) is trusted, and returns the
+    /// certificate the signature must verify with. Runs before any digest is computed: an untrusted sender costs
+    /// a byte comparison or one chain check, never the canonicalization of its message.
+    pub fn check(&self, der: Option<&[u8]>) -> Result<Certificate, String> {
+        let der = der.ok_or("the signature carries no certificate")?;
+        if let Some(known) = self.registered.iter().find(|c| c.der() == der) {
+            return Ok(known.clone());
+        }
+        let cert = Certificate::from_der(der).map_err(|e| e.to_string())?;
+        match &self.anchors {
+            Some(anchors) => anchors.verify(&cert).map(|()| cert).map_err(|e| e.to_string()),
+            None => Err(format!("the certificate of {} is not registered for this kind of data", cert.subject())),
+        }
+    }
+}
+
+/// Verifies a delivered request's two signatures and their targets, the sender's against `senders`.
 pub fn verify_delivered(
     envelope: &str,
     received: &ReceivedRequest,
     smev_cert: Option<&Certificate>,
+    senders: &SenderTrust,
 ) -> Result<(), Untrusted> {
-    verify_nodes(envelope, received.request_node, received.data_node, smev_cert)
+    verify_nodes(envelope, (received.request_node, received.data_node), smev_cert, senders)
 }
 
-/// Verifies a delivered response's two signatures and their targets.
+/// Verifies a delivered response's two signatures and their targets, the sender's against `senders`.
 pub fn verify_response(
     envelope: &str,
     received: &ReceivedResponse,
     smev_cert: Option<&Certificate>,
+    senders: &SenderTrust,
 ) -> Result<(), Untrusted> {
-    verify_nodes(envelope, received.response_node, received.data_node, smev_cert)
+    verify_nodes(envelope, (received.response_node, received.data_node), smev_cert, senders)
 }
 
 /// SMEV's signature must cover `outer` (`Request` or `Response`) and the sender's must cover `data`.
-fn verify_nodes(envelope: &str, outer: NodeId, data: NodeId, smev_cert: Option<&Certificate>) -> Result<(), Untrusted> {
+fn verify_nodes(
+    envelope: &str,
+    (outer, data): (NodeId, NodeId),
+    smev_cert: Option<&Certificate>,
+    senders: &SenderTrust,
+) -> Result<(), Untrusted> {
     let doc = xml::parse(envelope, &Limits::default()).map_err(|e| Untrusted::Unreadable(e.to_string()))?;
     // Each signature is verified once, with the certificate that applies to what it covers: SMEV's own (when
-    // configured) for SMEV's signature, the one in KeyInfo for the sender's.
+    // configured) for SMEV's signature, a trusted sender's for the sender's.
     let smev_keys = match smev_cert {
         Some(cert) => KeySelection::Trusted(vec![cert.clone()]),
         None => KeySelection::KeyInfo,
     };
     let smev_options = VerifyOptions { keys: smev_keys, validity: Validity::Now, digest_only: false };
-    let sender_options = VerifyOptions::default();
     let (mut smev_ok, mut sender_ok) = (None, None);
     for signature in doc.elements().filter(|&e| doc.is(e, DSIG_NS, "Signature")) {
-        let target = match SignatureModel::read(&doc, signature) {
-            Ok(model) => model.references.first().and_then(|r| crate::dsig::resolve_id(&doc, &r.id).ok()),
-            Err(_) => None,
-        };
+        let model = SignatureModel::read(&doc, signature).ok();
+        let target =
+            model.as_ref().and_then(|m| m.references.first()).and_then(|r| crate::dsig::resolve_id(&doc, &r.id).ok());
         if target == Some(outer) && smev_ok.is_none() {
             smev_ok = Some(verify_signature(&doc, signature, &smev_options).map(|_| ()).map_err(|e| e.to_string()));
         } else if target == Some(data) && sender_ok.is_none() {
-            sender_ok = Some(verify_signature(&doc, signature, &sender_options).map(|_| ()).map_err(|e| e.to_string()));
+            let der = model.as_ref().and_then(|m| m.certificate_der.as_deref());
+            sender_ok = Some(senders.check(der).and_then(|cert| {
+                let options = VerifyOptions { keys: KeySelection::Trusted(vec![cert]), ..VerifyOptions::default() };
+                verify_signature(&doc, signature, &options).map(|_| ()).map_err(|e| e.to_string())
+            }));
         }
     }
     let missing = |node: NodeId| format!("no signature covers {}", doc.element(node).local);
     smev_ok.unwrap_or_else(|| Err(missing(outer))).map_err(Untrusted::SmevSignature)?;
     sender_ok.unwrap_or_else(|| Err(missing(data))).map_err(Untrusted::SenderSignature)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dev(name: &str) -> PathBuf {
+        crate::config::certs_dev().join(name)
+    }
+
+    fn der(name: &str) -> Vec<u8> {
+        Certificate::load(&dev(name)).unwrap().to_der()
+    }
+
+    #[test]
+    fn registered_certificates_are_matched_exactly() {
+        let trust = SenderTrust::load(&SenderTrustConfig { ca: None, certs: vec![dev("portal.crt")] }).unwrap();
+        assert!(trust.check(Some(&der("portal.crt"))).is_ok());
+        // Issued by the same CA, but not registered.
+        let refused = trust.check(Some(&der("other.crt"))).unwrap_err();
+        assert!(refused.contains("not registered"), "{refused}");
+        assert!(trust.check(None).is_err(), "a signature without a certificate is refused");
+        assert!(trust.check(Some(b"not a certificate")).is_err());
+    }
+
+    #[test]
+    fn a_ca_bundle_trusts_what_it_issued_and_valid_now() {
+        let trust = SenderTrust::load(&SenderTrustConfig { ca: Some(dev("ca.crt")), certs: Vec::new() }).unwrap();
+        assert!(trust.check(Some(&der("other.crt"))).is_ok());
+        assert!(trust.check(Some(&der("expired.crt"))).is_err());
+        let pinned = SenderTrust::load(&SenderTrustConfig { ca: Some(dev("portal.crt")), certs: Vec::new() }).unwrap();
+        assert!(pinned.check(Some(&der("other.crt"))).unwrap_err().contains("not trusted"));
+    }
+
+    #[test]
+    fn an_empty_trust_trusts_nobody() {
+        assert!(SenderTrust::default().check(Some(&der("portal.crt"))).is_err());
+        let one = SenderTrust::registered(vec![Certificate::load(&dev("other.crt")).unwrap()]);
+        assert!(one.check(Some(&der("other.crt"))).is_ok());
+    }
 }

@@ -279,7 +279,12 @@ async fn list_items(
         after: number(&params, "after")?,
         limit: number(&params, "limit")?.unwrap_or(100),
     };
-    let items = desk(&shared).list(&query, reveal).await?;
+    let desk = desk(&shared);
+    // Unmasked personal data is shown only once the audit log holds who asked for it.
+    if reveal {
+        desk.record(&caller.actor(), "view-pii", &query.audit_target(), None)?;
+    }
+    let items = desk.list(&query, reveal).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
 

@@ -78,7 +78,12 @@ impl Target {
     /// Items matching `query`.
     pub async fn list(&self, query: &ItemQuery, reveal: bool) -> Result<Vec<ItemView>, OpsError> {
         match self {
-            Target::Store { desk, .. } => desk.list(query, reveal).await,
+            Target::Store { desk, actor } => {
+                if reveal {
+                    desk.record(actor, "view-pii", &query.audit_target(), None)?;
+                }
+                desk.list(query, reveal).await
+            }
             Target::Remote(remote) => {
                 let mut params = vec![("limit", query.limit.to_string())];
                 params.extend(query.queue.clone().map(|q| ("queue", q)));

@@ -46,6 +46,26 @@ pub struct ItemQuery {
     pub limit: usize,
 }
 
+impl ItemQuery {
+    /// The query as the audit log records a listing: its filters, any personal data in them masked.
+    pub fn audit_target(&self) -> String {
+        let mut target = "items".to_owned();
+        if let Some(queue) = &self.queue {
+            target.push_str(&format!(" queue={}", mask_text(queue)));
+        }
+        if let Some(state) = self.state {
+            target.push_str(&format!(" state={}", state.as_str()));
+        }
+        if let Some(key) = &self.key {
+            target.push_str(&format!(" key~{}", mask_text(key)));
+        }
+        if let Some(after) = self.after {
+            target.push_str(&format!(" after={after}"));
+        }
+        target
+    }
+}
+
 /// The operators' desk over one gateway's stores.
 #[derive(Clone)]
 pub struct Desk {
@@ -90,6 +110,13 @@ impl Desk {
     /// Moves a dead letter back to pending, recording who did it first.
     pub async fn retry(&self, id: u64, actor: &Actor) -> Result<ActionView, OpsError> {
         let item = self.dead_item(id).await?;
+        if item.queue == crate::gateway::jobs::UNREADABLE_QUEUE {
+            // No worker drains that queue: a "retried" item would wait as pending for ever.
+            return Err(OpsError::Conflict(format!(
+                "item {id} is a delivery the gateway could not read, kept for inspection: it cannot be sent again; \
+                 purge it once handled"
+            )));
+        }
         self.record(actor, "retry", &format!("item {id}"), Some(describe(&item)))?;
         self.outbox.retry_dead(item.id, self.clock.now()).await?;
         let now = self.outbox.get(item.id).await?.map(|item| view(&item, false));

@@ -9,26 +9,82 @@
 use crate::school::model::masked_name;
 
 /// Elements whose text is a person's name: masked to the first letter, as in logs.
-const NAME_ELEMENTS: &[&str] =
-    &["Surname", "Name", "MiddleName", "FirstName", "LastName", "FamilyName", "GivenName", "Patronymic", "FullName"];
+const NAME_ELEMENTS: &[&str] = &[
+    "Surname",
+    "Name",
+    "MiddleName",
+    "FirstName",
+    "LastName",
+    "FamilyName",
+    "GivenName",
+    "Patronymic",
+    "FullName",
+    "ChildSurname",
+    "ChildName",
+    "ChildMiddleName",
+    "PersonSurname",
+    "PersonName",
+    "PersonMiddleName",
+];
 
-/// Elements whose text is other personal data: masked whole.
+/// Elements whose text is other personal data: masked whole. Addresses are masked part by part as well as whole,
+/// since the portals' schemas split them into elements (names from the EPGU schemas: Region, City, Street, ...).
 const OTHER_ELEMENTS: &[&str] = &[
     "BirthDate",
+    "ChildBirthDate",
+    "PersonBirthDate",
+    "BirthPlace",
+    "ChildBirthPlace",
     "Phone",
+    "PersonPhone",
     "Email",
+    "PersonEmail",
     "Series",
     "Number",
     "ActNumber",
-    "FullAddress",
-    "PostalCode",
-    "House",
-    "Apartment",
+    "DocSeries",
+    "DocNumber",
+    "IdentityDocSeries",
+    "IdentityDocNumber",
+    "ChildBirthDocSeries",
+    "ChildBirthDocNumber",
+    "ChildBirthDocActNumber",
+    "CredentialsDocSeries",
+    "CredentialsDocNumber",
+    "OtherRepresentativeDocSeries",
+    "OtherRepresentativeDocNumber",
     "Issuer",
     "IssueDate",
     "Snils",
+    "SNILS",
     "ApplicantSnils",
     "ChildSnils",
+    "ChildSNILS",
+    "PersonSNILS",
+    // Addresses.
+    "FullAddress",
+    "Address",
+    "AddressResidence",
+    "PostalCode",
+    "PostIndex",
+    "Index",
+    "Region",
+    "District",
+    "Area",
+    "AdditionalArea",
+    "City",
+    "CityArea",
+    "Settlement",
+    "Locality",
+    "Place",
+    "Street",
+    "AdditionalStreet",
+    "House",
+    "Building",
+    "Housing",
+    "Flat",
+    "Apartment",
+    "Room",
 ];
 
 /// `text` with SNILS numbers and the text of personal-data elements masked.
@@ -46,8 +102,9 @@ pub fn mask_json(value: &mut serde_json::Value) {
     }
 }
 
-/// Masks SNILS numbers: `DDD-DDD-DDD DD` (or with a hyphen before the check number) and runs of exactly 11 digits,
-/// keeping the last three digits as [`crate::school::Snils::masked`] does.
+/// Masks SNILS numbers: `DDD-DDD-DDD DD` with any of the separators people write (hyphens, spaces, no-break
+/// spaces, in any mix, some left out) and runs of exactly 11 digits, keeping the last three digits as
+/// [`crate::school::Snils::masked`] does.
 fn mask_digits(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
@@ -80,17 +137,29 @@ fn mask_digits(text: &str) -> String {
     out
 }
 
-/// The length of a formatted SNILS starting at `i` (`DDD-DDD-DDD DD` or `DDD-DDD-DDD-DD`), not followed by a digit.
+/// Characters written between the groups of a SNILS: hyphens and dashes, spaces and no-break spaces.
+fn is_snils_separator(c: char) -> bool {
+    matches!(c, '-' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}')
+}
+
+/// The length of a formatted SNILS starting at `i`: groups of 3, 3, 3 and 2 digits with at least one separator
+/// between them (one character each), not followed by a digit. Eleven digits with no separator are a plain run.
 fn formatted_snils_at(chars: &[char], i: usize) -> Option<usize> {
-    const LEN: usize = 14;
-    let window = chars.get(i..i + LEN)?;
-    let ok = window.iter().enumerate().all(|(j, c)| match j {
-        3 | 7 => *c == '-',
-        11 => *c == ' ' || *c == '-',
-        _ => c.is_ascii_digit(),
-    });
-    let followed_by_digit = chars.get(i + LEN).is_some_and(char::is_ascii_digit);
-    (ok && !followed_by_digit).then_some(LEN)
+    let mut at = i;
+    let mut separators = 0;
+    for (n, group) in [3usize, 3, 3, 2].into_iter().enumerate() {
+        if n > 0 && chars.get(at).copied().is_some_and(is_snils_separator) {
+            separators += 1;
+            at += 1;
+        }
+        let window = chars.get(at..at + group)?;
+        if !window.iter().all(char::is_ascii_digit) {
+            return None;
+        }
+        at += group;
+    }
+    let followed_by_digit = chars.get(at).is_some_and(char::is_ascii_digit);
+    (separators > 0 && !followed_by_digit).then_some(at - i)
 }
 
 /// Masks the text directly inside start tags of the personal-data elements (any namespace prefix).
@@ -146,6 +215,50 @@ mod tests {
         assert_eq!(mask_text("112-233-445-95"), "***-***-**5 95");
         assert_eq!(mask_text("x11223344595y"), "x********595y");
         assert_eq!(mask_text("order 4200000001 and 123456789012"), "order 4200000001 and 123456789012");
+    }
+
+    /// Regression: a SNILS written with spaces ("123 456 789 01") was returned whole.
+    #[test]
+    fn snils_with_spaces_or_dashes_is_masked() {
+        assert_eq!(mask_text("СНИЛС 123 456 789 01."), "СНИЛС ***-***-**9 01.");
+        assert_eq!(mask_text("123-456-789-01"), "***-***-**9 01");
+        assert_eq!(mask_text("123 456-789 01"), "***-***-**9 01");
+        assert_eq!(mask_text("123456789 01"), "***-***-**9 01");
+        assert_eq!(mask_text("123\u{a0}456\u{a0}789\u{a0}01"), "***-***-**9 01");
+        assert_eq!(mask_text("123\u{2011}456\u{2011}789 01"), "***-***-**9 01");
+        // Not a SNILS: too few or too many digits, phone numbers, dates.
+        for text in ["123 456 789 0", "123 456 789 012", "+7 900 123-45-67", "2026-09-01", "12 345 678 901"] {
+            assert_eq!(mask_text(text), text);
+        }
+    }
+
+    /// Regression: Street, City and Region (and the other parts of an address) were returned whole.
+    #[test]
+    fn address_elements_are_masked() {
+        let xml = "<a:Address><a:PostIndex>630000</a:PostIndex><a:Region>Новосибирская обл.</a:Region>\
+                   <a:District>Центральный</a:District><a:City>Новосибирск</a:City>\
+                   <a:Settlement>Кольцово</a:Settlement><a:Street>ул. Ленина</a:Street><a:House>5</a:House>\
+                   <a:Flat>12</a:Flat><a:Apartment>13</a:Apartment><a:Index>630001</a:Index></a:Address>\
+                   <r:ChildName>Анна</r:ChildName><r:PersonSNILS>123 456 789 01</r:PersonSNILS>";
+        let masked = mask_text(xml);
+        for secret in [
+            "630000",
+            "Новосибирская",
+            "Центральный",
+            "Новосибирск",
+            "Кольцово",
+            "Ленина",
+            ">5<",
+            ">12<",
+            ">13<",
+            "630001",
+            "Анна",
+            "789 01",
+        ] {
+            assert!(!masked.contains(secret), "{secret} in {masked}");
+        }
+        assert!(masked.contains("<a:Street>***</a:Street>"), "{masked}");
+        assert!(masked.contains("<r:ChildName>А***</r:ChildName>"), "{masked}");
     }
 
     #[test]

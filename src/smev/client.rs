@@ -5,6 +5,7 @@
 
 use super::message::*;
 use super::parse::{self, ReceivedRequest, ReceivedResponse};
+use super::unreadable::{self, UnreadableDelivery};
 use super::{build, mtom, now_datetime, Operation, RetryClass, SmevError, SmevFault, Version};
 use crate::dsig::Signer;
 use crate::xml::{self, Limits};
@@ -87,6 +88,10 @@ pub enum ClientError {
     /// The request could not be built or the response could not be read.
     #[error(transparent)]
     Smev(#[from] SmevError),
+    /// SMEV delivered a message (to GetRequest or GetResponse) that cannot be read. Unlike an unreadable answer to
+    /// any other call, it must be acknowledged and kept, or SMEV delivers it again for ever.
+    #[error("SMEV delivered an unreadable message ({}): {}", .0.message_id.as_deref().unwrap_or("no id found"), .0.reason)]
+    Unreadable(Box<UnreadableDelivery>),
 }
 
 impl ClientError {
@@ -101,8 +106,23 @@ impl ClientError {
             ClientError::Smev(SmevError::Xml(_)) | ClientError::Smev(SmevError::Malformed(_)) => RetryClass::Retry,
             ClientError::Smev(SmevError::Fault(f)) => f.retry_class(),
             ClientError::TooLarge { .. } | ClientError::Config(_) | ClientError::Smev(_) => RetryClass::Final,
+            // Polling again at once is right: the delivery is dealt with by the caller, and the queue may hold more.
+            ClientError::Unreadable(_) => RetryClass::Final,
         }
     }
+}
+
+/// An unreadable delivery of `operation`, as an error.
+fn unreadable_delivery(operation: Operation, message_id: Option<String>, reason: String, raw: Vec<u8>) -> ClientError {
+    ClientError::Unreadable(Box::new(UnreadableDelivery { operation, message_id, reason, raw }))
+}
+
+/// Whether the body of a parsed answer is the operation's own answer element (`GetRequestResponse`, ...), holding a
+/// message: then it is a delivery even when no id can be found in it.
+fn is_delivery_answer(doc: &xml::Document<'_>, operation: Operation) -> bool {
+    let Ok(child) = parse::body_child(doc) else { return false };
+    let answer = format!("{}Response", operation.name());
+    doc.element(child).local == answer && doc.child_elements(child).next().is_some()
 }
 
 /// A message received from SMEV: the envelope text and what was read from it. The node ids in `message` refer to
@@ -211,9 +231,17 @@ impl SmevClient {
         } else {
             body
         };
-        let text = String::from_utf8(xml_bytes)
-            .map_err(|_| ClientError::Http { status, snippet: "response body is not UTF-8".into() })?;
         let success = (200..300).contains(&status);
+        let text = match String::from_utf8(xml_bytes) {
+            Ok(text) => text,
+            Err(e) if success && unreadable::delivers(operation) => {
+                let raw = e.into_bytes();
+                let id = unreadable::scan_message_id(&String::from_utf8_lossy(&raw));
+                let reason = "the answer is not UTF-8".to_owned();
+                return Err(unreadable_delivery(operation, id, reason, raw));
+            }
+            Err(_) => return Err(ClientError::Http { status, snippet: "response body is not UTF-8".into() }),
+        };
         let http_error = |text: &str| ClientError::Http { status, snippet: text.chars().take(200).collect() };
         let value = match xml::parse(&text, &Limits::default()) {
             Ok(doc) => {
@@ -226,9 +254,26 @@ impl SmevClient {
                 if !success {
                     return Err(http_error(&text));
                 }
-                read(&doc)?
+                match read(&doc) {
+                    Ok(value) => value,
+                    Err(e) if unreadable::delivers(operation) => {
+                        let id = unreadable::message_id_in(&doc);
+                        let delivered = id.is_some() || is_delivery_answer(&doc, operation);
+                        drop(doc);
+                        if !delivered {
+                            return Err(e.into());
+                        }
+                        return Err(unreadable_delivery(operation, id, e.to_string(), text.into_bytes()));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Err(_) if !success => return Err(http_error(&text)),
+            // Not XML at all: a delivery only if an id SMEV gave can be found in it (else perhaps a proxy's page).
+            Err(e) if unreadable::delivers(operation) => match unreadable::scan_message_id(&text) {
+                Some(id) => return Err(unreadable_delivery(operation, Some(id), e.to_string(), text.into_bytes())),
+                None => return Err(SmevError::from(e).into()),
+            },
             Err(e) => return Err(SmevError::from(e).into()),
         };
         Ok((value, text))

@@ -12,6 +12,7 @@ pub mod message;
 pub mod mtom;
 pub mod parse;
 pub mod sample;
+pub mod unreadable;
 
 pub use fault::{FaultKind, RetryClass, SignatureFaultKind, SmevFault};
 pub use ids::{format_datetime, now_datetime, MessageId};

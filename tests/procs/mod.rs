@@ -112,6 +112,8 @@ pub fn start_gateway_with(dir: &Path, mock_addr: &str, log: Option<&str>, extra:
     };
     command.arg("run");
     for (k, v) in [
+        // Tests run on the public dev material in certs-dev/, which only the development profile allows.
+        ("EDUGATE__PROFILE", "development".to_string()),
         ("EDUGATE__SMEV__ENDPOINT", format!("http://{mock_addr}/smev/1.3")),
         ("EDUGATE__SMEV__POLL_INTERVAL_MS", "50".into()),
         ("EDUGATE__SMEV__READ_TIMEOUT_MS", "5000".into()),
@@ -135,10 +137,15 @@ pub fn start_gateway_with(dir: &Path, mock_addr: &str, log: Option<&str>, extra:
     start(command, &dir.join("gateway.log"))
 }
 
-/// The configuration in-process gateway tests share: mock-smev at `mock_addr`, state and a copy of the demo school
-/// data in `dir`, fast polls and retries, no status pushes.
+/// The development profile, chosen explicitly: tests run on the public dev material in certs-dev/.
+pub fn dev_profile() -> Vec<(String, String)> {
+    vec![("EDUGATE__PROFILE".to_string(), "development".to_string())]
+}
+
+/// The configuration in-process gateway tests share: the development profile, mock-smev at `mock_addr`, state and
+/// a copy of the demo school data in `dir`, fast polls and retries, no status pushes.
 pub fn gateway_config(dir: &Path, mock_addr: &str) -> edugate::config::Config {
-    let mut config = edugate::config::Config::load(None, Vec::new()).unwrap();
+    let mut config = edugate::config::Config::load(None, dev_profile()).unwrap();
     config.smev.endpoint = format!("http://{mock_addr}/smev/1.3");
     config.smev.poll_interval_ms = 50;
     config.store.path = dir.join("state");
