@@ -71,6 +71,8 @@ impl Default for ServeLimits {
 pub struct ServeStats {
     /// Connections open now.
     pub open: AtomicUsize,
+    /// The most connections open at once since the start: never above the limit.
+    pub peak: AtomicUsize,
     /// Connections accepted since the start.
     pub accepted: AtomicU64,
     /// Connections closed by the idle timeout.
@@ -129,7 +131,8 @@ where
         let connection = http.serve_connection(io, Counted { inner: make_service(), activity: activity.clone() });
         let (stats, stop, idle) = (stats.clone(), stop_rx.clone(), limits.idle_timeout);
         connections.spawn(async move {
-            stats.open.fetch_add(1, Ordering::Relaxed);
+            let open = stats.open.fetch_add(1, Ordering::Relaxed) + 1;
+            stats.peak.fetch_max(open, Ordering::Relaxed);
             if drive(connection, &activity, idle, stop).await == Ended::Idle {
                 stats.closed_idle.fetch_add(1, Ordering::Relaxed);
             }
