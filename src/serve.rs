@@ -170,6 +170,12 @@ where
     let mut connection = pin!(connection);
     let mut stopping = false;
     loop {
+        // While a request is being answered the connection is not idle, however long the answer takes: look again
+        // one idle period later (the answer's end counts as activity).
+        let check = match activity.in_flight() {
+            0 => activity.last() + idle,
+            _ => Instant::now() + idle,
+        };
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -177,7 +183,7 @@ where
                 }
                 return Ended::Done;
             }
-            () = tokio::time::sleep_until(activity.last() + idle) => {
+            () = tokio::time::sleep_until(check) => {
                 if activity.idle_for(idle) {
                     return Ended::Idle;
                 }
@@ -345,5 +351,69 @@ where
             drop(guard);
             answered
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A service that answers `ok` after `delay`.
+    fn slow_ok(delay: Duration) -> hyper_util::service::TowerToHyperService<axum::Router> {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || async move {
+                tokio::time::sleep(delay).await;
+                "ok"
+            }),
+        );
+        hyper_util::service::TowerToHyperService::new(app)
+    }
+
+    async fn start(limits: ServeLimits, delay: Duration) -> (std::net::SocketAddr, Arc<ServeStats>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let stats = Arc::new(ServeStats::default());
+        tokio::spawn(serve(listener, limits, stats.clone(), move || slow_ok(delay), std::future::pending()));
+        (addr, stats)
+    }
+
+    async fn get(stream: &mut TcpStream) -> String {
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        let mut answer = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut answer))
+            .await
+            .expect("answered within the hang guard")
+            .expect("read");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn an_answer_slower_than_the_idle_timeout_is_not_cut() {
+        let limits = ServeLimits { idle_timeout: Duration::from_millis(50), ..ServeLimits::default() };
+        let (addr, stats) = start(limits, Duration::from_millis(300)).await;
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let answer = get(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "then closed when idle");
+        assert_eq!(stats.closed_idle.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_limit_wait_for_a_free_one() {
+        let limits =
+            ServeLimits { max_connections: 2, idle_timeout: Duration::from_millis(100), ..ServeLimits::default() };
+        let (addr, stats) = start(limits, Duration::ZERO).await;
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            held.push(TcpStream::connect(addr).await.expect("connect"));
+        }
+        let mut last = held.pop().expect("six");
+        assert!(get(&mut last).await.starts_with("HTTP/1.1 200"), "served once earlier ones idled out");
+        assert!(stats.peak.load(Ordering::Relaxed) <= 2, "{:?}", stats);
+        assert!(stats.accepted.load(Ordering::Relaxed) >= 6);
     }
 }
