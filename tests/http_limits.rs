@@ -197,8 +197,9 @@ async fn a_disk_that_refuses_writes_makes_the_binary_exit_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mock = start_mock(dir.path());
     let control = Control::new(&mock.addr);
-    // Files the gateway writes may not grow past 4 MiB: sled's log soon needs more, and its write fails with
-    // EFBIG as on a full disk (SIGXFSZ is ignored so that the write fails rather than the process).
+    // Files the gateway writes may not grow past a few MiB (`ulimit -f 4096`, in the shell's blocks): sled's log
+    // soon needs more, and its write fails with EFBIG as on a full disk (SIGXFSZ is ignored so that the write
+    // fails rather than the process).
     let mut gateway = start_gateway_under(dir.path(), &mock.addr, "trap '' XFSZ; ulimit -f 4096");
     let payload = "x".repeat(60_000);
     let content = format!("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">{payload}</e:Echo>");
@@ -223,6 +224,7 @@ async fn a_disk_that_refuses_writes_makes_the_binary_exit_non_zero() {
     assert_eq!(status.code(), Some(2), "an error exit, not a crash: {status:?}\n{log}");
     assert!(log.contains("store.path: the state directory cannot keep work any more"), "{log}");
     let ready = saw_503.expect("/readyz said 503 with the store's reason before the exit");
+    println!("exit {status:?}; /readyz said {ready}");
     assert!(ready.contains("\"ready\":false"), "{ready}");
 }
 

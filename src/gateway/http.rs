@@ -37,8 +37,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(RequestBodyLimitLayer::new(max_body))
 }
 
-/// Ready when the store answers and can still make writes durable, SMEV answered the last poll (or none was made yet), and neither SMEV's nor the
-/// school system's circuit breaker is open. Each check is reported, so that a 503 says which one failed.
+/// Ready when the store answers and can still make writes durable, SMEV answered the last poll (or none was made
+/// yet), and neither SMEV's nor the school system's circuit breaker is open. Each check is reported, so that a 503
+/// says which one failed: after a failed flush, `"store": "failed: <reason>"`.
 async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_json::Value>) {
     let store = match shared.store.failure() {
         // The in-memory view still answers after a failed flush; what matters is that nothing more can be kept.

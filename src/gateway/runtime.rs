@@ -314,8 +314,10 @@ impl Gateway {
             tokio::time::sleep_until(began + grace).await;
         }
         let _ = http_stop.send(());
-        if let Err(e) = http.await {
-            tracing::error!(error = %e, "HTTP endpoint failed");
+        match http.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP endpoint failed"),
+            Err(e) => tracing::error!(error = %e, "HTTP endpoint failed"),
         }
         tracing::info!(breaker = ?shared.breakers.state(SMEV_DESTINATION), "stopped");
         match failure {
