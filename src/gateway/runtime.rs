@@ -52,6 +52,8 @@ pub struct Shared {
     pub audit: crate::ops::AuditLog,
     /// Whether the state directory still keeps work: `/readyz` reports it, and the runtime stops when it fails.
     pub store: StoreHealth,
+    /// What the HTTP port's accept loop has done: connections open, the most at once, closed as idle.
+    pub http_connections: Arc<ServeStats>,
 }
 
 /// Whether the gateway's state directory still makes writes durable. A failed flush is sticky (see
@@ -249,6 +251,7 @@ impl Gateway {
             audit,
             work_ready: tokio::sync::Notify::new(),
             store: StoreHealth::default(),
+            http_connections: Arc::new(ServeStats::default()),
         };
         Gateway { shared: Arc::new(shared), embedded: None }
     }
@@ -348,9 +351,9 @@ fn serve_http(
     listener: TcpListener,
 ) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
     let limits = serve_limits(&shared.config.http);
+    let stats = shared.http_connections.clone();
     let app = super::http::router(shared);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stats = Arc::new(ServeStats::default());
     let make_service = move || hyper_util::service::TowerToHyperService::new(app.clone());
     let handle = tokio::spawn(serve(listener, limits, stats, make_service, async move {
         let _ = stop_rx.await;
