@@ -148,6 +148,33 @@ async fn a_flood_of_idle_connections_neither_starves_the_port_nor_the_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_are_never_served_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = gateway_config(dir.path(), "127.0.0.1:1");
+    config.http.max_connections = 8;
+    config.http.idle_timeout_ms = 200;
+    let gateway = Gateway::open(config).unwrap();
+    let shared = gateway.shared();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(gateway.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    let mut idle = Vec::new();
+    for _ in 0..64 {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    assert_eq!(get(&addr, "/healthz").await, (200, "ok".into()));
+    let connections = &shared.http_connections;
+    let peak = connections.peak.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(peak <= 8, "{peak} connections served at once, over the limit of 8");
+    assert!(connections.closed_idle.load(std::sync::atomic::Ordering::Relaxed) >= 8, "idle ones made room");
+    stop.send(()).unwrap();
+    tokio::time::timeout(HANG_GUARD, running).await.expect("stops").unwrap().expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_is_refused_with_413() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = start_limited(dir.path(), &[("EDUGATE__HTTP__MAX_BODY_BYTES", "1024")], None);
