@@ -3,7 +3,8 @@
 //! - A connection that sends nothing, one that trickles its headers (slowloris) and a keep-alive connection left
 //!   idle are closed by the configured timeouts (small here, 200 ms): the client reads EOF.
 //! - 2000 idle connections against a limit of 256, in a gateway limited to 1024 file descriptors, do not starve
-//!   the port or the store: `/healthz` answers and `/readyz` reports the store ok.
+//!   the port or the store: `/healthz` answers and `/readyz` reports the store ok; in process, the accept loop is
+//!   seen never to serve more connections at once than the limit.
 //! - A request body over `http.max_body_bytes` is refused with 413.
 //! - A failed flush of the state directory turns `/readyz` to 503 naming the store, stops the gateway and makes
 //!   `run` fail (in-process, with an injected failure); the binary exits non-zero when its disk refuses a write.
