@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Far beyond any timeout configured here; reached only when a timeout does not work.
-const HANG_GUARD: Duration = Duration::from_secs(20);
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// Starts the gateway binary with small HTTP timeouts and the given extra settings, polling an SMEV that is not
 /// there (the port's behaviour does not depend on it); `shell` wraps the start in `sh -c` (for `ulimit`).
