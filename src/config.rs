@@ -260,11 +260,53 @@ pub struct HttpConfig {
     pub listen: String,
     /// Seconds to let work in flight finish at shutdown before leases are released.
     pub shutdown_grace_secs: u64,
+    /// Milliseconds a client may take to send a request's headers (a slow client holds a connection no longer).
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a connection may stay open with nothing sent either way before it is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; more wait in the kernel's backlog, so idle clients cannot take the file
+    /// descriptors the state directory needs.
+    pub max_connections: usize,
+    /// Largest request body accepted, in bytes (the operators' API takes small JSON only); larger gets 413.
+    pub max_body_bytes: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".into(), shutdown_grace_secs: 10 }
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            shutdown_grace_secs: 10,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 256,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The most connections `http.max_connections` may allow: each costs a file descriptor.
+    pub const MAX_CONNECTIONS: usize = 16_384;
+
+    /// Checks the HTTP section's values; the error names the key.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: key.to_string(), message });
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("http.listen", format!("'{}' is not an address:port", self.listen));
+        }
+        if self.header_read_timeout_ms == 0 {
+            return invalid("http.header_read_timeout_ms", "must be at least 1".into());
+        }
+        if self.idle_timeout_ms == 0 {
+            return invalid("http.idle_timeout_ms", "must be at least 1".into());
+        }
+        if self.max_connections == 0 || self.max_connections > Self::MAX_CONNECTIONS {
+            return invalid("http.max_connections", format!("must be between 1 and {}", Self::MAX_CONNECTIONS));
+        }
+        if self.max_body_bytes == 0 {
+            return invalid("http.max_body_bytes", "must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -566,10 +608,7 @@ impl Config {
                 return invalid(&format!("ops.tokens[{i}].token"), "the same token is given twice".into());
             }
         }
-        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-            return invalid("http.listen", format!("'{}' is not an address:port", self.http.listen));
-        }
-        Ok(())
+        self.http.validate()
     }
 
     /// Connect timeout.
@@ -778,5 +817,22 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    /// The HTTP server's limits: zero, or more connections than descriptors can be had for, is refused by name.
+    #[test]
+    fn http_limits_name_their_key() {
+        for key in ["header_read_timeout_ms", "idle_timeout_ms", "max_connections", "max_body_bytes"] {
+            match load(&format!("[http]\n{key} = 0"), &[]) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, format!("http.{key}")),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        match load("", &[("EDUGATE__HTTP__MAX_CONNECTIONS", "1000000")]) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "http.max_connections"),
+            other => panic!("{other:?}"),
+        }
+        let c = load("[http]\nmax_connections = 16\nidle_timeout_ms = 250", &[]).unwrap();
+        assert_eq!((c.http.max_connections, c.http.idle_timeout_ms), (16, 250));
     }
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outbox;
 pub mod school;
+pub mod serve;
 pub mod services;
 pub mod smev;
 pub mod xml;

@@ -38,7 +38,7 @@ struct World {
     /// Stops the gateway.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The gateway's task.
-    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    running: Option<tokio::task::JoinHandle<Result<(), edugate::gateway::runtime::RunError>>>,
     _mock: procs::Proc,
     _dir: tempfile::TempDir,
 }

@@ -63,8 +63,11 @@ pub struct LimitsConfig {
     pub quota_per_minute: u32,
     /// Age in seconds after which a version-1 MessageID is refused as `StaleMessageId`.
     pub stale_message_id_secs: u64,
-    /// Largest accepted SOAP body, in bytes.
+    /// Largest accepted SOAP body, in bytes; a larger one gets a SOAP fault.
     pub max_body_bytes: usize,
+    /// Largest certificate a caller may sign with, in bytes of DER; a larger one is refused before it is decoded
+    /// (real certificates are 1 to 3 KB).
+    pub max_certificate_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -75,6 +78,7 @@ impl Default for LimitsConfig {
             quota_per_minute: 6_000,
             stale_message_id_secs: 2 * 24 * 3600,
             max_body_bytes: 16 * 1024 * 1024,
+            max_certificate_bytes: 16 * 1024,
         }
     }
 }
@@ -87,6 +91,75 @@ impl LimitsConfig {
             destination_max_pending: self.destination_max_pending,
             quota_per_minute: self.quota_per_minute,
         }
+    }
+}
+
+/// How the HTTP server bounds its clients and its work. Connections over the limit wait in the kernel's backlog;
+/// parsing (the costly part of a call: a 16 MB body takes hundreds of megabytes as a tree) is bounded in calls and
+/// in bytes, so that several large bodies at once are parsed in turn rather than all in memory together.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Milliseconds a client may take to send a request's headers (the `--read-timeout` flag caps it too).
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a connection may stay open with nothing sent either way before it is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// SOAP calls parsed and verified at once; 0 means twice the number of cores.
+    pub max_concurrent_parses: usize,
+    /// Bytes of SOAP bodies parsed and verified at once; 0 means `limits.max_body_bytes`: one body of the largest
+    /// size at a time, many small ones together. A body larger than this waits until it can be parsed alone.
+    pub max_parse_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 256,
+            max_concurrent_parses: 0,
+            max_parse_bytes: 0,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The most connections `server.max_connections` may allow: each costs a file descriptor.
+    pub const MAX_CONNECTIONS: usize = 16_384;
+
+    /// SOAP calls parsed at once, with the default applied.
+    pub fn parses(&self) -> usize {
+        match self.max_concurrent_parses {
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Bytes of bodies parsed at once, with the default applied.
+    pub fn parse_bytes(&self, limits: &LimitsConfig) -> usize {
+        match self.max_parse_bytes {
+            0 => limits.max_body_bytes,
+            n => n,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
+        if self.header_read_timeout_ms == 0 {
+            return invalid("server.header_read_timeout_ms", "must be at least 1");
+        }
+        if self.idle_timeout_ms == 0 {
+            return invalid("server.idle_timeout_ms", "must be at least 1");
+        }
+        if self.max_connections == 0 || self.max_connections > Self::MAX_CONNECTIONS {
+            return invalid("server.max_connections", "must be between 1 and 16384");
+        }
+        if self.max_concurrent_parses > 1024 {
+            return invalid("server.max_concurrent_parses", "must be at most 1024 (0: twice the cores)");
+        }
+        Ok(())
     }
 }
 
@@ -127,6 +200,9 @@ pub struct Config {
     /// Limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The HTTP server's bounds.
+    #[serde(default)]
+    pub server: ServerConfig,
 }
 
 fn yes() -> bool {
@@ -290,7 +366,13 @@ impl Config {
         if self.limits.visibility_timeout_secs == 0 {
             return invalid("limits.visibility_timeout_secs".into(), "must be at least 1".into());
         }
-        Ok(())
+        if self.limits.max_body_bytes == 0 {
+            return invalid("limits.max_body_bytes".into(), "must be at least 1".into());
+        }
+        if self.limits.max_certificate_bytes == 0 {
+            return invalid("limits.max_certificate_bytes".into(), "must be at least 1".into());
+        }
+        self.server.validate()
     }
 }
 
@@ -322,6 +404,13 @@ mod tests {
             ("portal = \"NOBODY\"", "portal"),
             ("[[kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nprovider = \"NOBODY\"", "kinds[0].provider"),
             ("[limits]\nvisibility_timeout_secs = 0", "limits.visibility_timeout_secs"),
+            ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
+            ("[limits]\nmax_certificate_bytes = 0", "limits.max_certificate_bytes"),
+            ("[server]\nheader_read_timeout_ms = 0", "server.header_read_timeout_ms"),
+            ("[server]\nidle_timeout_ms = 0", "server.idle_timeout_ms"),
+            ("[server]\nmax_connections = 0", "server.max_connections"),
+            ("[server]\nmax_connections = 100000", "server.max_connections"),
+            ("[server]\nmax_concurrent_parses = 5000", "server.max_concurrent_parses"),
         ];
         for (text, key) in cases {
             let config: Config = toml::from_str(text).unwrap();

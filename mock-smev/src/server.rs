@@ -1,13 +1,15 @@
 //! The emulator's HTTP server: the SOAP endpoints of message-exchange 1.3 and 1.2, the JSON control API and a
 //! health check, on one listener.
 //!
-//! hyper serves each connection itself (rather than through `axum::serve`) for two reasons: a fault injection rule
-//! may drop a connection without answering, which only a service error can do, and shutdown drains connections
-//! for a bounded grace period and then cuts the rest.
+//! hyper serves each connection through [`edugate::serve`] (rather than `axum::serve`): a fault injection rule may
+//! drop a connection without answering, which only a service error can do; connections are bounded in number, in
+//! header-read time and in idle time (`[server]` in the configuration); shutdown drains connections for a bounded
+//! grace period and then cuts the rest.
 //!
 //! A SOAP call goes: read the body within the size limit and the read timeout, tell the operation from the
 //! SOAPAction header (or the body's first element), ask the [`Injector`], and only then run the SOAP core on a
-//! blocking thread, so that an injected failure never changes a queue.
+//! blocking thread, so that an injected failure never changes a queue. The core runs behind the [`ParseGate`]:
+//! reading a body costs its size, parsing it costs many times that, so parsing is what is bounded.
 #![forbid(unsafe_code)]
 
 use crate::inject::{Action, Injector};
@@ -18,17 +20,16 @@ use axum::http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
+use edugate::serve::{ServeLimits, ServeStats};
 use edugate::smev::{build, FaultKind, Operation, SmevFault, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// How the server behaves beyond the emulator's configuration; the command line sets these.
@@ -57,12 +58,64 @@ pub struct AppState {
     pub injector: Injector,
     /// Timeouts and the seed.
     pub options: ServerOptions,
+    /// Bounds the SOAP calls parsed at once.
+    pub parses: ParseGate,
+    /// What the accept loop has done (connections open, accepted, closed idle).
+    pub connections: Arc<ServeStats>,
 }
 
 impl AppState {
     /// The state of a server around `emulator`.
     pub fn new(emulator: Emulator, options: ServerOptions) -> Arc<AppState> {
-        Arc::new(AppState { emulator: Arc::new(emulator), injector: Injector::new(options.seed), options })
+        let config = emulator.config();
+        let parses = ParseGate::new(config.server.parses(), config.server.parse_bytes(&config.limits));
+        Arc::new(AppState {
+            emulator: Arc::new(emulator),
+            injector: Injector::new(options.seed),
+            options,
+            parses,
+            connections: Arc::new(ServeStats::default()),
+        })
+    }
+}
+
+/// Bounds the SOAP calls parsed and verified at once, both in number (CPU) and in bytes of body (memory: the tree
+/// of a body is many times its size). A call waits for its turn after its body is read and before it is parsed,
+/// so that a slow client never holds a turn.
+#[derive(Debug)]
+pub struct ParseGate {
+    /// One permit per call parsed at once.
+    calls: Arc<Semaphore>,
+    /// One permit per KiB of body parsed at once.
+    kib: Arc<Semaphore>,
+    /// The permits of `kib`: a body larger than the whole budget waits for all of it.
+    budget_kib: u32,
+}
+
+/// A call's turn to parse; the next waiting call goes when it is dropped.
+#[derive(Debug)]
+pub struct ParseTurn {
+    _bytes: OwnedSemaphorePermit,
+    _call: OwnedSemaphorePermit,
+}
+
+impl ParseGate {
+    /// At most `calls` calls and `bytes` bytes of bodies parsed at once.
+    pub fn new(calls: usize, bytes: usize) -> ParseGate {
+        let budget_kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).max(1);
+        ParseGate {
+            calls: Arc::new(Semaphore::new(calls.max(1))),
+            kib: Arc::new(Semaphore::new(budget_kib as usize)),
+            budget_kib,
+        }
+    }
+
+    /// Waits for the turn of a body of `len` bytes. Bytes first, then a call slot, always in this order.
+    pub async fn enter(&self, len: usize) -> ParseTurn {
+        let kib = u32::try_from(len.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.budget_kib);
+        let bytes = self.kib.clone().acquire_many_owned(kib).await.expect("the gate is never closed");
+        let call = self.calls.clone().acquire_owned().await.expect("the gate is never closed");
+        ParseTurn { _bytes: bytes, _call: call }
     }
 }
 
@@ -96,7 +149,8 @@ enum BodyError {
 }
 
 /// Oversize bodies up to this many bytes beyond the limit (or the limit itself, if larger) are read and thrown
-/// away before the 413 answer, so that the client, still sending, reliably reads the answer instead of a reset.
+/// away before the SOAP fault is answered, so that the client, still sending, reliably reads the fault instead of
+/// a reset. Beyond that is the transport's limit: 413 at once, and the connection closes.
 const DRAIN_ALLOWANCE: usize = 8 * 1024 * 1024;
 
 /// The application's routes: SOAP, control API, health check.
@@ -115,43 +169,19 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// period and closes what is left.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let app = router(state.clone());
-    let mut http = hyper::server::conn::http1::Builder::new();
-    // Half-closed connections are answered: a client may shut its sending side once its request is out, and a
-    // truncated body then still gets its SOAP fault.
-    http.timer(TokioTimer::new()).header_read_timeout(state.options.read_timeout).half_close(true);
-    let graceful = GracefulShutdown::new();
-    let mut connections = JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), connection_service(app.clone())));
-                    connections.spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(%peer, error = %e, "connection closed with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Running out of file descriptors and the like pass; the listener itself stays good.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let open = graceful.count();
-    tracing::info!(connections = open, "shutting down: draining connections");
-    if tokio::time::timeout(state.options.grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace = ?state.options.grace, "grace period over: closing the remaining connections");
-    }
-    connections.abort_all();
-    while connections.join_next().await.is_some() {}
-    Ok(())
+    let server = &state.emulator.config().server;
+    let limits = ServeLimits {
+        // `--read-timeout` has always bounded the headers too; the configured value may only shorten it.
+        header_read_timeout: Duration::from_millis(server.header_read_timeout_ms).min(state.options.read_timeout),
+        idle_timeout: Duration::from_millis(server.idle_timeout_ms),
+        max_connections: server.max_connections,
+        grace: state.options.grace,
+        // Half-closed connections are answered: a client may shut its sending side once its request is out, and a
+        // truncated body then still gets its SOAP fault.
+        half_close: true,
+    };
+    let stats = state.connections.clone();
+    edugate::serve::serve(listener, limits, stats, move || connection_service(app.clone()), shutdown).await
 }
 
 /// The per-connection service: the router, except that a response marked [`DropConnection`] becomes a service
@@ -199,7 +229,10 @@ async fn soap(state: Arc<AppState>, version: Version, headers: HeaderMap, body: 
         Err(e) => {
             tracing::info!(error = %e, "refused a request body");
             let (status, close) = match e {
-                BodyError::TooLarge { drained, .. } => (StatusCode::PAYLOAD_TOO_LARGE, !drained),
+                // Read to its end: SMEV's answer, a SOAP fault (with the 500 of SOAP 1.1 faults).
+                BodyError::TooLarge { drained: true, .. } => (StatusCode::INTERNAL_SERVER_ERROR, false),
+                // Beyond what the transport will read: 413, and the connection closes.
+                BodyError::TooLarge { drained: false, .. } => (StatusCode::PAYLOAD_TOO_LARGE, true),
                 BodyError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, true),
                 BodyError::Broken(_) => (StatusCode::BAD_REQUEST, true),
             };
@@ -230,7 +263,13 @@ async fn soap(state: Arc<AppState>, version: Version, headers: HeaderMap, body: 
         }
     }
     let emulator = state.emulator.clone();
-    match tokio::task::spawn_blocking(move || emulator.handle(version, &bytes)).await {
+    let turn = state.parses.enter(bytes.len()).await;
+    let handled = tokio::task::spawn_blocking(move || {
+        let reply = emulator.handle(version, &bytes);
+        drop(turn);
+        reply
+    });
+    match handled.await {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             soap_response(status, reply.body)

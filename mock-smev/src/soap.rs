@@ -251,6 +251,7 @@ impl Emulator {
         let signature = call.signature.ok_or_else(|| {
             signature_fault(SignatureFaultKind::NoSignatureFound, "CallerInformationSystemSignature is missing")
         })?;
+        self.check_sender_certificate(doc, signature)?;
         let trusted: Vec<Certificate> = self.systems.iter().map(|s| s.cert.clone()).collect();
         let options = VerifyOptions {
             keys: KeySelection::Trusted(trusted),
@@ -275,6 +276,27 @@ impl Emulator {
         self.systems.iter().find(|s| s.der == der).ok_or_else(|| {
             signature_fault(SignatureFaultKind::CertificateIsNotFound, "the certificate is not registered")
         })
+    }
+
+    /// Refuses a signature whose KeyInfo certificate is over `limits.max_certificate_bytes` or is not a registered
+    /// system's, on its bytes as sent: no caller's certificate is decoded (or kept by the verifier's certificate
+    /// cache) unless it is one of the few registered. A signature without a certificate, or one too malformed to
+    /// read, is left to the verifier, which refuses it with the exact fault.
+    fn check_sender_certificate(&self, doc: &Document<'_>, signature: edugate::xml::NodeId) -> Result<(), SmevFault> {
+        let Ok(model) = edugate::dsig::SignatureModel::read(doc, signature) else { return Ok(()) };
+        let Some(der) = model.certificate_der else { return Ok(()) };
+        let limit = self.config.limits.max_certificate_bytes;
+        if der.len() > limit {
+            let message = format!("the certificate is {} bytes, over the limit of {limit}", der.len());
+            return Err(signature_fault(SignatureFaultKind::CertificateIsNotFound, message));
+        }
+        if !self.systems.iter().any(|s| s.der == der) {
+            return Err(signature_fault(
+                SignatureFaultKind::CertificateIsNotFound,
+                "the certificate is not registered",
+            ));
+        }
+        Ok(())
     }
 
     fn signer_of_unverified(

@@ -10,15 +10,21 @@ use super::breaker::BreakerState;
 use super::runtime::Shared;
 use crate::metrics::{Snapshot, CONTENT_TYPE};
 use crate::ops::api::{breaker_name, breaker_states};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
 
-/// The routes.
+/// The routes, with the request-body limit of `http.max_body_bytes`.
+///
+/// The limit is the outermost layer, so it applies to every route, the operators' API included, before any handler
+/// or extractor reads a byte: a body declared larger is refused with 413 at once, one that turns out larger is
+/// cut off at the limit. axum's own extractor limit is set to the same value so the two never disagree.
 pub fn router(shared: Arc<Shared>) -> Router {
+    let max_body = shared.config.http.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -27,12 +33,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/ops/", get(|| async { Html(crate::ops::dashboard::INDEX_HTML) }))
         .merge(crate::ops::api::routes())
         .with_state(shared)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
 }
 
-/// Ready when the store answers, SMEV answered the last poll (or none was made yet), and neither SMEV's nor the
-/// school system's circuit breaker is open. Each check is reported, so that a 503 says which one failed.
+/// Ready when the store answers and can still make writes durable, SMEV answered the last poll (or none was made
+/// yet), and neither SMEV's nor the school system's circuit breaker is open. Each check is reported, so that a 503
+/// says which one failed: after a failed flush, `"store": "failed: <reason>"`.
 async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_json::Value>) {
-    let store = shared.outbox.stats(shared.clock.now()).await;
+    let store = match shared.store.failure() {
+        // The in-memory view still answers after a failed flush; what matters is that nothing more can be kept.
+        Some(reason) => Err(format!("failed: {reason}")),
+        None => shared.outbox.stats(shared.clock.now()).await.map(drop).map_err(|_| "failing".to_owned()),
+    };
     let breakers = breaker_states(&shared);
     let poll = shared.metrics.last_poll();
     let smev_ok = poll.as_ref().is_none_or(|p| p.ok);
@@ -41,7 +54,7 @@ async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_jso
     let smev_breaker = breakers.first().map(|(_, state)| format!("{state:?}")).unwrap_or_default();
     let body = serde_json::json!({
         "ready": ok,
-        "store": if store.is_ok() { "ok" } else { "failing" },
+        "store": match &store { Ok(()) => "ok", Err(reason) => reason.as_str() },
         "smev": match &poll {
             None => "unknown".to_owned(),
             Some(p) if p.ok => "ok".to_owned(),

@@ -13,6 +13,7 @@ use crate::dsig::Signer;
 use crate::inbox::{Inbox, SledInbox};
 use crate::outbox::{BackoffPolicy, Clock, Outbox, OutboxConfig, SledOutbox, StateDb, SystemClock};
 use crate::school::{EmbeddedSchool, HttpSchool, SchoolError, SchoolSystem};
+use crate::serve::{serve, ServeLimits, ServeStats};
 use crate::smev::client::{ClientConfig, SmevClient, TlsConfig};
 use crate::smev::KindOfData;
 use std::future::Future;
@@ -53,6 +54,54 @@ pub struct Shared {
     pub paused: crate::ops::PauseSet,
     /// Who did what through the operators' API.
     pub audit: crate::ops::AuditLog,
+    /// Whether the state directory still keeps work: `/readyz` reports it, and the runtime stops when it fails.
+    pub store: StoreHealth,
+    /// What the HTTP port's accept loop has done: connections open, the most at once, closed as idle.
+    pub http_connections: Arc<ServeStats>,
+}
+
+/// Whether the gateway's state directory still makes writes durable. A failed flush is sticky (see
+/// [`crate::outbox`]): every later write of the outbox and the inbox fails, so a gateway that went on would take
+/// requests from SMEV it can neither answer nor keep. Stores other than the state directory (the memory twins of
+/// tests) never fail.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    /// The state directory watched, once set.
+    state: std::sync::OnceLock<StateDb>,
+}
+
+impl StoreHealth {
+    /// Watches `state` (the directory the outbox and the inbox write to); a second call is ignored.
+    pub fn watch(&self, state: StateDb) {
+        let _ = self.state.set(state);
+    }
+
+    /// The state directory watched, if any (tests inject a flush failure through it).
+    pub fn state(&self) -> Option<&StateDb> {
+        self.state.get()
+    }
+
+    /// Why the store can no longer keep work, once it cannot.
+    pub fn failure(&self) -> Option<String> {
+        self.state.get().and_then(StateDb::failure)
+    }
+
+    /// Completes when the store fails, with the reason; never, for a store that cannot fail.
+    async fn failed(&self) -> String {
+        match self.state.get() {
+            Some(state) => state.failed().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Why a running gateway stopped by itself.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The state directory failed to make a write durable; nothing later could be kept, so the gateway stopped
+    /// taking work. Its supervisor should restart it: the restart recovers the last durable state.
+    #[error("store.path: the state directory cannot keep work any more: {0}")]
+    StoreFailed(String),
 }
 
 impl Shared {
@@ -204,6 +253,7 @@ impl Gateway {
         let (school, embedded) = open_school(&config)?;
         let mut gateway = Gateway::with_parts(config, client, outbox, inbox, Arc::new(SystemClock), trust, school);
         gateway.embedded = embedded;
+        gateway.shared.store.watch(state);
         Ok(gateway)
     }
 
@@ -243,6 +293,8 @@ impl Gateway {
             paused,
             audit,
             work_ready: tokio::sync::Notify::new(),
+            store: StoreHealth::default(),
+            http_connections: Arc::new(ServeStats::default()),
         };
         Gateway { shared: Arc::new(shared), embedded: None }
     }
@@ -252,13 +304,15 @@ impl Gateway {
         self.shared.clone()
     }
 
-    /// Runs until `shutdown` completes, then stops polling, lets work in flight finish within the configured grace
-    /// period, and gives back what is left.
+    /// Runs until `shutdown` completes or the state directory fails, then stops polling, lets work in flight finish
+    /// within the configured grace period, and gives back what is left. The HTTP endpoint stops last, so that
+    /// probes see `/readyz` fail while the rest winds down; after a store failure it stays for the whole grace
+    /// period, saying why, and `run` returns [`RunError::StoreFailed`] so that the process exits non-zero.
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), RunError> {
         let shared = self.shared;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -291,28 +345,71 @@ impl Gateway {
         if let Some(embedded) = self.embedded.clone() {
             tasks.spawn(reload_school(embedded, shared.config.school.reload_secs, stop_rx.clone()));
         }
-        let app = super::http::router(shared.clone());
-        let mut http_stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = http_stop.changed().await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP endpoint failed");
-            }
-        });
+        let (http_stop, http) = serve_http(shared.clone(), listener);
         tracing::info!(instance = %shared.instance, kinds = shared.config.provider.kinds.len(), "gateway running");
-        shutdown.await;
-        tracing::info!("shutting down");
+        let failure = tokio::select! {
+            () = shutdown => None,
+            reason = shared.store.failed() => Some(reason),
+        };
+        match &failure {
+            None => tracing::info!("shutting down"),
+            Some(reason) => tracing::error!(%reason, "the state directory cannot keep work any more: stopping"),
+        }
         let _ = stop_tx.send(true);
-        let grace = Duration::from_secs(shared.config.http.shutdown_grace_secs) + Duration::from_secs(2);
-        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+        let grace = Duration::from_secs(shared.config.http.shutdown_grace_secs);
+        let began = tokio::time::Instant::now();
+        let bound = grace + Duration::from_secs(2);
+        if tokio::time::timeout(bound, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
             tracing::warn!("tasks did not stop within the grace period; abandoning them");
             tasks.abort_all();
         }
+        if failure.is_some() {
+            // Probes and operators read the reason on /readyz until the supervisor sees the process exit.
+            tokio::time::sleep_until(began + grace).await;
+        }
+        let _ = http_stop.send(());
+        match http.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP endpoint failed"),
+            Err(e) => tracing::error!(error = %e, "HTTP endpoint failed"),
+        }
         tracing::info!(breaker = ?shared.breakers.state(SMEV_DESTINATION), "stopped");
-        Ok(())
+        match failure {
+            None => Ok(()),
+            Some(reason) => Err(RunError::StoreFailed(reason)),
+        }
     }
+}
+
+/// The bounds of the gateway's HTTP port, from `[http]`.
+fn serve_limits(http: &crate::config::HttpConfig) -> ServeLimits {
+    ServeLimits {
+        header_read_timeout: Duration::from_millis(http.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(http.idle_timeout_ms),
+        max_connections: http.max_connections,
+        // Probes, scrapes and operators' calls are short; the grace for the gateway's own work is spent before.
+        grace: HTTP_GRACE,
+        half_close: false,
+    }
+}
+
+/// How long the HTTP endpoint's own shutdown lets calls in progress finish.
+const HTTP_GRACE: Duration = Duration::from_secs(1);
+
+/// Starts the HTTP endpoint on `listener`; it serves until the returned sender fires (or is dropped).
+fn serve_http(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let limits = serve_limits(&shared.config.http);
+    let stats = shared.http_connections.clone();
+    let app = super::http::router(shared);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let make_service = move || hyper_util::service::TowerToHyperService::new(app.clone());
+    let handle = tokio::spawn(serve(listener, limits, stats, make_service, async move {
+        let _ = stop_rx.await;
+    }));
+    (stop_tx, handle)
 }
 
 /// The SMEV client's settings from the configuration.

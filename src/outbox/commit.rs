@@ -78,6 +78,9 @@ struct Shared {
     flushes: AtomicU64,
     /// Where the flusher announces progress.
     announce: watch::Sender<Flushed>,
+    /// A failure the next flush reports instead of flushing, set by [`GroupCommit::inject_failure`]: the one way
+    /// to drill the gateway's reaction to a disk that fails its fsync (tests, operators' rehearsals).
+    injected: Mutex<Option<String>>,
     /// Held by a test to keep the flusher from flushing, so that a write stays not yet durable.
     #[cfg(test)]
     hold: Mutex<()>,
@@ -110,6 +113,7 @@ impl GroupCommit {
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
             announce,
+            injected: Mutex::new(None),
             #[cfg(test)]
             hold: Mutex::new(()),
         });
@@ -169,6 +173,30 @@ impl GroupCommit {
         }
     }
 
+    /// Why flushing failed, once it has.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.progress.borrow().failed.as_deref().map(str::to_owned)
+    }
+
+    /// Waits until flushing fails and says why; never completes while the disk keeps its writes.
+    pub(crate) async fn failed(&self) -> String {
+        let mut progress = self.progress.clone();
+        let reason = match progress.wait_for(|flushed| flushed.failed.is_some()).await {
+            Ok(flushed) => flushed.failed.as_deref().map(str::to_owned),
+            Err(_) => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            // The flusher is gone only when the database is being dropped: nothing failed.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Makes the next flush fail with `reason`, exactly as a failed fsync would: the failure is sticky.
+    pub(crate) fn inject_failure(&self, reason: &str) {
+        *self.shared.injected.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(reason.to_owned());
+    }
+
     /// Flushes performed so far.
     pub(crate) fn flushes(&self) -> u64 {
         self.shared.flushes.load(Ordering::Relaxed)
@@ -197,7 +225,11 @@ fn run_flusher(shared: &Shared, db: &sled::Db, mut disk: DiskSync) {
         last_group = target - done;
         #[cfg(test)]
         let _held = shared.hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let result = db.flush().map_err(|error| error.to_string()).and_then(|_| disk.sync());
+        let injected = shared.injected.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let result = match injected {
+            Some(reason) => Err(reason),
+            None => db.flush().map_err(|error| error.to_string()).and_then(|_| disk.sync()),
+        };
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(()) => {
@@ -342,6 +374,22 @@ mod tests {
         assert!(commit.check_healthy().is_err());
         let later = commit.register();
         assert!(commit.wait(later).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_injected_failure_is_sticky_and_announced() {
+        let db = sled::Config::new().temporary(true).flush_every_ms(None).open().expect("temporary db");
+        let commit = GroupCommit::start(db.clone(), DiskSync::none()).expect("flusher");
+        let first = commit.register();
+        commit.wait(first).await.expect("durable");
+        assert_eq!(commit.failure(), None);
+        commit.inject_failure("fsync of the log: injected");
+        let ticket = commit.register();
+        assert_eq!(commit.wait(ticket).await, Err(DurabilityError("fsync of the log: injected".into())));
+        assert_eq!(commit.failed().await, "fsync of the log: injected");
+        assert_eq!(commit.failure().as_deref(), Some("fsync of the log: injected"));
+        let later = commit.register();
+        assert!(commit.wait(later).await.is_err(), "the failure is sticky");
     }
 
     #[test]

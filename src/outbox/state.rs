@@ -75,6 +75,24 @@ impl StateDb {
         self.inner.commit.flushes()
     }
 
+    /// Why the directory can no longer make writes durable, once a flush has failed: every later write of the
+    /// outbox and the inbox fails, so the gateway must stop (a restart recovers the last flushed state).
+    pub fn failure(&self) -> Option<String> {
+        self.inner.commit.failure()
+    }
+
+    /// Completes when a flush fails, with the reason; the gateway's runtime waits on it to stop.
+    pub async fn failed(&self) -> String {
+        self.inner.commit.failed().await
+    }
+
+    /// Makes the next flush fail with `reason` as a failed fsync would, sticky like one: for tests and for
+    /// rehearsing the gateway's reaction to a failing disk. Compiled in always, so the binary tested is the one
+    /// shipped; nothing in the gateway calls it.
+    pub fn inject_flush_failure(&self, reason: &str) {
+        self.inner.commit.inject_failure(reason);
+    }
+
     /// The tree `name`, opened or created.
     pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, OpenError> {
         self.inner.db.open_tree(name).map_err(|source| self.backend(source))
