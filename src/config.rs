@@ -148,6 +148,9 @@ pub struct ProviderConfig {
     /// GetRequest calls in flight at once per kind of data: one poller takes one request per SMEV round trip, so
     /// under load several keep the gateway fed. Each idles on its own when the queue is empty.
     pub pollers: usize,
+    /// Signature verifications of delivered messages run at once, on blocking threads (CPU work: by default the
+    /// number of cores).
+    pub verify_concurrency: usize,
 }
 
 impl Default for ProviderConfig {
@@ -165,6 +168,7 @@ impl Default for ProviderConfig {
             ],
             concurrency: 8,
             pollers: 4,
+            verify_concurrency: crate::gateway::verify::default_concurrency(),
         }
     }
 }
@@ -401,6 +405,9 @@ impl Config {
         }
         if self.provider.concurrency == 0 {
             return invalid("provider.concurrency", "must be at least 1".into());
+        }
+        if self.provider.verify_concurrency == 0 {
+            return invalid("provider.verify_concurrency", "must be at least 1".into());
         }
         if self.provider.pollers == 0 || self.provider.pollers > self.provider.concurrency {
             return invalid("provider.pollers", "must be between 1 and provider.concurrency".into());

@@ -65,6 +65,9 @@ pub struct LimitsConfig {
     pub stale_message_id_secs: u64,
     /// Largest accepted SOAP body, in bytes.
     pub max_body_bytes: usize,
+    /// SOAP calls (parsing, signature verification, signing) processed at once on blocking threads: CPU work, by
+    /// default as many as the machine has cores.
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for LimitsConfig {
@@ -75,6 +78,7 @@ impl Default for LimitsConfig {
             quota_per_minute: 6_000,
             stale_message_id_secs: 2 * 24 * 3600,
             max_body_bytes: 16 * 1024 * 1024,
+            max_concurrent_calls: edugate::gateway::verify::default_concurrency(),
         }
     }
 }
@@ -275,6 +279,9 @@ impl Config {
             Some(s) if s.key.is_some() => {}
             Some(_) => return invalid("portal".into(), format!("system '{}' has no key to sign with", self.portal)),
             None => return invalid("portal".into(), format!("'{}' is not a registered system", self.portal)),
+        }
+        if self.limits.max_concurrent_calls == 0 {
+            return invalid("limits.max_concurrent_calls".into(), "must be at least 1".into());
         }
         if self.limits.visibility_timeout_secs == 0 {
             return invalid("limits.visibility_timeout_secs".into(), "must be at least 1".into());

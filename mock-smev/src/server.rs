@@ -57,12 +57,15 @@ pub struct AppState {
     pub injector: Injector,
     /// Timeouts and the seed.
     pub options: ServerOptions,
+    /// Runs the SOAP core off the async threads, `limits.max_concurrent_calls` calls at once.
+    pub soap_pool: edugate::gateway::verify::VerifyPool,
 }
 
 impl AppState {
     /// The state of a server around `emulator`.
     pub fn new(emulator: Emulator, options: ServerOptions) -> Arc<AppState> {
-        Arc::new(AppState { emulator: Arc::new(emulator), injector: Injector::new(options.seed), options })
+        let soap_pool = edugate::gateway::verify::VerifyPool::new(emulator.config().limits.max_concurrent_calls);
+        Arc::new(AppState { emulator: Arc::new(emulator), injector: Injector::new(options.seed), options, soap_pool })
     }
 }
 
@@ -230,7 +233,7 @@ async fn soap(state: Arc<AppState>, version: Version, headers: HeaderMap, body: 
         }
     }
     let emulator = state.emulator.clone();
-    match tokio::task::spawn_blocking(move || emulator.handle(version, &bytes)).await {
+    match state.soap_pool.run(move || emulator.handle(version, &bytes)).await {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             soap_response(status, reply.body)

@@ -8,7 +8,7 @@
 
 use super::jobs::{self, SendJob};
 use super::runtime::Shared;
-use super::verify::verify_response;
+use super::verify::verify_response_in;
 use crate::services::enrollment;
 use crate::smev::{build, format_datetime, ResponseBody, SendRequest};
 use std::path::{Path, PathBuf};
@@ -131,7 +131,14 @@ async fn take(
     let smev_id = response.metadata.message_id.clone().unwrap_or_else(|| response.response.message_id.to_string());
     let now = shared.clock.now();
     let started = std::time::Instant::now();
-    let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref());
+    let trusted = verify_response_in(
+        &shared.verify_pool,
+        &received.envelope,
+        response,
+        shared.smev_cert.as_ref(),
+        Default::default(),
+    )
+    .await;
     shared.metrics.verified(trusted.is_ok(), started.elapsed());
     shared.metrics.received("response", if trusted.is_ok() { "answered" } else { "untrusted" });
     shared.metrics.remember_kind(&smev_id, "response");

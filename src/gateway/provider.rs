@@ -15,7 +15,7 @@
 use super::handlers::{self, Handled, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
-use super::verify::verify_delivered;
+use super::verify::verify_delivered_in;
 use crate::outbox::ItemState;
 use crate::smev::client::Received;
 use crate::smev::parse::ReceivedRequest;
@@ -239,7 +239,14 @@ async fn answer(
         }
         None => {
             let started = std::time::Instant::now();
-            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref());
+            let verified = verify_delivered_in(
+                &shared.verify_pool,
+                &received.envelope,
+                request,
+                shared.smev_cert.as_ref(),
+                Default::default(),
+            )
+            .await;
             shared.metrics.verified(verified.is_ok(), started.elapsed());
             let handled = match &verified {
                 Ok(()) => {

@@ -35,6 +35,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// SMEV's certificate, which `SMEVSignature` must verify with.
     pub smev_cert: Option<Certificate>,
+    /// Where delivered messages are verified: off the async threads, `provider.verify_concurrency` at once.
+    pub verify_pool: super::verify::VerifyPool,
     /// Circuit breakers per destination.
     pub breakers: Breakers,
     /// The school system the services ask.
@@ -186,6 +188,7 @@ impl Gateway {
         let client = client.with_sign_observer(Arc::new(move |_ok, took| observed.signed(took)));
         let paused = crate::ops::PauseSet::new();
         let audit = crate::ops::AuditLog::in_store(&config.store.path);
+        let verify_pool = super::verify::VerifyPool::new(config.provider.verify_concurrency);
         let shared = Shared {
             config,
             client,
@@ -193,6 +196,7 @@ impl Gateway {
             inbox,
             clock,
             smev_cert,
+            verify_pool,
             breakers,
             school,
             instance,
