@@ -5,10 +5,13 @@
 use base64::Engine as _;
 use edugate::crypto::{self, ensure_default_engine, Certificate, GostAlg, PrivateKey};
 use edugate::dsig::{
-    verify_document, DsigError, KeySelection, TransformVariant, Validity, VerifyLimits, VerifyOptions, DSIG_NS,
+    verify_document, DsigError, KeySelection, TransformVariant, Validity, VerifyLimits, VerifyOptions,
 };
 use edugate::xml::{self, C14nOptions, Limits};
 use std::path::PathBuf;
+use support::signing::signature;
+
+mod support;
 
 const ROOT_NS: &str = "urn://edugate/test/limits";
 
@@ -42,34 +45,6 @@ fn digests(body: &str, ids: &[String]) -> Vec<String> {
             base64::engine::general_purpose::STANDARD.encode(crypto::digest(GostAlg::Gost2012_256, &bytes).unwrap())
         })
         .collect()
-}
-
-/// A genuinely signed `ds:Signature` with one reference per Id, written in canonical form.
-fn signature(key: &PrivateKey, cert: &Certificate, ids: &[String], digest_values: &[String]) -> String {
-    let mut inner = format!(
-        "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:CanonicalizationMethod>\
-         <ds:SignatureMethod Algorithm=\"{}\"></ds:SignatureMethod>",
-        GostAlg::Gost2012_256.signature_uri()
-    );
-    for (id, digest) in ids.iter().zip(digest_values) {
-        inner.push_str(&format!(
-            "<ds:Reference URI=\"#{id}\"><ds:Transforms>\
-             <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform>\
-             <ds:Transform Algorithm=\"urn://smev-gov-ru/xmldsig/transform\"></ds:Transform></ds:Transforms>\
-             <ds:DigestMethod Algorithm=\"{}\"></ds:DigestMethod><ds:DigestValue>{digest}</ds:DigestValue>\
-             </ds:Reference>",
-            GostAlg::Gost2012_256.digest_uri()
-        ));
-    }
-    let canonical = format!("<ds:SignedInfo xmlns:ds=\"{DSIG_NS}\">{inner}</ds:SignedInfo>");
-    let b64 = &base64::engine::general_purpose::STANDARD;
-    let value = b64.encode(key.sign(canonical.as_bytes()).unwrap());
-    let cert = b64.encode(cert.to_der());
-    format!(
-        "<ds:Signature xmlns:ds=\"{DSIG_NS}\"><ds:SignedInfo>{inner}</ds:SignedInfo>\
-         <ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><ds:X509Data>\
-         <ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
-    )
 }
 
 /// A document of `signatures` signatures, each over `references` items of its own.
