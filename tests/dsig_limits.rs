@@ -236,3 +236,20 @@ fn a_digest_with_the_carriage_return_kept_verifies_and_is_reported() {
     let reports = verify_document(&doc, &options(VerifyLimits::default())).unwrap();
     assert_eq!(reports[0].outcome.as_ref().unwrap().references[0].variant, TransformVariant::Reference);
 }
+
+/// Writes the inputs measured in the report (`EDUGATE_FIGURES_DIR=dir cargo test --test dsig_limits -- --ignored`):
+/// 500 references to 500 items of a 1.7 MB document, and 500 references to one 1.7 MB element.
+#[test]
+#[ignore]
+fn write_figure_inputs() {
+    let Ok(dir) = std::env::var("EDUGATE_FIGURES_DIR") else { return };
+    let dir = PathBuf::from(dir);
+    let payload = "x".repeat(3300);
+    std::fs::write(dir.join("refs500-items.xml"), signed_document(1, 500, &payload)).unwrap();
+    let (key, cert) = portal();
+    let whole = format!("<t:Big Id=\"big\">{}</t:Big>", items(500, &payload));
+    let ids = vec!["big".to_string(); 500];
+    let values = vec![digests(&whole, &ids[..1]).remove(0); 500];
+    let doc = format!("<t:Root xmlns:t=\"{ROOT_NS}\">{whole}{}</t:Root>", signature(&key, &cert, &ids, &values));
+    std::fs::write(dir.join("refs500-one.xml"), doc).unwrap();
+}

@@ -81,3 +81,12 @@ fn inclusive_prefixes_resolve_in_the_apex_context() {
         "<a:S xmlns:a=\"urn:a\" xmlns:b=\"urn:b\" xmlns:c=\"urn:c\"><a:T xmlns=\"urn:d\"><U></U></a:T></a:S>"
     );
 }
+
+/// Writes the 5 MB nested-prefix input measured in the report (`EDUGATE_FIGURES_DIR=dir cargo test --test
+/// xml_linear -- --ignored`).
+#[test]
+#[ignore]
+fn write_figure_inputs() {
+    let Ok(dir) = std::env::var("EDUGATE_FIGURES_DIR") else { return };
+    std::fs::write(std::path::Path::new(&dir).join("nested-prefixes.xml"), nested_prefixes(250, 248, 270_000)).unwrap();
+}

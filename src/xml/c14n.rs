@@ -149,8 +149,10 @@ impl<'d, 'a> Walker<'d, 'a> {
         }
         // One declaration per prefix (a prefix names one URI in scope, so which duplicate stays does not matter),
         // sorted by prefix, default first; sorting rather than a pairwise check keeps many attributes cheap.
-        needed.sort_by(|a, b| a.0.cmp(&b.0));
-        needed.dedup_by(|a, b| a.0 == b.0);
+        if needed.len() > 1 {
+            needed.sort_by(|a, b| a.0.cmp(&b.0));
+            needed.dedup_by(|a, b| a.0 == b.0);
+        }
         let mark = self.rendered.mark();
         let mut decls: Vec<(Option<&'d str>, &'d str)> = Vec::new();
         for (prefix, uri) in needed {

@@ -54,6 +54,9 @@ struct Parser<'a> {
     open: Vec<(NodeId, usize)>,
     /// The namespace bindings in force, by prefix (`None` = default namespace); `None` values undeclare.
     scopes: ScopeStack<Option<&'a str>, Option<NsId>>,
+    /// The current start tag's prefixed attributes (namespace, local name, offset, prefix), reused from tag to tag,
+    /// for the duplicate check.
+    qualified: Vec<(NsId, &'a str, usize, Option<&'a str>)>,
     root: Option<NodeId>,
 }
 
@@ -71,6 +74,7 @@ impl<'a> Parser<'a> {
             interned: HashMap::new(),
             open: Vec::new(),
             scopes: ScopeStack::default(),
+            qualified: Vec::new(),
             root: None,
         }
     }
@@ -353,7 +357,7 @@ impl<'a> Parser<'a> {
             ),
         };
         let mut attrs = Vec::with_capacity(raw_attrs.len());
-        let mut offsets = Vec::with_capacity(raw_attrs.len());
+        self.qualified.clear();
         for (aprefix, alocal, value, offset) in raw_attrs {
             let ans = match aprefix {
                 None => None,
@@ -362,9 +366,11 @@ impl<'a> Parser<'a> {
                 ),
             };
             attrs.push(Attribute { prefix: aprefix, local: alocal, ns: ans, value });
-            offsets.push(offset);
+            if let Some(ns) = ans {
+                self.qualified.push((ns, alocal, offset, aprefix));
+            }
         }
-        self.check_qualified_duplicates(&attrs, &offsets)?;
+        self.check_qualified_duplicates()?;
         let element = Element {
             prefix,
             local,
@@ -391,17 +397,12 @@ impl<'a> Parser<'a> {
     /// Two prefixed attributes whose prefixes name the same namespace and that share a local name are one
     /// attribute written twice. Sorted rather than compared pairwise, so an element with many attributes costs
     /// n log n, not n squared; the error points at the later of the two.
-    fn check_qualified_duplicates(&self, attrs: &[Attribute<'a>], offsets: &[usize]) -> Result<(), XmlError> {
-        let mut qualified: Vec<(NsId, &str, usize, Option<&str>)> = attrs
-            .iter()
-            .zip(offsets)
-            .filter_map(|(a, &offset)| a.ns.map(|ns| (ns, a.local, offset, a.prefix)))
-            .collect();
-        if qualified.len() < 2 {
+    fn check_qualified_duplicates(&mut self) -> Result<(), XmlError> {
+        if self.qualified.len() < 2 {
             return Ok(());
         }
-        qualified.sort_unstable();
-        match qualified.windows(2).find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1) {
+        self.qualified.sort_unstable();
+        match self.qualified.windows(2).find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1) {
             Some(w) => {
                 let (_, local, offset, prefix) = w[1];
                 Err(self.err(offset, XmlErrorKind::DuplicateAttribute(format!("{}:{local}", prefix.unwrap_or("")))))
