@@ -83,3 +83,32 @@ fn strip_tags(bytes: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// What edugate builds and signs never holds a carriage return: content with `&#13;` is refused before signing, and
+/// raw CR LF line ends in content or in values are LF once parsed, so the signed element has none.
+#[test]
+fn what_edugate_builds_never_holds_a_carriage_return() {
+    use edugate::smev::{build, SendRequest, SmevError, Version};
+    let refused = "<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">line&#13;\nline</e:Echo>";
+    let err = build::send_request(Version::V1_3, &SendRequest::new(refused), None).unwrap_err();
+    assert!(matches!(err, SmevError::InvalidValue { field: "MessagePrimaryContent", .. }), "{err}");
+    let in_attribute = "<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\" a=\"x&#xD;\">line</e:Echo>";
+    assert!(build::send_request(Version::V1_3, &SendRequest::new(in_attribute), None).is_err());
+
+    let raw = "<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">line 1\r\nline 2\r</e:Echo>";
+    let mut request = SendRequest::new(raw);
+    request.eol = Some("2030-01-01T00:00:00\r\n".into());
+    let envelope = build::send_request(Version::V1_3, &request, None).unwrap();
+    let doc = xml::parse(&envelope, &Limits::default()).unwrap();
+    let signed = match doc.element_with_id("SIGNED_BY_CONSUMER") {
+        xml::IdMatch::One(e) => e,
+        other => panic!("{other:?}"),
+    };
+    let (out, diverged) = {
+        let mut sink = SmevTransform::new(Vec::new());
+        xml::canonicalize(&doc, signed, &C14nOptions::default(), &mut sink).unwrap();
+        let diverged = sink.variants_diverged();
+        (sink.into_inner(), diverged)
+    };
+    assert!(!out.contains(&b'\r') && !diverged, "{}", String::from_utf8_lossy(&out));
+}
