@@ -238,7 +238,7 @@ fn a_digest_with_the_carriage_return_kept_verifies_and_is_reported() {
 }
 
 /// Writes the inputs measured in the report (`EDUGATE_FIGURES_DIR=dir cargo test --test dsig_limits -- --ignored`):
-/// 500 references to 500 items of a 1.7 MB document, and 500 references to one 1.7 MB element.
+/// 500 references to 500 items of a 1.7 MB document, 500 references to one 1.7 MB element, 8,000 signatures.
 #[test]
 #[ignore]
 fn write_figure_inputs() {
@@ -252,4 +252,5 @@ fn write_figure_inputs() {
     let values = vec![digests(&whole, &ids[..1]).remove(0); 500];
     let doc = format!("<t:Root xmlns:t=\"{ROOT_NS}\">{whole}{}</t:Root>", signature(&key, &cert, &ids, &values));
     std::fs::write(dir.join("refs500-one.xml"), doc).unwrap();
+    std::fs::write(dir.join("sigs8000.xml"), signed_document(8000, 1, "p")).unwrap();
 }
