@@ -190,6 +190,25 @@ pub struct ProviderConfig {
     /// GetRequest calls in flight at once per kind of data: one poller takes one request per SMEV round trip, so
     /// under load several keep the gateway fed. Each idles on its own when the queue is empty.
     pub pollers: usize,
+    /// Signature verifications of delivered messages run at once, on blocking threads (CPU work: by default the
+    /// number of cores).
+    pub verify_concurrency: usize,
+    /// Most `ds:Signature` elements a delivered message may hold (SMEV's, the sender's and a personal one make
+    /// three); one over it is refused before any is verified, so verification work stays bounded by the input.
+    pub max_signatures: usize,
+    /// Most references one signature may hold (SMEV uses one); each costs a digest of what it covers.
+    pub max_references: usize,
+}
+
+impl ProviderConfig {
+    /// The verification limits these settings ask for.
+    pub fn verify_limits(&self) -> crate::dsig::VerifyLimits {
+        crate::dsig::VerifyLimits {
+            max_signatures: self.max_signatures,
+            max_references: self.max_references,
+            ..crate::dsig::VerifyLimits::default()
+        }
+    }
 }
 
 impl Default for ProviderConfig {
@@ -208,6 +227,9 @@ impl Default for ProviderConfig {
             ],
             concurrency: 8,
             pollers: 4,
+            verify_concurrency: crate::gateway::verify::default_concurrency(),
+            max_signatures: crate::dsig::VerifyLimits::default().max_signatures,
+            max_references: crate::dsig::VerifyLimits::default().max_references,
         }
     }
 }
@@ -562,6 +584,15 @@ impl Config {
         if self.provider.concurrency == 0 {
             return invalid("provider.concurrency", "must be at least 1".into());
         }
+        if self.provider.verify_concurrency == 0 {
+            return invalid("provider.verify_concurrency", "must be at least 1".into());
+        }
+        if !(1..=64).contains(&self.provider.max_signatures) {
+            return invalid("provider.max_signatures", "must be between 1 and 64".into());
+        }
+        if !(1..=64).contains(&self.provider.max_references) {
+            return invalid("provider.max_references", "must be between 1 and 64".into());
+        }
         if self.provider.pollers == 0 || self.provider.pollers > self.provider.concurrency {
             return invalid("provider.pollers", "must be between 1 and provider.concurrency".into());
         }
@@ -787,6 +818,8 @@ mod tests {
             ("[smev]\nversion = \"2.0\"", &[], "smev.version"),
             ("[identity]\ncert = \"/nonexistent\"", &[], "identity.cert"),
             ("", &[("EDUGATE__PROVIDER__CONCURRENCY", "0")], "provider.concurrency"),
+            ("", &[("EDUGATE__PROVIDER__MAX_SIGNATURES", "0")], "provider.max_signatures"),
+            ("", &[("EDUGATE__PROVIDER__MAX_REFERENCES", "1000")], "provider.max_references"),
             (
                 "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nhandler = \"nope\"",
                 &[],

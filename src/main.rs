@@ -5,11 +5,11 @@ mod ops_cli;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use edugate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
-use edugate::dsig::{self, KeySelection, Placement, Signer, Validity, VerifyOptions};
+use edugate::dsig::{self, KeySelection, Placement, Signer, TransformVariant, Validity, VerifyLimits, VerifyOptions};
 use edugate::smev;
-use edugate::xml::{self, C14nOptions, Limits};
-use std::io::Write;
-use std::path::PathBuf;
+use edugate::xml::{self, C14nOptions, IdMatch, Limits};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 /// edugate: a gateway between SMEV 3 and regional school information systems.
 #[derive(Parser)]
@@ -28,8 +28,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// XML signature tools: canonicalization, the SMEV transform, signing and verification.
-    #[command(subcommand)]
-    Dsig(DsigCommand),
+    Dsig {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(subcommand)]
+        command: DsigCommand,
+    },
     /// SMEV 3 message exchange tools.
     #[command(subcommand)]
     Smev(SmevCommand),
@@ -90,16 +94,24 @@ enum SmevCommand {
     },
 }
 
+/// How the dsig tools read their input.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Largest input accepted, in bytes: a larger file, pipe or stdin is refused after reading one byte more.
+    #[arg(long, global = true, env = "EDUGATE_DSIG_MAX_BYTES", default_value_t = Limits::default().max_document_bytes)]
+    max_bytes: usize,
+}
+
 #[derive(Subcommand)]
 enum DsigCommand {
     /// Print the SMEV transform of the exclusive c14n of FILE's document element.
     Transform {
-        /// The XML document.
+        /// The XML document (a file, a FIFO, or `-` for stdin).
         file: PathBuf,
     },
     /// Print the exclusive c14n of FILE's document element, or of the element with the given Id.
     C14n {
-        /// The XML document.
+        /// The XML document (a file, a FIFO, or `-` for stdin).
         file: PathBuf,
         /// Canonicalize the element whose `Id` attribute has this value.
         #[arg(long)]
@@ -111,7 +123,7 @@ enum DsigCommand {
     /// Verify every ds:Signature in FILE: one line per signature, `OK <Id> <signed element>` or
     /// `FAIL <Id> <reason>`. Exits 0 only when at least one signature was found and all passed.
     Verify {
-        /// The XML document.
+        /// The XML document (a file, a FIFO, or `-` for stdin).
         file: PathBuf,
         /// Check the references' digests only, not the signature values.
         #[arg(long)]
@@ -123,6 +135,12 @@ enum DsigCommand {
         /// Require the signer's certificate to be this one (PEM or DER) instead of trusting KeyInfo.
         #[arg(long)]
         trusted: Option<PathBuf>,
+        /// Most ds:Signature elements accepted in the document.
+        #[arg(long, default_value_t = VerifyLimits::default().max_signatures)]
+        max_signatures: usize,
+        /// Most ds:Reference elements accepted in one signature.
+        #[arg(long, default_value_t = VerifyLimits::default().max_references)]
+        max_references: usize,
     },
     /// Sign the element with the given Id and write the signed document to stdout.
     Sign {
@@ -139,22 +157,34 @@ enum DsigCommand {
         /// CallerInformationSystemSignature that follows it.
         #[arg(long)]
         enveloped: bool,
-        /// The XML document.
+        /// The XML document (a file, a FIFO, or `-` for stdin).
         file: PathBuf,
     },
 }
 
 fn main() {
     if let Err(e) = run(Cli::parse()) {
+        if is_broken_pipe(&e) {
+            // The reader went away (`edugate dsig c14n big.xml | head -c1`): end quietly, with the status a process
+            // killed by SIGPIPE has.
+            std::process::exit(141);
+        }
         eprintln!("edugate: {e:#}");
         std::process::exit(2);
     }
 }
 
+/// Whether an error comes from writing to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn run(cli: Cli) -> Result<()> {
     let engine = EngineConfig { engine_id: cli.engine.clone(), dynamic_path: cli.engine_path.clone() };
     match cli.command {
-        Command::Dsig(cmd) => dsig(cmd, &engine),
+        Command::Dsig { input, command } => dsig(command, &input, &engine),
         Command::Smev(cmd) => smev_command(cmd, &engine),
         Command::Run { config } => run_gateway(config.as_deref()),
         Command::Queue { target, command } => ops_cli::queue(target, command),
@@ -166,59 +196,84 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>> {
-    let limits = Limits::default();
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if meta.len() > limits.max_document_bytes as u64 {
-        bail!("{}: {} bytes, over the limit of {} bytes", path.display(), meta.len(), limits.max_document_bytes);
+/// Reads a file, a FIFO or stdin (`-`) of at most `limit` bytes: it reads one byte more than the limit and refuses
+/// then, so an endless input (`/dev/zero`) costs at most the limit in memory and is refused at once.
+fn read(path: &Path, limit: usize) -> Result<Vec<u8>> {
+    let name = path.display();
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        read_bounded(std::io::stdin().lock(), limit, &mut bytes).context("reading stdin")?;
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("reading {name}"))?;
+        let meta = file.metadata().with_context(|| format!("reading {name}"))?;
+        if meta.is_file() && meta.len() > limit as u64 {
+            bail!("{name}: {} bytes, over the limit of {limit} bytes (--max-bytes)", meta.len());
+        }
+        read_bounded(file, limit, &mut bytes).with_context(|| format!("reading {name}"))?;
     }
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    if bytes.len() > limit {
+        bail!("{name}: more than the limit of {limit} bytes (--max-bytes)");
+    }
+    Ok(bytes)
 }
 
-fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
+fn read_bounded(input: impl Read, limit: usize, into: &mut Vec<u8>) -> std::io::Result<usize> {
+    input.take(limit as u64 + 1).read_to_end(into)
+}
+
+/// Parses what [`read`] returned, under the same size limit.
+fn parse<'a>(bytes: &'a [u8], file: &Path, max_bytes: usize) -> Result<xml::Document<'a>> {
+    let limits = Limits { max_document_bytes: max_bytes, ..Limits::default() };
+    xml::parse_bytes(bytes, &limits).with_context(|| file.display().to_string())
+}
+
+fn dsig(cmd: DsigCommand, input: &InputArgs, engine: &EngineConfig) -> Result<()> {
     let stdout = std::io::stdout();
+    let max = input.max_bytes;
     match cmd {
         DsigCommand::Transform { file } => {
-            let bytes = read(&file)?;
-            let doc = xml::parse_bytes(&bytes, &Limits::default()).with_context(|| file.display().to_string())?;
+            let bytes = read(&file, max)?;
+            let doc = parse(&bytes, &file, max)?;
             let out =
                 xml::smev_transform(&doc, doc.root(), &C14nOptions::default(), std::io::BufWriter::new(stdout.lock()))?;
             out.into_inner().map_err(|e| e.into_error())?.flush()?;
         }
         DsigCommand::C14n { file, id, inclusive } => {
-            let bytes = read(&file)?;
-            let doc = xml::parse_bytes(&bytes, &Limits::default()).with_context(|| file.display().to_string())?;
+            let bytes = read(&file, max)?;
+            let doc = parse(&bytes, &file, max)?;
             let apex = match id {
                 None => doc.root(),
-                Some(id) => {
-                    let found: Vec<_> = doc.elements_with_id(&id).collect();
-                    match found.as_slice() {
-                        [one] => *one,
-                        [] => bail!("no element with Id '{id}'"),
-                        _ => bail!("Id '{id}' is on {} elements", found.len()),
-                    }
-                }
+                Some(id) => match doc.element_with_id(&id) {
+                    IdMatch::One(one) => one,
+                    IdMatch::None => bail!("no element with Id '{id}'"),
+                    IdMatch::Many(count) => bail!("Id '{id}' is on {count} elements"),
+                },
             };
             let options = C14nOptions {
                 inclusive_prefixes: inclusive.split_whitespace().map(String::from).collect(),
                 exclude: None,
             };
-            stdout.lock().write_all(&xml::exc_c14n(&doc, apex, &options))?;
+            let mut out = stdout.lock();
+            out.write_all(&xml::exc_c14n(&doc, apex, &options))?;
+            out.flush()?;
         }
-        DsigCommand::Verify { file, digest_only, check_validity, trusted } => {
+        DsigCommand::Verify { file, digest_only, check_validity, trusted, max_signatures, max_references } => {
             crypto::init_engine(engine)?;
-            let bytes = read(&file)?;
-            let doc = xml::parse_bytes(&bytes, &Limits::default()).with_context(|| file.display().to_string())?;
+            let bytes = read(&file, max)?;
+            let doc = parse(&bytes, &file, max)?;
             let keys = match trusted {
                 Some(path) => KeySelection::Trusted(vec![Certificate::load(&path)?]),
                 None => KeySelection::KeyInfo,
             };
             let validity = if check_validity { Validity::Now } else { Validity::Skip };
-            let options = VerifyOptions { keys, validity, digest_only };
+            let limits = VerifyLimits { max_signatures, max_references, ..VerifyLimits::default() };
+            let options = VerifyOptions { keys, validity, digest_only, limits };
+            let mut out = stdout.lock();
             let reports = match dsig::verify_document(&doc, &options) {
                 Ok(reports) => reports,
                 Err(e) => {
-                    println!("FAIL - {e}");
+                    writeln!(out, "FAIL - {e}")?;
+                    out.flush()?;
                     std::process::exit(1);
                 }
             };
@@ -228,8 +283,16 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
                     if report.reference_ids.is_empty() { "-".to_string() } else { report.reference_ids.join(",") };
                 match report.outcome {
                     Ok(verified) => {
-                        let elements: Vec<String> = verified.references.iter().map(|&(_, e)| doc.describe(e)).collect();
-                        println!("OK {ids} {}", elements.join(","));
+                        let elements: Vec<String> =
+                            verified.references.iter().map(|r| doc.describe(r.element)).collect();
+                        writeln!(out, "OK {ids} {}", elements.join(","))?;
+                        for r in verified.references.iter().filter(|r| r.variant == TransformVariant::CrKept) {
+                            eprintln!(
+                                "note: reference '#{}': digest matches with carriage returns kept as &#xD; in the \
+                                 SMEV transform, not the method guide's rule",
+                                r.id
+                            );
+                        }
                         if let Some(cert) = verified.certificate.filter(|_| !check_validity) {
                             if let Err(e) = cert.check_validity_now() {
                                 eprintln!("note: signature {ids}: {e} (pass --check-validity to fail on this)");
@@ -238,10 +301,11 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
                     }
                     Err(e) => {
                         all_ok = false;
-                        println!("FAIL {ids} {e}");
+                        writeln!(out, "FAIL {ids} {e}")?;
                     }
                 }
             }
+            out.flush()?;
             if !all_ok {
                 std::process::exit(1);
             }
@@ -253,12 +317,14 @@ fn dsig(cmd: DsigCommand, engine: &EngineConfig) -> Result<()> {
                 None => KeySource::PemFile(PathBuf::from(&key)),
             };
             let signer = Signer::new(PrivateKey::load(&source)?, Certificate::load(&cert)?)?;
-            let bytes = read(&file)?;
+            let bytes = read(&file, max)?;
             let text = std::str::from_utf8(&bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
             let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
             let placement = if enveloped { Placement::Enveloped } else { Placement::CallerSignature };
             let signed = signer.sign(text, &id, placement).with_context(|| file.display().to_string())?;
-            stdout.lock().write_all(signed.as_bytes())?;
+            let mut out = stdout.lock();
+            out.write_all(signed.as_bytes())?;
+            out.flush()?;
         }
     }
     Ok(())

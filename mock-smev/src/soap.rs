@@ -257,7 +257,10 @@ impl Emulator {
             keys: KeySelection::Trusted(trusted),
             validity: if self.config.check_certificate_validity { Validity::Now } else { Validity::Skip },
             digest_only: false,
+            ..VerifyOptions::default()
         };
+        // A message with more signatures than the verifier's limit is refused before any is checked.
+        edugate::dsig::find_signatures(doc, &options.limits).map_err(|e| dsig_fault(&e))?;
         let verified = match verify_signature(doc, signature, &options) {
             Ok(v) => v,
             Err(e) if !self.config.require_signatures && !matches!(e, DsigError::CertificateNotTrusted { .. }) => {

@@ -28,6 +28,27 @@ pub enum DsigError {
         /// Where it was found: `SignatureMethod`, `DigestMethod`, `CanonicalizationMethod` or `Transform`.
         context: &'static str,
     },
+    /// The document holds more `ds:Signature` elements than the verifier's limit: refused before any is checked,
+    /// since each costs a signature check and digests.
+    #[error("more than {limit} ds:Signature elements in one document")]
+    TooManySignatures {
+        /// The limit (`VerifyLimits::max_signatures`).
+        limit: usize,
+    },
+    /// A signature has more `ds:Reference` elements than the verifier's limit (SMEV uses one): each could make the
+    /// verifier digest the whole document.
+    #[error("more than {limit} ds:Reference elements in one signature")]
+    TooManyReferences {
+        /// The limit (`VerifyLimits::max_references`).
+        limit: usize,
+    },
+    /// An InclusiveNamespaces PrefixList names more prefixes than the verifier's limit: each is looked up on every
+    /// element canonicalized.
+    #[error("more than {limit} prefixes in an InclusiveNamespaces PrefixList")]
+    TooManyInclusivePrefixes {
+        /// The limit (`VerifyLimits::max_inclusive_prefixes`).
+        limit: usize,
+    },
     /// A Reference URI that is not a same-document `#Id` reference.
     #[error("unsupported Reference URI '{0}' (only '#Id' references are accepted)")]
     UnsupportedReference(String),

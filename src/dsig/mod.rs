@@ -10,12 +10,14 @@ mod model;
 mod sign;
 mod verify;
 
+pub use crate::xml::TransformVariant;
 pub use error::DsigError;
 pub use model::{Reference, SignatureModel, Transform};
 pub use sign::{Placement, Signer};
 pub(crate) use verify::resolve_id;
 pub use verify::{
-    verify_document, verify_signature, KeySelection, SignatureReport, Validity, VerifiedSignature, VerifyOptions,
+    find_signatures, verify_document, verify_signature, KeySelection, SignatureReport, Validity, VerifiedReference,
+    VerifiedSignature, VerifyLimits, VerifyOptions,
 };
 
 /// The XMLDSig namespace.

@@ -2,7 +2,7 @@
 //! outside it is refused rather than guessed at.
 #![forbid(unsafe_code)]
 
-use super::{DsigError, DSIG_NS, ENVELOPED_SIGNATURE, EXC_C14N, SMEV_TRANSFORM};
+use super::{DsigError, VerifyLimits, DSIG_NS, ENVELOPED_SIGNATURE, EXC_C14N, SMEV_TRANSFORM};
 use crate::crypto::GostAlg;
 use crate::xml::{Document, NodeId};
 use base64::Engine as _;
@@ -80,12 +80,17 @@ pub(crate) fn decode_base64(text: &str, field: &'static str) -> Result<Vec<u8>, 
     base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| DsigError::Base64 { field })
 }
 
-fn inclusive_prefixes(doc: &Document<'_>, method: NodeId) -> Result<Vec<String>, DsigError> {
+fn inclusive_prefixes(doc: &Document<'_>, method: NodeId, limits: &VerifyLimits) -> Result<Vec<String>, DsigError> {
     let mut out = Vec::new();
     for child in doc.child_elements(method) {
         if doc.is(child, EXC_C14N, "InclusiveNamespaces") {
             let list = doc.attr(child, "PrefixList").unwrap_or("");
-            out.extend(list.split_whitespace().map(String::from));
+            for prefix in list.split_whitespace() {
+                if out.len() >= limits.max_inclusive_prefixes {
+                    return Err(DsigError::TooManyInclusivePrefixes { limit: limits.max_inclusive_prefixes });
+                }
+                out.push(prefix.to_string());
+            }
         } else {
             return Err(DsigError::Malformed(format!("unexpected {} in a c14n method", doc.describe(child))));
         }
@@ -93,14 +98,14 @@ fn inclusive_prefixes(doc: &Document<'_>, method: NodeId) -> Result<Vec<String>,
     Ok(out)
 }
 
-fn transforms(doc: &Document<'_>, list: NodeId) -> Result<Vec<Transform>, DsigError> {
+fn transforms(doc: &Document<'_>, list: NodeId, limits: &VerifyLimits) -> Result<Vec<Transform>, DsigError> {
     let mut out = Vec::new();
     for t in ds_children(doc, list) {
         expect_ds(doc, t, "Transform")?;
         let uri = algorithm(doc, t)?;
         out.push(match uri {
             ENVELOPED_SIGNATURE => Transform::Enveloped,
-            EXC_C14N => Transform::ExcC14n { inclusive_prefixes: inclusive_prefixes(doc, t)? },
+            EXC_C14N => Transform::ExcC14n { inclusive_prefixes: inclusive_prefixes(doc, t, limits)? },
             SMEV_TRANSFORM => Transform::Smev,
             other => return Err(DsigError::UnknownAlgorithm { uri: other.to_string(), context: "Transform" }),
         });
@@ -120,7 +125,7 @@ fn transforms(doc: &Document<'_>, list: NodeId) -> Result<Vec<Transform>, DsigEr
     Ok(out)
 }
 
-fn reference(doc: &Document<'_>, r: NodeId) -> Result<Reference, DsigError> {
+fn reference(doc: &Document<'_>, r: NodeId, limits: &VerifyLimits) -> Result<Reference, DsigError> {
     let uri = doc.attr(r, "URI").ok_or_else(|| DsigError::Malformed("ds:Reference has no URI".into()))?;
     let id = uri
         .strip_prefix('#')
@@ -132,7 +137,7 @@ fn reference(doc: &Document<'_>, r: NodeId) -> Result<Reference, DsigError> {
     let chain = match next {
         Some(t) if doc.is(t, DSIG_NS, "Transforms") => {
             next = kids.next();
-            transforms(doc, t)?
+            transforms(doc, t, limits)?
         }
         _ => return Err(DsigError::Malformed(format!("ds:Reference to '#{id}' has no Transforms"))),
     };
@@ -151,8 +156,18 @@ fn reference(doc: &Document<'_>, r: NodeId) -> Result<Reference, DsigError> {
 }
 
 impl SignatureModel {
-    /// Reads the `ds:Signature` element `signature`.
+    /// Reads the `ds:Signature` element `signature`, within the default [`VerifyLimits`].
     pub fn read(doc: &Document<'_>, signature: NodeId) -> Result<SignatureModel, DsigError> {
+        Self::read_bounded(doc, signature, &VerifyLimits::default())
+    }
+
+    /// Reads the `ds:Signature` element `signature`, refusing more references or inclusive prefixes than `limits`
+    /// allow as soon as the one too many is met.
+    pub fn read_bounded(
+        doc: &Document<'_>,
+        signature: NodeId,
+        limits: &VerifyLimits,
+    ) -> Result<SignatureModel, DsigError> {
         expect_ds(doc, signature, "Signature")?;
         let mut kids = ds_children(doc, signature);
         let signed_info = kids.next().ok_or_else(|| DsigError::Malformed("ds:Signature is empty".into()))?;
@@ -175,7 +190,7 @@ impl SignatureModel {
         if uri != EXC_C14N {
             return Err(DsigError::UnknownAlgorithm { uri: uri.to_string(), context: "CanonicalizationMethod" });
         }
-        let c14n_prefixes = inclusive_prefixes(doc, c14n)?;
+        let c14n_prefixes = inclusive_prefixes(doc, c14n, limits)?;
         let method = parts.next().ok_or_else(|| DsigError::Malformed("ds:SignedInfo has no SignatureMethod".into()))?;
         expect_ds(doc, method, "SignatureMethod")?;
         let uri = algorithm(doc, method)?;
@@ -184,7 +199,10 @@ impl SignatureModel {
         let mut references = Vec::new();
         for r in parts {
             expect_ds(doc, r, "Reference")?;
-            references.push(reference(doc, r)?);
+            if references.len() >= limits.max_references {
+                return Err(DsigError::TooManyReferences { limit: limits.max_references });
+            }
+            references.push(reference(doc, r, limits)?);
         }
         if references.is_empty() {
             return Err(DsigError::Malformed("ds:SignedInfo has no Reference".into()));

@@ -1,11 +1,13 @@
-//! Verification: every reference digested and compared, then SignedInfo's signature checked, and a report of which
-//! element each signature covers.
+//! Verification, with work bounded by the input: the number of signatures and of references is limited, each
+//! signature's key and SignatureValue are checked before any reference is digested (an untrusted or forged signature
+//! costs one signature check, not a digest per reference), and Ids resolve through an index built once per
+//! document. The report says which element each signature covers.
 #![forbid(unsafe_code)]
 
 use super::model::{SignatureModel, Transform};
 use super::{DsigError, DSIG_NS};
 use crate::crypto::{Certificate, Digester, GostAlg};
-use crate::xml::{self, C14nOptions, C14nWriter, CanonicalSink, Document, NodeId, SmevTransform};
+use crate::xml::{self, C14nOptions, C14nWriter, Document, IdMatch, NodeId, SmevTransform, TransformVariant};
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::sync::{Mutex, OnceLock};
@@ -34,6 +36,25 @@ pub enum Validity {
     Skip,
 }
 
+/// Bounds on the work one document may ask of the verifier. SMEV messages carry a handful of signatures with one
+/// reference each; without bounds a message of many signatures or references costs work out of proportion to its
+/// size (every reference may digest the whole document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyLimits {
+    /// Most `ds:Signature` elements in one document (SMEV's, the sender's and a personal signature make three).
+    pub max_signatures: usize,
+    /// Most `ds:Reference` elements in one signature (SMEV uses one).
+    pub max_references: usize,
+    /// Most prefixes in one InclusiveNamespaces PrefixList (each is looked up on every element canonicalized).
+    pub max_inclusive_prefixes: usize,
+}
+
+impl Default for VerifyLimits {
+    fn default() -> Self {
+        VerifyLimits { max_signatures: 8, max_references: 4, max_inclusive_prefixes: 16 }
+    }
+}
+
 /// How to verify.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
@@ -43,6 +64,23 @@ pub struct VerifyOptions {
     pub validity: Validity,
     /// Check the references' digests only, not the signature value (for messages whose SignedInfo was re-indented).
     pub digest_only: bool,
+    /// Bounds on signatures and references.
+    pub limits: VerifyLimits,
+}
+
+/// One reference of a signature that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedReference {
+    /// The referenced Id.
+    pub id: String,
+    /// The one element it resolved to.
+    pub element: NodeId,
+    /// Which text rule of the SMEV transform the digest matched (always `Reference` without the SMEV transform):
+    /// the field has both, and an operator may want to know which a sender uses.
+    pub variant: TransformVariant,
+    /// Bytes fed to the digest for this reference (all variants tried), so that callers and tests can see the
+    /// work verification did.
+    pub digested_bytes: u64,
 }
 
 /// A signature that verified.
@@ -50,8 +88,8 @@ pub struct VerifyOptions {
 pub struct VerifiedSignature {
     /// The `ds:Signature` element.
     pub signature: NodeId,
-    /// Each reference's Id and the one element it resolved to.
-    pub references: Vec<(String, NodeId)>,
+    /// Each reference, with the one element it resolved to.
+    pub references: Vec<VerifiedReference>,
     /// The certificate that checked the signature (`None` with `digest_only`).
     pub certificate: Option<Certificate>,
     /// The signature algorithm.
@@ -61,12 +99,12 @@ pub struct VerifiedSignature {
 impl VerifiedSignature {
     /// The element the (first) reference covers: the one a caller must be processing.
     pub fn signed_element(&self) -> NodeId {
-        self.references[0].1
+        self.references[0].element
     }
 
     /// Whether this signature covers `element` itself (not merely an ancestor or descendant of it).
     pub fn covers(&self, element: NodeId) -> bool {
-        self.references.iter().any(|&(_, e)| e == element)
+        self.references.iter().any(|r| r.element == element)
     }
 }
 
@@ -81,52 +119,73 @@ pub struct SignatureReport {
     pub outcome: Result<VerifiedSignature, DsigError>,
 }
 
-/// Verifies every `ds:Signature` in the document. Fails only when there is none.
-pub fn verify_document(doc: &Document<'_>, options: &VerifyOptions) -> Result<Vec<SignatureReport>, DsigError> {
-    let signatures: Vec<NodeId> = doc.elements().filter(|&e| doc.is(e, DSIG_NS, "Signature")).collect();
+/// Every `ds:Signature` of the document, refused as a whole when there are more than `limits` allow (before any is
+/// read) or none.
+pub fn find_signatures(doc: &Document<'_>, limits: &VerifyLimits) -> Result<Vec<NodeId>, DsigError> {
+    let mut signatures = Vec::new();
+    for e in doc.elements().filter(|&e| doc.is(e, DSIG_NS, "Signature")) {
+        if signatures.len() >= limits.max_signatures {
+            return Err(DsigError::TooManySignatures { limit: limits.max_signatures });
+        }
+        signatures.push(e);
+    }
     if signatures.is_empty() {
         return Err(DsigError::NoSignature);
     }
+    Ok(signatures)
+}
+
+/// Verifies every `ds:Signature` in the document. Fails only when there is none or more than the limit allows.
+pub fn verify_document(doc: &Document<'_>, options: &VerifyOptions) -> Result<Vec<SignatureReport>, DsigError> {
+    let signatures = find_signatures(doc, &options.limits)?;
     Ok(signatures
         .into_iter()
         .map(|signature| SignatureReport {
             signature,
-            reference_ids: reference_ids(doc, signature),
+            reference_ids: reference_ids(doc, signature, &options.limits),
             outcome: verify_signature(doc, signature, options),
         })
         .collect())
 }
 
-/// The `URI`s of a signature's references without the `#`, read leniently, for reporting.
-fn reference_ids(doc: &Document<'_>, signature: NodeId) -> Vec<String> {
+/// The `URI`s of a signature's references without the `#`, read leniently, for reporting (no more than the
+/// reference limit allows, plus one to show it was exceeded).
+fn reference_ids(doc: &Document<'_>, signature: NodeId, limits: &VerifyLimits) -> Vec<String> {
     let Some(signed_info) = doc.child(signature, DSIG_NS, "SignedInfo") else { return Vec::new() };
     doc.child_elements(signed_info)
         .filter(|&r| doc.is(r, DSIG_NS, "Reference"))
         .filter_map(|r| doc.attr(r, "URI"))
+        .take(limits.max_references.saturating_add(1))
         .map(|uri| uri.trim_start_matches('#').to_string())
         .collect()
 }
 
-/// Verifies one `ds:Signature`.
+/// Verifies one `ds:Signature`: reads it (refusing more references than the limit), checks the certificate
+/// (selection, trust, validity, algorithm) and SignatureValue over the canonical SignedInfo, and only then digests
+/// the references.
 pub fn verify_signature(
     doc: &Document<'_>,
     signature: NodeId,
     options: &VerifyOptions,
 ) -> Result<VerifiedSignature, DsigError> {
-    let model = SignatureModel::read(doc, signature)?;
+    let model = SignatureModel::read_bounded(doc, signature, &options.limits)?;
+    let certificate = if options.digest_only { None } else { Some(check_signature_value(doc, &model, options)?) };
     let mut references = Vec::with_capacity(model.references.len());
     for reference in &model.references {
         let element = resolve_id(doc, &reference.id)?;
-        let digest = digest_element(doc, element, &reference.transforms, reference.digest_alg, Some(signature))?;
-        if digest != reference.digest_value {
-            return Err(DsigError::DigestMismatch(reference.id.clone()));
-        }
-        references.push((reference.id.clone(), element));
+        let (variant, digested_bytes) = match_digest(doc, element, reference, signature)?;
+        references.push(VerifiedReference { id: reference.id.clone(), element, variant, digested_bytes });
     }
-    if options.digest_only {
-        return Ok(VerifiedSignature { signature, references, certificate: None, alg: model.alg });
-    }
-    let certificate = select_certificate(&model, &options.keys)?;
+    Ok(VerifiedSignature { signature, references, certificate, alg: model.alg })
+}
+
+/// Selects and checks the certificate, then SignatureValue over the exclusive c14n of SignedInfo.
+fn check_signature_value(
+    doc: &Document<'_>,
+    model: &SignatureModel,
+    options: &VerifyOptions,
+) -> Result<Certificate, DsigError> {
+    let certificate = select_certificate(model, &options.keys)?;
     match options.validity {
         Validity::Now => certificate.check_validity_now().map_err(DsigError::CertificateValidity)?,
         Validity::At(t) => certificate.check_validity_at(t).map_err(DsigError::CertificateValidity)?,
@@ -136,12 +195,48 @@ pub fn verify_signature(
     if key_alg != model.alg {
         return Err(DsigError::AlgorithmMismatch { method: alg_name(model.alg), key: alg_name(key_alg) });
     }
-    let options = C14nOptions { inclusive_prefixes: model.c14n_prefixes.clone(), exclude: None };
-    let signed_info = xml::exc_c14n(doc, model.signed_info, &options);
+    let c14n = C14nOptions { inclusive_prefixes: model.c14n_prefixes.clone(), exclude: None };
+    let signed_info = xml::exc_c14n(doc, model.signed_info, &c14n);
     if !certificate.verify(&signed_info, &model.signature_value)? {
         return Err(DsigError::SignatureInvalid);
     }
-    Ok(VerifiedSignature { signature, references, certificate: Some(certificate), alg: model.alg })
+    Ok(certificate)
+}
+
+/// Digests a reference's element and compares: first with the reference text rule of the SMEV transform, then,
+/// only when the text held something the rules treat differently, with the carriage return kept. Returns the rule
+/// that matched and the bytes digested.
+fn match_digest(
+    doc: &Document<'_>,
+    element: NodeId,
+    reference: &super::model::Reference,
+    signature: NodeId,
+) -> Result<(TransformVariant, u64), DsigError> {
+    let first = digest_variant(
+        doc,
+        element,
+        &reference.transforms,
+        reference.digest_alg,
+        Some(signature),
+        TransformVariant::Reference,
+    )?;
+    if first.digest == reference.digest_value {
+        return Ok((TransformVariant::Reference, first.bytes));
+    }
+    if first.diverged {
+        let second = digest_variant(
+            doc,
+            element,
+            &reference.transforms,
+            reference.digest_alg,
+            Some(signature),
+            TransformVariant::CrKept,
+        )?;
+        if second.digest == reference.digest_value {
+            return Ok((TransformVariant::CrKept, first.bytes + second.bytes));
+        }
+    }
+    Err(DsigError::DigestMismatch(reference.id.clone()))
 }
 
 fn alg_name(alg: GostAlg) -> &'static str {
@@ -152,15 +247,13 @@ fn alg_name(alg: GostAlg) -> &'static str {
 }
 
 /// The one element carrying `Id="id"`: none or several is an error, since a verifier that picked one of several
-/// could be shown a different element than the one processed.
+/// could be shown a different element than the one processed. Through the document's Id index.
 pub(crate) fn resolve_id(doc: &Document<'_>, id: &str) -> Result<NodeId, DsigError> {
-    let mut found = doc.elements_with_id(id);
-    let first = found.next().ok_or_else(|| DsigError::IdNotFound(id.to_string()))?;
-    let more = found.count();
-    if more > 0 {
-        return Err(DsigError::DuplicateId { id: id.to_string(), count: more + 1 });
+    match doc.element_with_id(id) {
+        IdMatch::One(element) => Ok(element),
+        IdMatch::None => Err(DsigError::IdNotFound(id.to_string())),
+        IdMatch::Many(count) => Err(DsigError::DuplicateId { id: id.to_string(), count }),
     }
-    Ok(first)
 }
 
 /// Certificates decoded from KeyInfo, by their DER. SMEV and each information system sign every message with the
@@ -183,20 +276,18 @@ fn decode_certificate(der: &[u8]) -> Result<Certificate, DsigError> {
 }
 
 fn select_certificate(model: &SignatureModel, keys: &KeySelection) -> Result<Certificate, DsigError> {
-    let embedded = match &model.certificate_der {
-        Some(der) => Some(decode_certificate(der)?),
-        None => None,
-    };
-    match (keys, embedded) {
-        (KeySelection::KeyInfo, Some(cert)) => Ok(cert),
+    match (keys, &model.certificate_der) {
+        (KeySelection::KeyInfo, Some(der)) => decode_certificate(der),
         (KeySelection::KeyInfo, None) => Err(DsigError::NoCertificate),
-        (KeySelection::Trusted(trusted), Some(cert)) => {
-            let der = cert.to_der();
-            match trusted.iter().find(|t| t.to_der() == der) {
-                Some(t) => Ok(t.clone()),
-                None => Err(DsigError::CertificateNotTrusted { subject: cert.subject() }),
+        // Trust is decided on the DER as sent, before anything of it is decoded or cached: an untrusted
+        // certificate is decoded once, uncached, only to name it in the error.
+        (KeySelection::Trusted(trusted), Some(der)) => match trusted.iter().find(|t| t.to_der() == *der) {
+            Some(t) => Ok(t.clone()),
+            None => {
+                let subject = Certificate::from_der(der).map_or_else(|_| "unreadable".to_string(), |c| c.subject());
+                Err(DsigError::CertificateNotTrusted { subject })
             }
-        }
+        },
         (KeySelection::Trusted(trusted), None) => match trusted.as_slice() {
             [only] => Ok(only.clone()),
             _ => Err(DsigError::NoCertificate),
@@ -204,7 +295,18 @@ fn select_certificate(model: &SignatureModel, keys: &KeySelection) -> Result<Cer
     }
 }
 
-/// Digests an element through a transform chain, streaming the canonical output into the hash.
+/// A digest and what computing it showed.
+struct Digested {
+    /// The digest.
+    digest: Vec<u8>,
+    /// Bytes fed to the hash.
+    bytes: u64,
+    /// Whether the other text rule of the SMEV transform would have fed it different bytes.
+    diverged: bool,
+}
+
+/// Digests an element through a transform chain, streaming the canonical output into the hash, with the reference
+/// text rule of the SMEV transform (what edugate signs with).
 pub(crate) fn digest_element(
     doc: &Document<'_>,
     element: NodeId,
@@ -212,6 +314,17 @@ pub(crate) fn digest_element(
     alg: GostAlg,
     signature: Option<NodeId>,
 ) -> Result<Vec<u8>, DsigError> {
+    Ok(digest_variant(doc, element, transforms, alg, signature, TransformVariant::Reference)?.digest)
+}
+
+fn digest_variant(
+    doc: &Document<'_>,
+    element: NodeId,
+    transforms: &[Transform],
+    alg: GostAlg,
+    signature: Option<NodeId>,
+    variant: TransformVariant,
+) -> Result<Digested, DsigError> {
     let mut options = C14nOptions::default();
     let mut smev = false;
     for t in transforms {
@@ -221,45 +334,37 @@ pub(crate) fn digest_element(
             Transform::Smev => smev = true,
         }
     }
-    let out = BufWriter::with_capacity(16 * 1024, Digester::new(alg)?);
-    let out = if smev {
-        run(doc, element, &options, SmevTransform::new(out))?
+    let out = BufWriter::with_capacity(16 * 1024, Counting { inner: Digester::new(alg)?, bytes: 0 });
+    let (out, diverged) = if smev {
+        let mut sink = SmevTransform::with_variant(out, variant);
+        xml::canonicalize(doc, element, &options, &mut sink)?;
+        let diverged = sink.variants_diverged();
+        (sink.into_inner(), diverged)
     } else {
-        run(doc, element, &options, C14nWriter::new(out))?
+        let mut sink = C14nWriter::new(out);
+        xml::canonicalize(doc, element, &options, &mut sink)?;
+        (sink.into_inner(), false)
     };
-    let digester = out.into_inner().map_err(|e| DsigError::Canon(e.into_error().into()))?;
-    Ok(digester.finish()?)
+    let counting = out.into_inner().map_err(|e| DsigError::Canon(e.into_error().into()))?;
+    Ok(Digested { bytes: counting.bytes, digest: counting.inner.finish()?, diverged })
 }
 
-/// Runs canonicalization into a sink that wraps a buffered digester and hands the buffer back.
-fn run<S: CanonicalSink + IntoInner>(
-    doc: &Document<'_>,
-    element: NodeId,
-    options: &C14nOptions,
-    mut sink: S,
-) -> Result<S::Inner, DsigError> {
-    xml::canonicalize(doc, element, options, &mut sink)?;
-    let mut inner = sink.into_inner_writer();
-    inner.flush().map_err(|e| DsigError::Canon(e.into()))?;
-    Ok(inner)
+/// A writer that counts the bytes passed to the one it wraps.
+struct Counting<W> {
+    /// The wrapped writer.
+    inner: W,
+    /// Bytes written so far.
+    bytes: u64,
 }
 
-/// Sinks that own a writer and give it back.
-trait IntoInner {
-    type Inner: Write;
-    fn into_inner_writer(self) -> Self::Inner;
-}
-
-impl<W: Write> IntoInner for SmevTransform<W> {
-    type Inner = W;
-    fn into_inner_writer(self) -> W {
-        self.into_inner()
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
     }
-}
 
-impl<W: Write> IntoInner for C14nWriter<W> {
-    type Inner = W;
-    fn into_inner_writer(self) -> W {
-        self.into_inner()
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }

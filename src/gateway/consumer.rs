@@ -8,7 +8,7 @@
 
 use super::jobs::{self, SendJob};
 use super::runtime::Shared;
-use super::verify::verify_response;
+use super::verify::verify_response_in;
 use crate::services::enrollment;
 use crate::smev::{build, format_datetime, ResponseBody, SendRequest};
 use std::path::{Path, PathBuf};
@@ -136,7 +136,15 @@ async fn take(
     let smev_id = response.metadata.message_id.clone().unwrap_or_else(|| response.response.message_id.to_string());
     let now = shared.clock.now();
     let started = std::time::Instant::now();
-    let trusted = verify_response(&received.envelope, response, shared.smev_cert.as_ref(), &shared.senders.responses);
+    let trusted = verify_response_in(
+        &shared.verify_pool,
+        &received.envelope,
+        response,
+        shared.smev_cert.as_ref(),
+        shared.senders.responses.clone(),
+        shared.config.provider.verify_limits(),
+    )
+    .await;
     shared.metrics.verified(trusted.is_ok(), started.elapsed());
     // The label is fixed, never read from the response: `response` once verified, `unverified` otherwise.
     let kind = if trusted.is_ok() { "response" } else { crate::metrics::UNVERIFIED };

@@ -15,7 +15,7 @@
 use super::handlers::{self, Handled, HandlerInput};
 use super::jobs::{self, AckJob, SendJob};
 use super::runtime::Shared;
-use super::verify::{verify_delivered, SenderTrust};
+use super::verify::{verify_delivered_in, SenderTrust};
 use crate::outbox::{FailureKind, ItemState};
 use crate::smev::client::{ClientError, Received};
 use crate::smev::parse::ReceivedRequest;
@@ -335,7 +335,15 @@ async fn answer(
         }
         None => {
             let started = std::time::Instant::now();
-            let verified = verify_delivered(&received.envelope, request, shared.smev_cert.as_ref(), &provided.senders);
+            let verified = verify_delivered_in(
+                &shared.verify_pool,
+                &received.envelope,
+                request,
+                shared.smev_cert.as_ref(),
+                provided.senders.clone(),
+                shared.config.provider.verify_limits(),
+            )
+            .await;
             shared.metrics.verified(verified.is_ok(), started.elapsed());
             let handled = match &verified {
                 Ok(()) => {

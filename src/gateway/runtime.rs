@@ -40,6 +40,8 @@ pub struct Shared {
     /// Whose signatures over the data of each provided kind (in the order of `provider.kinds`) and of responses
     /// are trusted.
     pub senders: Senders,
+    /// Where delivered messages are verified: off the async threads, `provider.verify_concurrency` at once.
+    pub verify_pool: super::verify::VerifyPool,
     /// Circuit breakers per destination.
     pub breakers: Breakers,
     /// The school system the services ask.
@@ -278,6 +280,7 @@ impl Gateway {
         let client = client.with_sign_observer(Arc::new(move |_ok, took| observed.signed(took)));
         let paused = crate::ops::PauseSet::new();
         let audit = crate::ops::AuditLog::in_store(&config.store.path);
+        let verify_pool = super::verify::VerifyPool::new(config.provider.verify_concurrency);
         let shared = Shared {
             config,
             client,
@@ -286,6 +289,7 @@ impl Gateway {
             clock,
             smev_cert: trust.smev_cert,
             senders: trust.senders,
+            verify_pool,
             breakers,
             school,
             instance,

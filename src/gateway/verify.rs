@@ -2,13 +2,102 @@
 //! configured), the sender's signature over `SenderProvidedRequestData` by a certificate the kind of data trusts
 //! ([`SenderTrust`]), and that the data the handler will read is exactly the element the sender signed (the defense
 //! against signature wrapping).
+//!
+//! Verification is CPU work proportional to the message: the async entry points run it on the blocking pool under a
+//! [`VerifyPool`] semaphore, so a large message never stalls the async threads (and `/healthz` with them), and no
+//! more verifications run at once than the pool allows.
 #![forbid(unsafe_code)]
 
 use crate::config::SenderTrustConfig;
 use crate::crypto::{Certificate, CryptoError, TrustAnchors};
-use crate::dsig::{verify_signature, KeySelection, SignatureModel, Validity, VerifyOptions, DSIG_NS};
+use crate::dsig::{
+    find_signatures, verify_signature, DsigError, KeySelection, SignatureModel, Validity, VerifyLimits, VerifyOptions,
+};
 use crate::smev::parse::{ReceivedRequest, ReceivedResponse};
 use crate::xml::{self, Limits, NodeId};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Runs verifications on tokio's blocking threads, at most a configured number at once. Cloning shares the bound.
+#[derive(Debug, Clone)]
+pub struct VerifyPool {
+    /// One permit per verification allowed to run at once.
+    permits: Arc<Semaphore>,
+}
+
+impl VerifyPool {
+    /// A pool running at most `max` verifications at once (at least one).
+    pub fn new(max: usize) -> VerifyPool {
+        VerifyPool { permits: Arc::new(Semaphore::new(max.max(1))) }
+    }
+
+    /// A pool as wide as the machine has cores: verification is pure CPU work.
+    pub fn per_core() -> VerifyPool {
+        VerifyPool::new(default_concurrency())
+    }
+
+    /// Runs `work` on a blocking thread once a permit is free. The permit goes with the work, so a caller that
+    /// stops waiting does not free it before the work ends.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, PoolError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|_| PoolError::Closed)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| PoolError::Failed(e.to_string()))
+    }
+}
+
+/// The number of cores, the default bound of a [`VerifyPool`].
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Why work given to a [`VerifyPool`] did not complete.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PoolError {
+    /// The pool was closed.
+    #[error("the verification pool is closed")]
+    Closed,
+    /// The work panicked or the runtime is shutting down.
+    #[error("verification did not complete: {0}")]
+    Failed(String),
+}
+
+/// [`verify_delivered`] on `pool`.
+pub async fn verify_delivered_in(
+    pool: &VerifyPool,
+    envelope: &str,
+    received: &ReceivedRequest,
+    smev_cert: Option<&Certificate>,
+    senders: Arc<SenderTrust>,
+    limits: VerifyLimits,
+) -> Result<(), Untrusted> {
+    let (envelope, cert) = (envelope.to_string(), smev_cert.cloned());
+    let nodes = (received.request_node, received.data_node);
+    let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
+    pool.run(work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
+}
+
+/// [`verify_response`] on `pool`.
+pub async fn verify_response_in(
+    pool: &VerifyPool,
+    envelope: &str,
+    received: &ReceivedResponse,
+    smev_cert: Option<&Certificate>,
+    senders: Arc<SenderTrust>,
+    limits: VerifyLimits,
+) -> Result<(), Untrusted> {
+    let (envelope, cert) = (envelope.to_string(), smev_cert.cloned());
+    let nodes = (received.response_node, received.data_node);
+    let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
+    pool.run(work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
+}
 
 /// Why a delivered request is not trusted. Such a request is never processed, but it is still answered
 /// (`ACCESS_DENIED`) and acknowledged, or SMEV would deliver it again for weeks.
@@ -23,6 +112,9 @@ pub enum Untrusted {
     /// The envelope cannot be read again.
     #[error("unreadable envelope: {0}")]
     Unreadable(String),
+    /// The envelope asks more verification work than the limits allow (too many signatures or references).
+    #[error("over the verification limits: {0}")]
+    OverLimits(String),
 }
 
 /// Whose signature over a message's data is trusted: the registered certificates of the senders allowed (matched
@@ -78,7 +170,7 @@ pub fn verify_delivered(
     smev_cert: Option<&Certificate>,
     senders: &SenderTrust,
 ) -> Result<(), Untrusted> {
-    verify_nodes(envelope, (received.request_node, received.data_node), smev_cert, senders)
+    verify_nodes(envelope, (received.request_node, received.data_node), smev_cert, senders, &VerifyLimits::default())
 }
 
 /// Verifies a delivered response's two signatures and their targets, the sender's against `senders`.
@@ -88,7 +180,7 @@ pub fn verify_response(
     smev_cert: Option<&Certificate>,
     senders: &SenderTrust,
 ) -> Result<(), Untrusted> {
-    verify_nodes(envelope, (received.response_node, received.data_node), smev_cert, senders)
+    verify_nodes(envelope, (received.response_node, received.data_node), smev_cert, senders, &VerifyLimits::default())
 }
 
 /// SMEV's signature must cover `outer` (`Request` or `Response`) and the sender's must cover `data`.
@@ -97,18 +189,24 @@ fn verify_nodes(
     (outer, data): (NodeId, NodeId),
     smev_cert: Option<&Certificate>,
     senders: &SenderTrust,
+    limits: &VerifyLimits,
 ) -> Result<(), Untrusted> {
     let doc = xml::parse(envelope, &Limits::default()).map_err(|e| Untrusted::Unreadable(e.to_string()))?;
+    let signatures = match find_signatures(&doc, limits) {
+        Ok(signatures) => signatures,
+        Err(DsigError::NoSignature) => Vec::new(),
+        Err(e) => return Err(Untrusted::OverLimits(e.to_string())),
+    };
     // Each signature is verified once, with the certificate that applies to what it covers: SMEV's own (when
     // configured) for SMEV's signature, a trusted sender's for the sender's.
     let smev_keys = match smev_cert {
         Some(cert) => KeySelection::Trusted(vec![cert.clone()]),
         None => KeySelection::KeyInfo,
     };
-    let smev_options = VerifyOptions { keys: smev_keys, validity: Validity::Now, digest_only: false };
+    let smev_options = VerifyOptions { keys: smev_keys, validity: Validity::Now, digest_only: false, limits: *limits };
     let (mut smev_ok, mut sender_ok) = (None, None);
-    for signature in doc.elements().filter(|&e| doc.is(e, DSIG_NS, "Signature")) {
-        let model = SignatureModel::read(&doc, signature).ok();
+    for signature in signatures {
+        let model = SignatureModel::read_bounded(&doc, signature, limits).ok();
         let target =
             model.as_ref().and_then(|m| m.references.first()).and_then(|r| crate::dsig::resolve_id(&doc, &r.id).ok());
         if target == Some(outer) && smev_ok.is_none() {
@@ -116,7 +214,11 @@ fn verify_nodes(
         } else if target == Some(data) && sender_ok.is_none() {
             let der = model.as_ref().and_then(|m| m.certificate_der.as_deref());
             sender_ok = Some(senders.check(der).and_then(|cert| {
-                let options = VerifyOptions { keys: KeySelection::Trusted(vec![cert]), ..VerifyOptions::default() };
+                let options = VerifyOptions {
+                    keys: KeySelection::Trusted(vec![cert]),
+                    limits: *limits,
+                    ..VerifyOptions::default()
+                };
                 verify_signature(&doc, signature, &options).map(|_| ()).map_err(|e| e.to_string())
             }));
         }

@@ -118,9 +118,27 @@ pub fn checked_content(content: &str) -> Result<&str, SmevError> {
             reason: "the content's root element must be in a namespace".into(),
         });
     }
+    // What edugate signs never holds a carriage return (`&#13;`): SMEV stacks disagree on how the SMEV transform
+    // treats one, so a signature over it might not verify at the other end. Raw line ends are LF once parsed.
+    if has_carriage_return(&doc, root) {
+        return Err(SmevError::InvalidValue {
+            field: "MessagePrimaryContent",
+            reason: "the content holds a carriage return (&#13;), which SMEV stacks digest differently".into(),
+        });
+    }
     let span = doc.element(root).span.clone();
     let base = doc.source().as_ptr() as usize - content.as_ptr() as usize;
     Ok(&content[base + span.start..base + span.end])
+}
+
+/// Whether any text or attribute value in the subtree of `element` holds a carriage return.
+fn has_carriage_return(doc: &xml::Document<'_>, element: xml::NodeId) -> bool {
+    doc.element(element).attrs.iter().any(|a| a.value.contains('\r'))
+        || doc.children(element).any(|child| match &doc.node(child).kind {
+            xml::NodeKind::Text(text) => text.contains('\r'),
+            xml::NodeKind::Element(_) => has_carriage_return(doc, child),
+            _ => false,
+        })
 }
 
 /// Checks that a personal signature is one `ds:Signature` element.

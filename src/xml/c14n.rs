@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 use super::dom::{Attribute, Document, NodeId, NodeKind};
+use super::scope::ScopeStack;
 use std::borrow::Cow;
 use std::io::{self, Write};
 
@@ -69,7 +70,20 @@ pub fn canonicalize<S: CanonicalSink>(
     options: &C14nOptions,
     sink: &mut S,
 ) -> Result<(), CanonError> {
-    let mut walker = Walker { doc, options, rendered: Vec::new() };
+    let mut walker = Walker { doc, options, rendered: ScopeStack::default(), in_scope: ScopeStack::default() };
+    if !options.inclusive_prefixes.is_empty() {
+        // Inclusive prefixes are looked up in the apex's context: every declaration of its ancestors, outermost
+        // first, then each element's own as the walk enters it.
+        let mut ancestors = Vec::new();
+        let mut cur = doc.parent(apex);
+        while let Some(c) = cur {
+            ancestors.push(c);
+            cur = doc.parent(c);
+        }
+        for &a in ancestors.iter().rev() {
+            walker.declare_in_scope(a);
+        }
+    }
     walker.element(apex, sink)
 }
 
@@ -83,19 +97,34 @@ pub fn exc_c14n(doc: &Document<'_>, apex: NodeId, options: &C14nOptions) -> Vec<
 struct Walker<'d, 'a> {
     doc: &'d Document<'a>,
     options: &'d C14nOptions,
-    /// Namespace declarations rendered by open output ancestors, innermost last: (prefix, uri).
-    rendered: Vec<(Option<&'d str>, &'d str)>,
+    /// Namespace declarations rendered by open output ancestors: prefix to URI.
+    rendered: ScopeStack<Option<&'d str>, &'d str>,
+    /// Namespace declarations in scope in the input (`None` for `xmlns=""`), kept only when inclusive prefixes
+    /// need them.
+    in_scope: ScopeStack<Option<&'d str>, Option<&'d str>>,
 }
 
 impl<'d, 'a> Walker<'d, 'a> {
-    fn rendered_uri(&self, prefix: Option<&str>) -> &'d str {
-        self.rendered.iter().rev().find(|(p, _)| *p == prefix).map_or("", |&(_, uri)| uri)
+    fn rendered_uri(&self, prefix: Option<&'d str>) -> &'d str {
+        self.rendered.get(&prefix).unwrap_or("")
+    }
+
+    fn declare_in_scope(&mut self, id: NodeId) {
+        let doc = self.doc;
+        for d in &doc.element(id).ns_decls {
+            self.in_scope.push(d.prefix, d.ns.map(|ns| doc.ns_uri(ns)));
+        }
     }
 
     fn element<S: CanonicalSink>(&mut self, id: NodeId, sink: &mut S) -> Result<(), CanonError> {
         let doc = self.doc;
         let e = doc.element(id);
         let ns_uri = e.ns.map_or("", |ns| doc.ns_uri(ns));
+        let options = self.options;
+        let scope_mark = self.in_scope.mark();
+        if !options.inclusive_prefixes.is_empty() {
+            self.declare_in_scope(id);
+        }
 
         // Visibly utilized namespaces: the element's own prefix and those of its attributes.
         let mut needed: Vec<(Option<&'d str>, &'d str)> = Vec::with_capacity(1 + e.attrs.len());
@@ -107,30 +136,33 @@ impl<'d, 'a> Walker<'d, 'a> {
                 }
             }
         }
-        let options = self.options;
         for p in &options.inclusive_prefixes {
             let prefix: Option<&'d str> = if p == "#default" { None } else { Some(p.as_str()) };
             if prefix == Some("xml") {
                 continue;
             }
-            match doc.lookup_prefix(id, prefix) {
+            match self.in_scope.get(&prefix).flatten() {
                 Some(uri) => needed.push((prefix, uri)),
                 None if prefix.is_none() => needed.push((None, "")),
                 None => {}
             }
         }
-        let mark = self.rendered.len();
+        // One declaration per prefix (a prefix names one URI in scope, so which duplicate stays does not matter),
+        // sorted by prefix, default first; sorting rather than a pairwise check keeps many attributes cheap.
+        if needed.len() > 1 {
+            needed.sort_by(|a, b| a.0.cmp(&b.0));
+            needed.dedup_by(|a, b| a.0 == b.0);
+        }
+        let mark = self.rendered.mark();
         let mut decls: Vec<(Option<&'d str>, &'d str)> = Vec::new();
         for (prefix, uri) in needed {
-            if decls.iter().any(|(p, _)| *p == prefix) {
-                continue;
-            }
             if self.rendered_uri(prefix) != uri {
                 decls.push((prefix, uri));
             }
         }
-        decls.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        self.rendered.extend_from_slice(&decls);
+        for &(prefix, uri) in &decls {
+            self.rendered.push(prefix, uri);
+        }
 
         let mut attrs: Vec<(&'d str, &'d Attribute<'a>)> =
             e.attrs.iter().map(|a| (a.ns.map_or("", |ns| doc.ns_uri(ns)), a)).collect();
@@ -146,6 +178,7 @@ impl<'d, 'a> Walker<'d, 'a> {
         self.children(id, sink)?;
         sink.end_element(e.prefix, e.local)?;
         self.rendered.truncate(mark);
+        self.in_scope.truncate(scope_mark);
         Ok(())
     }
 

@@ -9,11 +9,12 @@ mod dom;
 mod error;
 mod limits;
 mod parse;
+mod scope;
 pub mod transform;
 
 pub use c14n::{canonicalize, exc_c14n, C14nOptions, C14nWriter, CanonError, CanonicalSink};
-pub use dom::{Attribute, Document, Element, Node, NodeId, NodeKind, NsDecl, NsId, XML_NS};
+pub use dom::{Attribute, Document, Element, IdMatch, Node, NodeId, NodeKind, NsDecl, NsId, XML_NS};
 pub use error::{Position, XmlError, XmlErrorKind};
 pub use limits::Limits;
 pub use parse::{parse, parse_bytes};
-pub use transform::{smev_transform, SmevTransform};
+pub use transform::{smev_transform, SmevTransform, TransformVariant};

@@ -4,6 +4,7 @@
 
 use super::chars::{decode_attribute, decode_cdata, decode_text, split_qname, LocalError};
 use super::dom::{Attribute, Document, Element, Node, NodeId, NodeKind, NsDecl, NsId, XML_NS};
+use super::scope::ScopeStack;
 use super::{Limits, Position, XmlError, XmlErrorKind};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -43,12 +44,6 @@ fn check_size(size: usize, limits: &Limits) -> Result<(), XmlError> {
     Ok(())
 }
 
-/// A namespace binding in force while its element is open.
-struct Binding<'a> {
-    prefix: Option<&'a str>,
-    ns: Option<NsId>,
-}
-
 struct Parser<'a> {
     src: &'a str,
     limits: Limits,
@@ -57,7 +52,11 @@ struct Parser<'a> {
     interned: HashMap<String, NsId>,
     /// Open elements, innermost last, with how many bindings each pushed.
     open: Vec<(NodeId, usize)>,
-    bindings: Vec<Binding<'a>>,
+    /// The namespace bindings in force, by prefix (`None` = default namespace); `None` values undeclare.
+    scopes: ScopeStack<Option<&'a str>, Option<NsId>>,
+    /// The current start tag's prefixed attributes (namespace, local name, offset, prefix), reused from tag to tag,
+    /// for the duplicate check.
+    qualified: Vec<(NsId, &'a str, usize, Option<&'a str>)>,
     root: Option<NodeId>,
 }
 
@@ -74,7 +73,8 @@ impl<'a> Parser<'a> {
             namespaces: Vec::new(),
             interned: HashMap::new(),
             open: Vec::new(),
-            bindings: Vec::new(),
+            scopes: ScopeStack::default(),
+            qualified: Vec::new(),
             root: None,
         }
     }
@@ -160,7 +160,7 @@ impl<'a> Parser<'a> {
         }
         let root =
             self.root.ok_or_else(|| self.err(self.src.len(), XmlErrorKind::Structure("no document element".into())))?;
-        Ok(Document { src: self.src, nodes: self.nodes, root, namespaces: self.namespaces })
+        Ok(Document { src: self.src, nodes: self.nodes, root, namespaces: self.namespaces, ids: Default::default() })
     }
 
     fn declaration(&self, decl: &quick_xml::events::BytesDecl<'_>, offset: usize) -> Result<(), XmlError> {
@@ -225,11 +225,11 @@ impl<'a> Parser<'a> {
         id
     }
 
-    fn lookup(&mut self, prefix: Option<&str>) -> Option<NsId> {
+    fn lookup(&mut self, prefix: Option<&'a str>) -> Option<NsId> {
         if prefix == Some("xml") {
             return Some(self.intern(Cow::Borrowed(XML_NS)));
         }
-        self.bindings.iter().rev().find(|b| b.prefix == prefix).and_then(|b| b.ns)
+        self.scopes.get(&prefix).flatten()
     }
 
     fn push_child(&mut self, offset: usize, kind: NodeKind<'a>) -> Result<NodeId, XmlError> {
@@ -347,7 +347,7 @@ impl<'a> Parser<'a> {
             }
         }
         for d in &ns_decls {
-            self.bindings.push(Binding { prefix: d.prefix, ns: d.ns });
+            self.scopes.push(d.prefix, d.ns);
         }
         let pushed = ns_decls.len();
         let ns = match prefix {
@@ -357,6 +357,7 @@ impl<'a> Parser<'a> {
             ),
         };
         let mut attrs = Vec::with_capacity(raw_attrs.len());
+        self.qualified.clear();
         for (aprefix, alocal, value, offset) in raw_attrs {
             let ans = match aprefix {
                 None => None,
@@ -364,13 +365,12 @@ impl<'a> Parser<'a> {
                     self.lookup(Some(p)).ok_or_else(|| self.err(offset, XmlErrorKind::UnboundPrefix(p.to_string())))?,
                 ),
             };
-            if ans.is_some() && attrs.iter().any(|a: &Attribute<'_>| a.ns == ans && a.local == alocal) {
-                return Err(
-                    self.err(offset, XmlErrorKind::DuplicateAttribute(format!("{}:{alocal}", aprefix.unwrap_or(""))))
-                );
-            }
             attrs.push(Attribute { prefix: aprefix, local: alocal, ns: ans, value });
+            if let Some(ns) = ans {
+                self.qualified.push((ns, alocal, offset, aprefix));
+            }
         }
+        self.check_qualified_duplicates()?;
         let element = Element {
             prefix,
             local,
@@ -387,17 +387,34 @@ impl<'a> Parser<'a> {
             self.root = Some(id);
         }
         if empty {
-            self.bindings.truncate(self.bindings.len() - pushed);
+            self.scopes.truncate(self.scopes.mark() - pushed);
         } else {
             self.open.push((id, pushed));
         }
         Ok(())
     }
 
+    /// Two prefixed attributes whose prefixes name the same namespace and that share a local name are one
+    /// attribute written twice. Sorted rather than compared pairwise, so an element with many attributes costs
+    /// n log n, not n squared; the error points at the later of the two.
+    fn check_qualified_duplicates(&mut self) -> Result<(), XmlError> {
+        if self.qualified.len() < 2 {
+            return Ok(());
+        }
+        self.qualified.sort_unstable();
+        match self.qualified.windows(2).find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1) {
+            Some(w) => {
+                let (_, local, offset, prefix) = w[1];
+                Err(self.err(offset, XmlErrorKind::DuplicateAttribute(format!("{}:{local}", prefix.unwrap_or("")))))
+            }
+            None => Ok(()),
+        }
+    }
+
     fn end_element(&mut self, after: usize) {
         // The tokenizer has checked that the end tag matches the open element.
         if let Some((id, pushed)) = self.open.pop() {
-            self.bindings.truncate(self.bindings.len() - pushed);
+            self.scopes.truncate(self.scopes.mark() - pushed);
             let subtree_end = self.nodes.len() as u32;
             if let NodeKind::Element(e) = &mut self.nodes[id.0 as usize].kind {
                 e.span.end = after;

@@ -2,6 +2,7 @@
 //! environment, and a SMEV-like sample document.
 #![allow(dead_code)]
 
+pub mod signing;
 pub mod xmlgen;
 
 use std::path::PathBuf;
