@@ -369,26 +369,9 @@ fn run_gateway(config: Option<&std::path::Path>) -> Result<()> {
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding http.listen {listen}"))?;
+        let shutdown = edugate::serve::shutdown_signal().context("watching SIGINT and SIGTERM")?;
         println!("edugate listening on http://{}", listener.local_addr()?);
-        gateway.run(listener, shutdown_signal()).await?;
+        gateway.run(listener, shutdown).await?;
         Ok(())
     })
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await.unwrap_or(());
 }

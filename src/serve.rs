@@ -354,6 +354,23 @@ where
     }
 }
 
+/// Watches SIGINT and SIGTERM from the moment it is called, and returns a future that completes on the first of
+/// them. The handlers are installed here, not when the future is first polled: a server prints its "listening"
+/// line before it polls, and a supervisor (or a test) that sends SIGTERM as soon as it reads that line must stop
+/// the server gracefully, not kill it by the signal's default action.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("signal received: shutting down");
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,36 +82,12 @@ fn main() -> anyhow::Result<()> {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
         let address = listener.local_addr().context("reading the listening address")?;
+        let shutdown = edugate::serve::shutdown_signal().context("watching SIGINT and SIGTERM")?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "mock-smev listening on http://{address}").and_then(|()| stdout.flush())?;
         drop(stdout);
-        server::run(listener, state, shutdown_signal()).await.context("serving")?;
+        server::run(listener, state, shutdown).await.context("serving")?;
         tracing::info!("stopped");
         Ok(())
     })
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("signal received: shutting down");
 }
