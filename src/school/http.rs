@@ -665,6 +665,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_impossible_http_status_is_a_protocol_error() {
+        for status in [0, 99, 1000, u16::MAX] {
+            let error = decode_submit(status, b"{}", 1).unwrap_err();
+            assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains(&format!("HTTP status {status}"))));
+            assert!(matches!(decode_children(status, b"{}"), Err(SchoolError::Protocol(_))));
+        }
+    }
+
+    #[test]
+    fn a_page_of_changes_out_of_order_is_a_protocol_error() {
+        let body = br#"{"changes":[{"cursor":5,"orderId":1,"status":2,"at":"2026-09-01T10:00:00Z"}]}"#;
+        let error = decode_changes(200, body, 5, 10).unwrap_err();
+        assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains("does not follow")), "{error}");
+        assert_eq!(decode_changes(200, body, 4, 10).unwrap().len(), 1);
+    }
+
+    #[test]
     fn masks_long_numbers() {
         assert_eq!(mask_numbers("guardian 112-233-445 95 unknown"), "guardian *** unknown");
         assert_eq!(mask_numbers("guardian 11223344595"), "guardian ***");
