@@ -4,7 +4,8 @@
 # Knobs (environment): FUZZ_RSS_MB (memory limit per target, default 2048), FUZZ_MAX_LEN (largest input in bytes,
 # default 65536), FUZZ_JOBS (parallel fuzzing processes per target, default 1), FUZZ_SEEDS=0 (skip refreshing the
 # corpus from scripts/fuzz-seeds.sh), FUZZ_LOG_DIR (where each target's libFuzzer output is kept, default
-# fuzz/logs). A crash stops the run with a non-zero exit and leaves the input in fuzz/artifacts/TARGET/.
+# fuzz/logs), FUZZ_BUILD=dev (an unoptimized build: about half the build time of the default optimized one, for
+# short runs such as CI's smoke), FUZZ_TARGET_DIR (cargo's target directory, default fuzz/target). A crash stops the run with a non-zero exit and leaves the input in fuzz/artifacts/TARGET/.
 #
 # cargo-fuzz builds with sanitizer flags that only a nightly compiler accepts: the nightly toolchain is used when
 # rustup has one, else the stable compiler with RUSTC_BOOTSTRAP=1 (which lets it accept them).
@@ -28,12 +29,17 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   exit 1
 fi
 
+# Build options shared by `build` and `run`: sanitizers, debug assertions and overflow checks are on in both profiles.
+build=()
+[[ ${FUZZ_BUILD:-release} != dev ]] || build+=(--dev)
+[[ -z ${FUZZ_TARGET_DIR:-} ]] || build+=(--target-dir "$(realpath -m "$FUZZ_TARGET_DIR")")
+
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   mapfile -t targets < <(cd fuzz && "${fuzz[@]}" list)
 fi
 [[ ${FUZZ_SEEDS:-1} == 0 ]] || bash scripts/fuzz-seeds.sh >/dev/null
-(cd fuzz && "${fuzz[@]}" build)
+(cd fuzz && "${fuzz[@]}" build "${build[@]}")
 mkdir -p "$logs"
 for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
@@ -41,7 +47,7 @@ for target in "${targets[@]}"; do
   parallel=()
   # libFuzzer's -jobs moves the work into child processes (logging to fuzz-N.log); one job runs in-process.
   ((jobs > 1)) && parallel=(-jobs="$jobs" -workers="$jobs")
-  (cd fuzz && "${fuzz[@]}" run "$target" "corpus/$target" "seeds/$target" -- \
+  (cd fuzz && "${fuzz[@]}" run "${build[@]}" "$target" "corpus/$target" "seeds/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -max_len="$max_len" "${parallel[@]}" \
     -print_final_stats=1) >"$logs/$target.log" 2>&1 || {
     echo "$target FAILED; the last lines of $logs/$target.log:" >&2
