@@ -5,10 +5,11 @@
 #   `edugate smev sample --out DIR` one signed envelope of each request operation, SMEV 1.3 and 1.2
 # Each source is put in the shape its target reads (a version byte for mock_smev_soap, a Content-Type line for
 # mtom, ...). Files are named by content hash, so running it again adds nothing twice. Safe to run repeatedly.
+# FUZZ_CORPUS and FUZZ_SHARED name other places for the corpus and for the shared reference folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-corpus=fuzz/corpus
-shared=../shared/reference
+corpus=${FUZZ_CORPUS:-fuzz/corpus}
+shared=${FUZZ_SHARED:-../shared/reference}
 edugate=${EDUGATE_BIN:-target/debug/edugate}
 targets=(xml_c14n dsig_verify dsig_model smev_envelope mtom school_json config_toml mock_smev_soap)
 
