@@ -1,8 +1,11 @@
 # edugate: the two commands a new user needs are `make demo` and `make test`.
 CARGO ?= cargo
 EDUGATE := target/debug/edugate
+# Seconds each fuzz target runs under `make fuzz`, and under `make fuzz-smoke` (CI).
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: deps build demo serve test lint bench conformance certs-dev soak
+.PHONY: deps build demo serve test lint bench conformance certs-dev soak fuzz fuzz-smoke fuzz-seeds
 
 deps:
 	@bash scripts/install-deps.sh
@@ -15,7 +18,7 @@ build: deps
 demo: build
 	@bash scripts/demo.sh
 
-# Keeps mock SMEV and the gateway running and prints their addresses.
+# Keeps mock SMEV and the gateway running and prints their addresses; Ctrl-C (or SIGTERM to the script) stops both.
 serve: build
 	@bash scripts/demo.sh serve
 
@@ -44,3 +47,19 @@ conformance: build
 
 certs-dev: deps
 	bash certs-dev/make.sh
+
+# Every fuzz target (fuzz/fuzz_targets/) in turn for FUZZ_SECONDS each, one process each, with libFuzzer's memory
+# and input-size limits (FUZZ_RSS_MB, FUZZ_MAX_LEN); the corpus grows in fuzz/corpus/, logs go to fuzz/logs/, a
+# crash stops the run and is kept in fuzz/artifacts/. See docs/fuzzing.md.
+fuzz: build
+	@bash scripts/install-deps.sh fuzz
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The same for FUZZ_SMOKE_SECONDS each, on an unoptimized build (quicker to build): what CI runs after the tests.
+fuzz-smoke: build
+	@bash scripts/install-deps.sh fuzz
+	FUZZ_BUILD=dev bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+# Fills fuzz/corpus/ from the curated seeds, ../shared's vectors and samples, and `edugate smev sample`.
+fuzz-seeds: build
+	bash scripts/fuzz-seeds.sh

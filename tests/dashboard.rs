@@ -1,12 +1,27 @@
 //! The operators' dashboard end to end in headless Chromium: mock-smev and the gateway run as processes, a request
 //! is dead-lettered through mock-smev's fault injection, and the page (driven through chromedriver's WebDriver
 //! HTTP API) must show the numbers the ops API reports, and its Retry button must move the dead letter back into
-//! the queue. The test saves a screenshot of the page to `docs/dashboard.png`.
+//! the queue. The test saves a screenshot of the page under `target/tmp/`, or to the tracked `docs/dashboard.png`
+//! when `EDUGATE_REFRESH_DOCS=1` asks to refresh the docs' copy (so that a plain `cargo test` leaves the checkout
+//! clean).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`EDUGATE_CHROMIUM` and `EDUGATE_CHROMEDRIVER` name other
 //! binaries). Without them the test is skipped with a message, unless `EDUGATE_REQUIRE_BROWSER=1`, which makes a
 //! missing browser a failure.
 mod procs;
+
+/// Environment variable that makes the test refresh the screenshot in `docs/` instead of writing under `target/`.
+const REFRESH_DOCS: &str = "EDUGATE_REFRESH_DOCS";
+
+/// Where the screenshot goes: `docs/dashboard.png` when `EDUGATE_REFRESH_DOCS=1`, else cargo's scratch directory
+/// for integration tests (`target/tmp/`).
+fn screenshot_path() -> PathBuf {
+    if std::env::var(REFRESH_DOCS).is_ok_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png")
+    }
+}
 
 use procs::{start_mock, Control, Proc};
 use serde_json::{json, Value};
@@ -534,8 +549,9 @@ async fn the_dashboard_shows_what_the_api_reports_and_retries_a_dead_letter() {
     let png = wd.screenshot().await;
     traffic.abort();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
-    std::fs::write(&docs, &png).unwrap();
+    let shot = screenshot_path();
+    std::fs::write(&shot, &png).unwrap_or_else(|e| panic!("writing {}: {e}", shot.display()));
+    println!("dashboard screenshot: {}", shot.display());
 
     // A viewer's Retry is refused, and the page says why; the item stays dead.
     let selector = format!("button[data-retry=\"{dead_id}\"]");

@@ -101,14 +101,78 @@ impl HttpSchool {
         SchoolError::Unavailable(format!("{what}: {}", error_chain(&error)))
     }
 
-    /// Calls an endpoint that answers 200 with JSON of type `T`.
-    async fn get_json<T: for<'de> Deserialize<'de>>(&self, url: Url, what: &str) -> Result<T, SchoolError> {
+    /// Calls an endpoint with GET and returns its answer's status and body, to be decoded by one of the `decode_*`
+    /// functions.
+    async fn get(&self, url: Url, what: &str) -> Result<(u16, Vec<u8>), SchoolError> {
         let (status, body) = self.call(Method::GET, url, None, what).await?;
-        if status != StatusCode::OK {
-            return Err(status_error(status, &body, what));
-        }
-        read_json(&body, what)
+        Ok((status.as_u16(), body))
     }
+}
+
+/// The name of `GET /guardians/{snils}/children` in messages.
+const CHILDREN: &str = "GET /guardians/{snils}/children";
+/// The name of `GET /pupils/{id}/marks` in messages.
+const MARKS: &str = "GET /pupils/{id}/marks";
+/// The name of `POST /applications` in messages.
+const SUBMIT: &str = "POST /applications";
+/// The name of `GET /applications/changes` in messages.
+const CHANGES: &str = "GET /applications/changes";
+
+/// Decodes a school system's answer (HTTP `status` and `body`) to `GET /guardians/{snils}/children`.
+///
+/// This and the other `decode_*` functions are the connector's entry points for untrusted input: everything a school
+/// system answers goes through one of them (they are public so that the fuzzer reaches exactly that code).
+pub fn decode_children(status: u16, body: &[u8]) -> Result<Vec<Pupil>, SchoolError> {
+    let answer: ChildrenWire = json_ok(status, body, CHILDREN)?;
+    answer
+        .children
+        .into_iter()
+        .map(|child| child.into_pupil())
+        .collect::<Result<_, _>>()
+        .map_err(|problem| SchoolError::Protocol(format!("{CHILDREN}: {problem}")))
+}
+
+/// Decodes the answer to `GET /pupils/{id}/marks` for `pupil` between `from` and `to` (an untrusted-input entry,
+/// see [`decode_children`]).
+pub fn decode_marks(
+    status: u16,
+    body: &[u8],
+    pupil: &PupilId,
+    from: time::Date,
+    to: time::Date,
+) -> Result<Marks, SchoolError> {
+    let answer: MarksWire = json_ok(status, body, MARKS)?;
+    answer.into_marks(pupil, from, to).map_err(|problem| SchoolError::Protocol(format!("{MARKS}: {problem}")))
+}
+
+/// Decodes the answer to `POST /applications` for order `order_id` (an untrusted-input entry, see
+/// [`decode_children`]).
+pub fn decode_submit(status: u16, body: &[u8], order_id: i64) -> Result<SubmitOutcome, SchoolError> {
+    submit_outcome(status_code(status, SUBMIT)?, body, order_id, SUBMIT)
+}
+
+/// Decodes the answer to `GET /applications/changes?since=…&limit=…` (an untrusted-input entry, see
+/// [`decode_children`]).
+pub fn decode_changes(status: u16, body: &[u8], since: u64, limit: usize) -> Result<Vec<StatusChange>, SchoolError> {
+    let answer: ChangesWire = json_ok(status, body, CHANGES)?;
+    let changes = answer.changes.into_iter().map(ChangeWire::into_change).collect::<Result<Vec<_>, _>>();
+    let changes = changes.map_err(|problem| SchoolError::Protocol(format!("{CHANGES}: {problem}")))?;
+    check_changes(&changes, since, limit).map_err(|problem| SchoolError::Protocol(format!("{CHANGES}: {problem}")))?;
+    Ok(changes)
+}
+
+/// An HTTP status from its number; one outside 100..=999 is a protocol error.
+fn status_code(status: u16, what: &str) -> Result<StatusCode, SchoolError> {
+    StatusCode::from_u16(status).map_err(|_| SchoolError::Protocol(format!("{what}: HTTP status {status}")))
+}
+
+/// The JSON of type `T` in an answer that must be 200.
+fn json_ok<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8], what: &str) -> Result<T, SchoolError> {
+    let status = status_code(status, what)?;
+    if status != StatusCode::OK {
+        return Err(status_error(status, body, what));
+    }
+    read_json(body, what)
 }
 
 impl SchoolSystem for HttpSchool {
@@ -116,14 +180,8 @@ impl SchoolSystem for HttpSchool {
         Box::pin(async move {
             let digits: String = guardian.formatted().chars().filter(char::is_ascii_digit).collect();
             let url = self.url(&["guardians", &digits, "children"]);
-            let what = "GET /guardians/{snils}/children";
-            let answer: ChildrenWire = self.get_json(url, what).await?;
-            answer
-                .children
-                .into_iter()
-                .map(|child| child.into_pupil())
-                .collect::<Result<_, _>>()
-                .map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))
+            let (status, body) = self.get(url, CHILDREN).await?;
+            decode_children(status, &body)
         })
     }
 
@@ -136,9 +194,8 @@ impl SchoolSystem for HttpSchool {
         Box::pin(async move {
             let mut url = self.url(&["pupils", &pupil.0, "marks"]);
             url.query_pairs_mut().append_pair("from", &format_date(from)).append_pair("to", &format_date(to));
-            let what = "GET /pupils/{id}/marks";
-            let answer: MarksWire = self.get_json(url, what).await?;
-            answer.into_marks(pupil, from, to).map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))
+            let (status, body) = self.get(url, MARKS).await?;
+            decode_marks(status, &body, pupil, from, to)
         })
     }
 
@@ -147,10 +204,9 @@ impl SchoolSystem for HttpSchool {
         application: &'a EnrollmentApplication,
     ) -> BoxFuture<'a, Result<SubmitOutcome, SchoolError>> {
         Box::pin(async move {
-            let what = "POST /applications";
             let body = serde_json::to_vec(&ApplicationWire::of(application)).expect("applications serialize");
-            let (status, answer) = self.call(Method::POST, self.url(&["applications"]), Some(body), what).await?;
-            submit_outcome(status, &answer, application.order_id, what)
+            let (status, answer) = self.call(Method::POST, self.url(&["applications"]), Some(body), SUBMIT).await?;
+            decode_submit(status.as_u16(), &answer, application.order_id)
         })
     }
 
@@ -158,13 +214,8 @@ impl SchoolSystem for HttpSchool {
         Box::pin(async move {
             let mut url = self.url(&["applications", "changes"]);
             url.query_pairs_mut().append_pair("since", &since.to_string()).append_pair("limit", &limit.to_string());
-            let what = "GET /applications/changes";
-            let answer: ChangesWire = self.get_json(url, what).await?;
-            let changes = answer.changes.into_iter().map(ChangeWire::into_change).collect::<Result<Vec<_>, _>>();
-            let changes = changes.map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))?;
-            check_changes(&changes, since, limit)
-                .map_err(|problem| SchoolError::Protocol(format!("{what}: {problem}")))?;
-            Ok(changes)
+            let (status, body) = self.get(url, CHANGES).await?;
+            decode_changes(status, &body, since, limit)
         })
     }
 
@@ -612,6 +663,23 @@ struct ErrorWire {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_impossible_http_status_is_a_protocol_error() {
+        for status in [0, 99, 1000, u16::MAX] {
+            let error = decode_submit(status, b"{}", 1).unwrap_err();
+            assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains(&format!("HTTP status {status}"))));
+            assert!(matches!(decode_children(status, b"{}"), Err(SchoolError::Protocol(_))));
+        }
+    }
+
+    #[test]
+    fn a_page_of_changes_out_of_order_is_a_protocol_error() {
+        let body = br#"{"changes":[{"cursor":5,"orderId":1,"status":2,"at":"2026-09-01T10:00:00Z"}]}"#;
+        let error = decode_changes(200, body, 5, 10).unwrap_err();
+        assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains("does not follow")), "{error}");
+        assert_eq!(decode_changes(200, body, 4, 10).unwrap().len(), 1);
+    }
 
     #[test]
     fn masks_long_numbers() {

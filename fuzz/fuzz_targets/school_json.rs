@@ -1,0 +1,29 @@
+//! Untrusted bytes through the decoding of a school system's REST answers (`school::http::decode_*`). The first
+//! byte picks the call and its HTTP status; the rest is the answer's body. Any answer gives data or a
+//! `SchoolError`, never a panic.
+#![no_main]
+use edugate::school::http::{decode_changes, decode_children, decode_marks, decode_submit};
+use edugate::school::PupilId;
+use libfuzzer_sys::fuzz_target;
+use time::{Date, Month};
+
+/// The statuses an answer is tried with: the successes each call expects and some failures.
+const STATUSES: [u16; 8] = [200, 201, 422, 404, 401, 503, 302, 0];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else { return };
+    let status = STATUSES[usize::from(selector >> 2) % STATUSES.len()];
+    let from = Date::from_calendar_date(2025, Month::September, 1).expect("a valid date");
+    let to = Date::from_calendar_date(2026, Month::May, 31).expect("a valid date");
+    match selector & 3 {
+        0 => drop(decode_children(status, body)),
+        1 => drop(decode_marks(status, body, &PupilId("p-1".to_string()), from, to)),
+        2 => drop(decode_submit(status, body, 42)),
+        _ => {
+            if let Ok(changes) = decode_changes(status, body, 10, 100) {
+                assert!(changes.len() <= 100, "no more changes than asked for");
+                assert!(changes.windows(2).all(|w| w[0].cursor < w[1].cursor), "cursors increase");
+            }
+        }
+    }
+});
