@@ -10,7 +10,6 @@ use edugate::smev::parse::{self, CallBody};
 use edugate::smev::*;
 use edugate::xml::{parse as parse_xml, Limits};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn signer(name: &str) -> Signer {
     ensure_default_engine().unwrap();
@@ -27,44 +26,12 @@ fn shared() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-/// The official message-exchange schemas of `version`, shipped in `xsd/smev/` (see `xsd/README.md`).
-fn schema_dir(version: Version) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("xsd/smev").join(version.as_str())
-}
-
 /// Validates one self-contained element (a SOAP body's element or a fault detail) against the official types and
-/// faults schemas of `version` with xmllint. A missing xmllint skips with a message, or fails the test when
-/// `EDUGATE_REQUIRE_ORACLES=1`.
+/// faults schemas of `version` (`support::smev_schema`).
 fn assert_element_valid(fragment: &str, version: Version) {
-    let Some(xmllint) = support::oracle("xmllint", "libxml2-utils") else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("element.xml");
-    std::fs::write(&file, fragment.as_bytes()).unwrap();
-    // The types schema does not import the faults schema, which fault details and `xsi:type="f:InvalidContent"`
-    // need: validate against a wrapper that imports both.
-    let schemas = schema_dir(version).canonicalize().unwrap();
-    let schema = |kind: &str| schemas.join(format!("smev-message-exchange-{kind}-{}.xsd", version.as_str()));
-    let wrapper = dir.path().join("wrapper.xsd");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"urn:edugate:test:wrapper\">\
-             <xs:import namespace=\"{}\" schemaLocation=\"{}\"/><xs:import namespace=\"{}\" schemaLocation=\"{}\"/></xs:schema>",
-            version.types_ns(),
-            schema("types").display(),
-            version.faults_ns(),
-            schema("faults").display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(xmllint).arg("--noout").arg("--schema").arg(&wrapper).arg(&file).output().unwrap();
-    assert!(
-        out.status.success(),
-        "invalid against the {} schemas:\n{}\n{}",
-        version.as_str(),
-        String::from_utf8_lossy(&out.stderr),
-        fragment
-    );
+    if let Some(Err(complaint)) = support::smev_schema::check(fragment, version) {
+        panic!("invalid against the {} schemas:\n{complaint}\n{fragment}", version.as_str());
+    }
 }
 
 /// Validates the SOAP body's element against the official schemas of `version`.

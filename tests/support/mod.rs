@@ -4,6 +4,7 @@
 
 pub mod oracle;
 pub mod signing;
+pub mod smev_schema;
 pub mod xmlgen;
 
 // Re-exported for the tests that include this module; each uses some of them.
