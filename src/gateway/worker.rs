@@ -133,7 +133,7 @@ fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>
     };
     // The kind of data is the exchange's: that of the request a response answers or a delivery acknowledges.
     let about = match lease.queue.as_str() {
-        jobs::SEND_QUEUE => jobs::decode::<SendJob>(&lease.payload).ok().and_then(|job| job.answers),
+        jobs::SEND_QUEUE => jobs::decode::<SendJobAbout>(&lease.payload).ok().and_then(|job| job.answers),
         jobs::ACK_QUEUE => jobs::decode::<AckJob>(&lease.payload).ok().map(|job| job.message_id),
         _ => return,
     };
@@ -147,6 +147,14 @@ fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>
     } else {
         metrics.acked(&kind, outcome);
     }
+}
+
+/// What the metrics need of a stored [`SendJob`]: the envelope, which may be megabytes, is skipped unread rather
+/// than copied out on the async thread.
+#[derive(serde::Deserialize)]
+struct SendJobAbout {
+    /// The SMEV id of the request a response answers.
+    answers: Option<String>,
 }
 
 /// Whether an error means SMEV itself is unreachable or failing, which is what the breaker counts.
@@ -183,12 +191,13 @@ fn failure(e: &ClientError) -> Result<(), FailureKind> {
     }
 }
 
-/// Sends a queued response or request: the stored unsigned envelope is signed as it is. `StaleMessageId` gets a
-/// new MessageID and a new signature at once; `MessageIsAlreadySent` means an earlier attempt succeeded.
+/// Sends a queued response or request: the stored unsigned envelope is signed as it is (by the client, on the CPU
+/// pool, the envelope moving there). `StaleMessageId` gets a new MessageID and a new signature at once;
+/// `MessageIsAlreadySent` means an earlier attempt succeeded.
 async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
     let job: SendJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
     let operation = operation_of(&job.envelope);
-    let sending = shared.client.send_unsigned(operation, &job.envelope);
+    let sending = shared.client.send_unsigned(operation, job.envelope);
     let result = guarded(shared, operation.name(), sending).await.map(|_| ());
     match result {
         Ok(()) => {
@@ -197,12 +206,23 @@ async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
         }
         Err(e) if e.retry_class() == RetryClass::NewMessageId => {
             tracing::warn!(item = %lease.id, "stale MessageID: sending under a new one");
-            let doc = xml::parse(&job.envelope, &Limits::default())
-                .map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-            let call = parse::parse_call(&doc).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-            resend_with_new_id(shared, &call.body).await
+            let body = stored_call(shared, lease.payload.clone()).await?;
+            resend_with_new_id(shared, &body).await
         }
         Err(e) => failure(&e),
+    }
+}
+
+/// Reads a stored send job's envelope back into its typed call, on the CPU pool: the envelope may be megabytes.
+async fn stored_call(shared: &Shared, payload: Vec<u8>) -> Result<CallBody, FailureKind> {
+    let read = move || {
+        let job: SendJob = jobs::decode(&payload).map_err(|e| e.to_string())?;
+        let doc = xml::parse(&job.envelope, &Limits::default()).map_err(|e| e.to_string())?;
+        parse::parse_call(&doc).map(|call| call.body).map_err(|e| e.to_string())
+    };
+    match shared.verify_pool.run(read).await {
+        Ok(read) => read.map_err(|reason| FailureKind::Final { reason }),
+        Err(e) => Err(FailureKind::Retryable { reason: e.to_string() }),
     }
 }
 
