@@ -7,8 +7,10 @@
 //! them, while a thread probes `/healthz` back to back and records the longest gap between answers.
 //!
 //! No wall-clock figure is asserted on its own: the longest gap is compared with the time this process takes to
-//! sign one such message, which the old code did on the async thread for every response (so its longest gap was at
-//! least that long); it must now be under half of it, and under a generous 5 s. The probes' 30 s read timeout is only
+//! sign one such message (measured before and after the load, the longer, so that a machine busy with other work
+//! slows both sides), which the old code did on the async thread for every response besides parsing each answer
+//! there (its longest gap was one to two such signatures); it must now be under three quarters of one, and under a
+//! generous 5 s. The probes' 30 s read timeout is only
 //! a hang guard.
 mod procs;
 
@@ -113,11 +115,16 @@ fn probe_until(addr: String, stop: Arc<AtomicBool>) -> Probes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_keeps_answering_while_large_signed_requests_are_handled() {
-    let signing = one_signature();
+    let before = one_signature();
     let dir = tempfile::tempdir().unwrap();
     let mock = start_mock(dir.path());
-    let settings =
-        [("EDUGATE__RUNTIME__WORKER_THREADS", "1".to_owned()), ("EDUGATE__SMEV__READ_TIMEOUT_MS", "60000".to_owned())];
+    let settings = [
+        ("EDUGATE__RUNTIME__WORKER_THREADS", "1".to_owned()),
+        // One CPU-bound thread beside the async one, so that on a small machine the gateway's own pool does not
+        // also take the async thread's core.
+        ("EDUGATE__PROVIDER__VERIFY_CONCURRENCY", "1".to_owned()),
+        ("EDUGATE__SMEV__READ_TIMEOUT_MS", "60000".to_owned()),
+    ];
     let gateway = start_gateway_with(dir.path(), &mock.addr, Some("warn"), &settings);
     let control = Control::new(&mock.addr);
     assert!(probe(&gateway.addr), "the gateway answers /healthz before the load");
@@ -147,6 +154,7 @@ async fn healthz_keeps_answering_while_large_signed_requests_are_handled() {
     let cpu = cpu_time(gateway.child.id()) - cpu_before;
     stop.store(true, Ordering::SeqCst);
     let probes = prober.join().unwrap();
+    let signing = before.max(one_signature());
 
     eprintln!("one signature here: {signing:?}; gateway CPU for {REQUESTS} requests: {cpu:?}; probes: {probes:?}");
     for (i, answer) in answers.iter().enumerate() {
@@ -159,9 +167,9 @@ async fn healthz_keeps_answering_while_large_signed_requests_are_handled() {
     assert!(probes.answered > 0, "{probes:?}");
     assert!(probes.longest_gap < GENEROUS_GAP, "{probes:?}");
     assert!(
-        probes.longest_gap < signing / 2,
-        "the longest /healthz gap ({:?}) is not under half of one signature of such a message ({signing:?}): CPU \
-         work is on the async thread",
+        probes.longest_gap < signing * 3 / 4,
+        "the longest /healthz gap ({:?}) is not under three quarters of one signature of such a message \
+         ({signing:?}): CPU work is on the async thread",
         probes.longest_gap
     );
 }
