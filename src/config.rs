@@ -191,7 +191,7 @@ pub struct ProviderConfig {
     /// under load several keep the gateway fed. Each idles on its own when the queue is empty.
     pub pollers: usize,
     /// Signature verifications of delivered messages run at once, on blocking threads (CPU work: by default the
-    /// number of cores).
+    /// number of cores); the SMEV client's signing and answer parsing share the same bound.
     pub verify_concurrency: usize,
     /// Most `ds:Signature` elements a delivered message may hold (SMEV's, the sender's and a personal one make
     /// three); one over it is refused before any is verified, so verification work stays bounded by the input.
@@ -332,6 +332,21 @@ impl HttpConfig {
     }
 }
 
+/// The gateway process's async runtime.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Async worker threads (network I/O and scheduling only: CPU work on a message runs on blocking threads);
+    /// 0, the default, lets tokio choose (one per core). A small number bounds the threads a gateway takes on a
+    /// shared machine, and lets tests prove that no message stalls the async threads.
+    pub worker_threads: usize,
+}
+
+impl RuntimeConfig {
+    /// The most worker threads `runtime.worker_threads` may ask for: each is an OS thread with its own stack.
+    pub const MAX_WORKER_THREADS: usize = 1024;
+}
+
 /// What an operator's token may do: each role may do everything the one before it may.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -418,6 +433,8 @@ pub struct Config {
     pub school: SchoolConfig,
     /// The operators' API.
     pub ops: OpsConfig,
+    /// The async runtime.
+    pub runtime: RuntimeConfig,
 }
 
 /// Why a configuration was refused.
@@ -639,6 +656,10 @@ impl Config {
                 return invalid(&format!("ops.tokens[{i}].token"), "the same token is given twice".into());
             }
         }
+        if self.runtime.worker_threads > RuntimeConfig::MAX_WORKER_THREADS {
+            let most = RuntimeConfig::MAX_WORKER_THREADS;
+            return invalid("runtime.worker_threads", format!("must be at most {most} (0: one per core)"));
+        }
         self.http.validate()
     }
 
@@ -723,6 +744,16 @@ mod tests {
         let path = dir.path().join("edugate.toml");
         std::fs::write(&path, text).unwrap();
         Config::load(Some(&path), vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn runtime_worker_threads_default_to_tokio_and_refuse_a_thread_storm() {
+        assert_eq!(load("", &[]).unwrap().runtime.worker_threads, 0, "0: tokio's default");
+        let two = load("", &[("EDUGATE__RUNTIME__WORKER_THREADS", "2")]).unwrap();
+        assert_eq!(two.runtime.worker_threads, 2);
+        let storm = load("[runtime]\nworker_threads = 1000000\n", &[]).unwrap_err().to_string();
+        assert!(storm.contains("runtime.worker_threads") && storm.contains("at most 1024"), "{storm}");
+        assert!(load("[runtime]\nworker_threads = -1\n", &[]).is_err(), "a negative count is refused");
     }
 
     #[test]

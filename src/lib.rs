@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod cpu;
 pub mod crypto;
 pub mod dsig;
 pub mod gateway;

@@ -364,8 +364,8 @@ fn run_gateway(config: Option<&std::path::Path>) -> Result<()> {
     // Everything is validated and opened before a socket is bound.
     let config = edugate::config::Config::from_env(config)?;
     let listen = config.http.listen.clone();
+    let runtime = gateway_runtime(&config.runtime)?;
     let gateway = edugate::gateway::Gateway::open(config)?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding http.listen {listen}"))?;
@@ -374,4 +374,13 @@ fn run_gateway(config: Option<&std::path::Path>) -> Result<()> {
         gateway.run(listener, shutdown).await?;
         Ok(())
     })
+}
+
+/// The gateway's multi-threaded runtime, with `runtime.worker_threads` async threads (0: tokio's default).
+fn gateway_runtime(config: &edugate::config::RuntimeConfig) -> Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.worker_threads > 0 {
+        builder.worker_threads(config.worker_threads);
+    }
+    builder.enable_all().build().context("starting the async runtime")
 }

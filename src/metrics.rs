@@ -564,6 +564,7 @@ pub fn fault_type(error: &ClientError) -> String {
         ClientError::Config(_) => "config".to_owned(),
         ClientError::Smev(_) => "unreadable".to_owned(),
         ClientError::Unreadable(_) => "unreadable-delivery".to_owned(),
+        ClientError::Cpu(_) => "cpu-pool".to_owned(),
     }
 }
 

@@ -40,7 +40,8 @@ pub struct Shared {
     /// Whose signatures over the data of each provided kind (in the order of `provider.kinds`) and of responses
     /// are trusted.
     pub senders: Senders,
-    /// Where delivered messages are verified: off the async threads, `provider.verify_concurrency` at once.
+    /// Where delivered messages are verified, and the client signs and parses: off the async threads,
+    /// `provider.verify_concurrency` at once.
     pub verify_pool: super::verify::VerifyPool,
     /// Circuit breakers per destination.
     pub breakers: Breakers,
@@ -277,10 +278,14 @@ impl Gateway {
         // every signature the SMEV client makes.
         let school = metrics.instrument_school(school);
         let observed = metrics.clone();
-        let client = client.with_sign_observer(Arc::new(move |_ok, took| observed.signed(took)));
+        // One CPU pool for every heavy step of a message: the client signs envelopes and parses SMEV's answers in
+        // the same pool that verifies deliveries, so together they never take more than the configured width.
+        let verify_pool = super::verify::VerifyPool::new(config.provider.verify_concurrency);
+        let client = client
+            .with_sign_observer(Arc::new(move |_ok, took| observed.signed(took)))
+            .with_cpu_pool(verify_pool.clone());
         let paused = crate::ops::PauseSet::new();
         let audit = crate::ops::AuditLog::in_store(&config.store.path);
-        let verify_pool = super::verify::VerifyPool::new(config.provider.verify_concurrency);
         let shared = Shared {
             config,
             client,

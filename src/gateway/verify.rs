@@ -4,7 +4,7 @@
 //! against signature wrapping).
 //!
 //! Verification is CPU work proportional to the message: the async entry points run it on the blocking pool under a
-//! [`VerifyPool`] semaphore, so a large message never stalls the async threads (and `/healthz` with them), and no
+//! [`VerifyPool`] ([`CpuPool`]) semaphore, so a large message never stalls the async threads (and `/healthz` with them), and no
 //! more verifications run at once than the pool allows.
 #![forbid(unsafe_code)]
 
@@ -16,58 +16,11 @@ use crate::dsig::{
 use crate::smev::parse::{ReceivedRequest, ReceivedResponse};
 use crate::xml::{self, Limits, NodeId};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
-/// Runs verifications on tokio's blocking threads, at most a configured number at once. Cloning shares the bound.
-#[derive(Debug, Clone)]
-pub struct VerifyPool {
-    /// One permit per verification allowed to run at once.
-    permits: Arc<Semaphore>,
-}
+pub use crate::cpu::{default_concurrency, CpuPool, PoolError};
 
-impl VerifyPool {
-    /// A pool running at most `max` verifications at once (at least one).
-    pub fn new(max: usize) -> VerifyPool {
-        VerifyPool { permits: Arc::new(Semaphore::new(max.max(1))) }
-    }
-
-    /// A pool as wide as the machine has cores: verification is pure CPU work.
-    pub fn per_core() -> VerifyPool {
-        VerifyPool::new(default_concurrency())
-    }
-
-    /// Runs `work` on a blocking thread once a permit is free. The permit goes with the work, so a caller that
-    /// stops waiting does not free it before the work ends.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, PoolError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let permit = self.permits.clone().acquire_owned().await.map_err(|_| PoolError::Closed)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| PoolError::Failed(e.to_string()))
-    }
-}
-
-/// The number of cores, the default bound of a [`VerifyPool`].
-pub fn default_concurrency() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// Why work given to a [`VerifyPool`] did not complete.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PoolError {
-    /// The pool was closed.
-    #[error("the verification pool is closed")]
-    Closed,
-    /// The work panicked or the runtime is shutting down.
-    #[error("verification did not complete: {0}")]
-    Failed(String),
-}
+/// The pool verifications run in: the crate's [`CpuPool`], under the name the provider and its tests know it by.
+pub type VerifyPool = CpuPool;
 
 /// [`verify_delivered`] on `pool`.
 pub async fn verify_delivered_in(

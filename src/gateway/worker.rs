@@ -94,8 +94,10 @@ async fn shut_down(shared: &Shared, queue: &str, mut tasks: JoinSet<()>, in_flig
 
 /// Does one item and records the outcome.
 async fn work(shared: &Shared, lease: Lease) {
+    // What a send answers, read with its job, for the metrics.
+    let mut answers = None;
     let result = match lease.queue.as_str() {
-        jobs::SEND_QUEUE => send(shared, &lease).await,
+        jobs::SEND_QUEUE => send(shared, &lease, &mut answers).await,
         jobs::ACK_QUEUE => ack(shared, &lease).await,
         jobs::SCHOOL_QUEUE => school(shared, &lease).await,
         other => Err(FailureKind::Final { reason: format!("no worker for queue '{other}'") }),
@@ -105,7 +107,7 @@ async fn work(shared: &Shared, lease: Lease) {
         Ok(()) => shared.outbox.complete(&lease, now).await.map(|()| None),
         Err(failure) => shared.outbox.fail(&lease, failure, now).await.map(Some),
     };
-    observe(shared, &lease, &recorded);
+    observe(shared, &lease, answers, &recorded);
     match recorded {
         Ok(None) => tracing::debug!(queue = %lease.queue, item = %lease.id, "done"),
         Ok(Some(FailOutcome::DeadLettered { cause })) => {
@@ -117,7 +119,13 @@ async fn work(shared: &Shared, lease: Lease) {
 }
 
 /// Counts the outcome of an attempt: sends and acknowledgements by kind of data, retries and dead letters by queue.
-fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>, crate::outbox::OutboxError>) {
+/// `answers` is what a send job answers (its job is not decoded again here: it may be megabytes).
+fn observe(
+    shared: &Shared,
+    lease: &Lease,
+    answers: Option<String>,
+    recorded: &Result<Option<FailOutcome>, crate::outbox::OutboxError>,
+) {
     let metrics = &shared.metrics;
     let outcome = match recorded {
         Ok(None) => "ok",
@@ -133,7 +141,7 @@ fn observe(shared: &Shared, lease: &Lease, recorded: &Result<Option<FailOutcome>
     };
     // The kind of data is the exchange's: that of the request a response answers or a delivery acknowledges.
     let about = match lease.queue.as_str() {
-        jobs::SEND_QUEUE => jobs::decode::<SendJob>(&lease.payload).ok().and_then(|job| job.answers),
+        jobs::SEND_QUEUE => answers,
         jobs::ACK_QUEUE => jobs::decode::<AckJob>(&lease.payload).ok().map(|job| job.message_id),
         _ => return,
     };
@@ -183,12 +191,14 @@ fn failure(e: &ClientError) -> Result<(), FailureKind> {
     }
 }
 
-/// Sends a queued response or request: the stored unsigned envelope is signed as it is. `StaleMessageId` gets a
-/// new MessageID and a new signature at once; `MessageIsAlreadySent` means an earlier attempt succeeded.
-async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
-    let job: SendJob = jobs::decode(&lease.payload).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
+/// Sends a queued response or request: the stored unsigned envelope is signed as it is (by the client, on the CPU
+/// pool, the envelope moving there). `StaleMessageId` gets a new MessageID and a new signature at once;
+/// `MessageIsAlreadySent` means an earlier attempt succeeded.
+async fn send(shared: &Shared, lease: &Lease, answers: &mut Option<String>) -> Result<(), FailureKind> {
+    let job = send_job(shared, lease.payload.clone()).await?;
+    answers.clone_from(&job.answers);
     let operation = operation_of(&job.envelope);
-    let sending = shared.client.send_unsigned(operation, &job.envelope);
+    let sending = shared.client.send_unsigned(operation, job.envelope);
     let result = guarded(shared, operation.name(), sending).await.map(|_| ());
     match result {
         Ok(()) => {
@@ -197,19 +207,43 @@ async fn send(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
         }
         Err(e) if e.retry_class() == RetryClass::NewMessageId => {
             tracing::warn!(item = %lease.id, "stale MessageID: sending under a new one");
-            let doc = xml::parse(&job.envelope, &Limits::default())
-                .map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-            let call = parse::parse_call(&doc).map_err(|e| FailureKind::Final { reason: e.to_string() })?;
-            resend_with_new_id(shared, &call.body).await
+            let body = stored_call(shared, lease.payload.clone()).await?;
+            resend_with_new_id(shared, &body).await
         }
         Err(e) => failure(&e),
     }
 }
 
+/// Decodes a stored send job on the CPU pool: its envelope may be megabytes of JSON string.
+async fn send_job(shared: &Shared, payload: Vec<u8>) -> Result<SendJob, FailureKind> {
+    let decode = move || jobs::decode::<SendJob>(&payload).map_err(|e| e.to_string());
+    match shared.verify_pool.run(decode).await {
+        Ok(job) => job.map_err(|reason| FailureKind::Final { reason }),
+        Err(e) => Err(FailureKind::Retryable { reason: e.to_string() }),
+    }
+}
+
+/// Reads a stored send job's envelope back into its typed call, on the CPU pool: the envelope may be megabytes.
+async fn stored_call(shared: &Shared, payload: Vec<u8>) -> Result<CallBody, FailureKind> {
+    let read = move || {
+        let job: SendJob = jobs::decode(&payload).map_err(|e| e.to_string())?;
+        let doc = xml::parse(&job.envelope, &Limits::default()).map_err(|e| e.to_string())?;
+        parse::parse_call(&doc).map(|call| call.body).map_err(|e| e.to_string())
+    };
+    match shared.verify_pool.run(read).await {
+        Ok(read) => read.map_err(|reason| FailureKind::Final { reason }),
+        Err(e) => Err(FailureKind::Retryable { reason: e.to_string() }),
+    }
+}
+
 /// Which operation a stored envelope is, from its body element's name (the codec wrote it, so the name is one of
-/// two).
+/// two, and it opens the body within the envelope's first bytes: only those are searched, however large the
+/// envelope).
 fn operation_of(envelope: &str) -> crate::smev::Operation {
-    if envelope.contains(":SendRequestRequest ") {
+    const HEAD: usize = 4096;
+    let head = &envelope.as_bytes()[..envelope.len().min(HEAD)];
+    let needle = b":SendRequestRequest ";
+    if head.windows(needle.len()).any(|w| w == needle) {
         crate::smev::Operation::SendRequest
     } else {
         crate::smev::Operation::SendResponse

@@ -1,12 +1,16 @@
 //! The SMEV HTTP client: thin I/O around the codec. It builds and signs envelopes with [`super::build`], posts
 //! them with the operation's SOAPAction, enforces timeouts and a response size limit, decodes MTOM responses and
 //! SOAP faults, and classifies every failure as retryable or final from its type.
+//!
+//! Signing an envelope and parsing an answer are CPU work proportional to the message (an answer may be megabytes
+//! of XML): both run on a [`CpuPool`]'s blocking threads, and only the network I/O stays on the async thread.
 #![forbid(unsafe_code)]
 
 use super::message::*;
 use super::parse::{self, ReceivedRequest, ReceivedResponse};
 use super::unreadable::{self, UnreadableDelivery};
 use super::{build, mtom, now_datetime, Operation, RetryClass, SmevError, SmevFault, Version};
+use crate::cpu::{CpuPool, PoolError};
 use crate::dsig::Signer;
 use crate::xml::{self, Limits};
 use futures_util::StreamExt;
@@ -88,6 +92,9 @@ pub enum ClientError {
     /// The request could not be built or the response could not be read.
     #[error(transparent)]
     Smev(#[from] SmevError),
+    /// Signing or reading off the async threads did not complete (the work panicked or the runtime is stopping).
+    #[error(transparent)]
+    Cpu(#[from] PoolError),
     /// SMEV delivered a message (to GetRequest or GetResponse) that cannot be read. Unlike an unreadable answer to
     /// any other call, it must be acknowledged and kept, or SMEV delivers it again for ever.
     #[error("SMEV delivered an unreadable message ({}): {}", .0.message_id.as_deref().unwrap_or("no id found"), .0.reason)]
@@ -108,6 +115,8 @@ impl ClientError {
             ClientError::TooLarge { .. } | ClientError::Config(_) | ClientError::Smev(_) => RetryClass::Final,
             // Polling again at once is right: the delivery is dealt with by the caller, and the queue may hold more.
             ClientError::Unreadable(_) => RetryClass::Final,
+            // Nothing was sent, or the answer was not read: the outbox tries again later.
+            ClientError::Cpu(_) => RetryClass::Retry,
         }
     }
 }
@@ -135,97 +144,27 @@ pub struct Received<T> {
     pub message: T,
 }
 
-/// A client of one SMEV endpoint, signing with one information system's key.
-#[derive(Clone)]
-pub struct SmevClient {
-    http: reqwest::Client,
-    config: Arc<ClientConfig>,
-    signer: Arc<Signer>,
-    /// Told how long each signed envelope took to build and sign, and whether it succeeded (for metrics).
-    sign_observer: Option<SignObserver>,
+/// An answer as it came off the wire, to be decoded (MTOM, UTF-8), parsed and read on the CPU pool.
+struct Answer {
+    /// The operation it answers (whether it delivers a message decides how an unreadable answer is reported).
+    operation: Operation,
+    /// The HTTP status.
+    status: u16,
+    /// The Content-Type, which says whether the body is MTOM.
+    content_type: String,
+    /// The body, within the client's size limit.
+    body: Vec<u8>,
 }
 
-/// A callback told the outcome and duration of each signature the client makes.
-pub type SignObserver = Arc<dyn Fn(bool, Duration) + Send + Sync>;
-
-fn read_file(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|e| ClientError::Config(format!("reading {}: {e}", path.display())))
-}
-
-impl SmevClient {
-    /// A client for `config`, signing with `signer`.
-    pub fn new(config: ClientConfig, signer: Arc<Signer>) -> Result<SmevClient, ClientError> {
-        reqwest::Url::parse(&config.endpoint)
-            .map_err(|e| ClientError::Config(format!("endpoint '{}': {e}", config.endpoint)))?;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.read_timeout)
-            .pool_idle_timeout(Duration::from_secs(30));
-        if let Some(ca) = &config.tls.ca_cert {
-            let cert = reqwest::Certificate::from_pem(&read_file(ca)?)
-                .map_err(|e| ClientError::Config(format!("CA certificate {}: {e}", ca.display())))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        match (&config.tls.client_cert, &config.tls.client_key) {
-            (Some(cert), Some(key)) => {
-                let identity = reqwest::Identity::from_pkcs8_pem(&read_file(cert)?, &read_file(key)?)
-                    .map_err(|e| ClientError::Config(format!("client certificate {}: {e}", cert.display())))?;
-                builder = builder.identity(identity);
-            }
-            (None, None) => {}
-            _ => return Err(ClientError::Config("client_cert and client_key go together".into())),
-        }
-        let http = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(SmevClient { http, config: Arc::new(config), signer, sign_observer: None })
-    }
-
-    /// The same client, reporting every signature it makes to `observer`.
-    pub fn with_sign_observer(mut self, observer: SignObserver) -> SmevClient {
-        self.sign_observer = Some(observer);
-        self
-    }
-
-    /// Builds and signs an envelope, timing it for the observer.
-    fn signed<T>(&self, build: impl FnOnce() -> Result<T, SmevError>) -> Result<T, SmevError> {
-        let started = std::time::Instant::now();
-        let result = build();
-        if let Some(observer) = &self.sign_observer {
-            observer(result.is_ok(), started.elapsed());
-        }
-        result
-    }
-
-    /// The schema version this client speaks.
-    pub fn version(&self) -> Version {
-        self.config.version
-    }
-    /// Posts a signed envelope and returns SMEV's answer: a SOAP fault (which comes with HTTP 500) as
-    /// [`ClientError::Fault`], any other answer outside 2xx as [`ClientError::Http`].
-    pub async fn call(&self, operation: Operation, envelope: String) -> Result<String, ClientError> {
-        Ok(self.exchange(operation, envelope, |_| Ok(())).await?.1)
-    }
-
-    /// Posts a signed envelope and reads SMEV's answer with `read`, parsing the answer once for both: faults and
-    /// HTTP errors as in [`SmevClient::call`]. Returns what `read` made of it and the answer itself.
-    async fn exchange<T>(
-        &self,
-        operation: Operation,
-        envelope: String,
+impl Answer {
+    /// Decodes the answer and reads it with `read`, parsing it once: a SOAP fault (which comes with HTTP 500) as
+    /// [`ClientError::Fault`], any other answer outside 2xx as [`ClientError::Http`], an unreadable delivery as
+    /// [`ClientError::Unreadable`]. Returns what `read` made of it and the answer's text.
+    fn read<T>(
+        self,
         read: impl FnOnce(&xml::Document<'_>) -> Result<T, SmevError>,
     ) -> Result<(T, String), ClientError> {
-        let response = self
-            .http
-            .post(&self.config.endpoint)
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .header("SOAPAction", format!("\"{}\"", operation.soap_action()))
-            .body(envelope)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("text/xml").to_string();
-        let body = self.read_limited(response).await?;
+        let Answer { operation, status, content_type, body } = self;
         let xml_bytes = if mtom::is_multipart(&content_type) {
             mtom::decode(&content_type, &body)?.root.body.to_vec()
         } else {
@@ -278,6 +217,123 @@ impl SmevClient {
         };
         Ok((value, text))
     }
+}
+
+/// A client of one SMEV endpoint, signing with one information system's key.
+#[derive(Clone)]
+pub struct SmevClient {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    signer: Arc<Signer>,
+    /// Told how long each signed envelope took to build and sign, and whether it succeeded (for metrics).
+    sign_observer: Option<SignObserver>,
+    /// Where envelopes are signed and answers parsed, off the async threads (by default one per core; the gateway
+    /// shares its own).
+    cpu: CpuPool,
+}
+
+/// A callback told the outcome and duration of each signature the client makes.
+pub type SignObserver = Arc<dyn Fn(bool, Duration) + Send + Sync>;
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::Config(format!("reading {}: {e}", path.display())))
+}
+
+impl SmevClient {
+    /// A client for `config`, signing with `signer`.
+    pub fn new(config: ClientConfig, signer: Arc<Signer>) -> Result<SmevClient, ClientError> {
+        reqwest::Url::parse(&config.endpoint)
+            .map_err(|e| ClientError::Config(format!("endpoint '{}': {e}", config.endpoint)))?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.read_timeout)
+            .pool_idle_timeout(Duration::from_secs(30));
+        if let Some(ca) = &config.tls.ca_cert {
+            let cert = reqwest::Certificate::from_pem(&read_file(ca)?)
+                .map_err(|e| ClientError::Config(format!("CA certificate {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        match (&config.tls.client_cert, &config.tls.client_key) {
+            (Some(cert), Some(key)) => {
+                let identity = reqwest::Identity::from_pkcs8_pem(&read_file(cert)?, &read_file(key)?)
+                    .map_err(|e| ClientError::Config(format!("client certificate {}: {e}", cert.display())))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => return Err(ClientError::Config("client_cert and client_key go together".into())),
+        }
+        let http = builder.build().map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(SmevClient { http, config: Arc::new(config), signer, sign_observer: None, cpu: CpuPool::per_core() })
+    }
+
+    /// The same client, reporting every signature it makes to `observer`.
+    pub fn with_sign_observer(mut self, observer: SignObserver) -> SmevClient {
+        self.sign_observer = Some(observer);
+        self
+    }
+
+    /// The same client, signing and parsing in `pool` (shared with the caller's other CPU work, under one bound).
+    pub fn with_cpu_pool(mut self, pool: CpuPool) -> SmevClient {
+        self.cpu = pool;
+        self
+    }
+
+    /// Builds and signs an envelope on the CPU pool with `build(version, signer)`, timing it for the observer.
+    /// What `build` needs is moved into it.
+    async fn signed<F>(&self, build: F) -> Result<String, ClientError>
+    where
+        F: FnOnce(Version, &Signer) -> Result<String, SmevError> + Send + 'static,
+    {
+        let (signer, observer, version) = (self.signer.clone(), self.sign_observer.clone(), self.version());
+        let work = move || {
+            let started = std::time::Instant::now();
+            let result = build(version, &signer);
+            if let Some(observer) = &observer {
+                observer(result.is_ok(), started.elapsed());
+            }
+            result
+        };
+        Ok(self.cpu.run(work).await??)
+    }
+
+    /// The schema version this client speaks.
+    pub fn version(&self) -> Version {
+        self.config.version
+    }
+    /// Posts a signed envelope and returns SMEV's answer: a SOAP fault (which comes with HTTP 500) as
+    /// [`ClientError::Fault`], any other answer outside 2xx as [`ClientError::Http`].
+    pub async fn call(&self, operation: Operation, envelope: String) -> Result<String, ClientError> {
+        Ok(self.exchange(operation, envelope, |_| Ok(())).await?.1)
+    }
+
+    /// Posts a signed envelope and reads SMEV's answer with `read`, parsing the answer once for both: faults and
+    /// HTTP errors as in [`SmevClient::call`]. Returns what `read` made of it and the answer itself.
+    async fn exchange<T>(
+        &self,
+        operation: Operation,
+        envelope: String,
+        read: impl FnOnce(&xml::Document<'_>) -> Result<T, SmevError> + Send + 'static,
+    ) -> Result<(T, String), ClientError>
+    where
+        T: Send + 'static,
+    {
+        let response = self
+            .http
+            .post(&self.config.endpoint)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{}\"", operation.soap_action()))
+            .body(envelope)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("text/xml").to_string();
+        let body = self.read_limited(response).await?;
+        // The answer's bytes move to the blocking thread: decoding and parsing them is CPU work.
+        let answer = Answer { operation, status, content_type, body };
+        self.cpu.run(move || answer.read(read)).await?
+    }
 
     fn transport_error(&self, e: reqwest::Error) -> ClientError {
         if e.is_timeout() {
@@ -306,30 +362,33 @@ impl SmevClient {
 
     /// Sends a request; returns SMEV's receipt.
     pub async fn send_request(&self, request: &SendRequest) -> Result<MessageMetadata, ClientError> {
-        let envelope = self.signed(|| build::send_request(self.version(), request, Some(&self.signer)))?;
+        let request = request.clone();
+        let envelope = self.signed(move |v, signer| build::send_request(v, &request, Some(signer))).await?;
         let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendRequest)?.0);
         Ok(self.exchange(Operation::SendRequest, envelope, read).await?.0)
     }
 
     /// Signs and sends an envelope built earlier without a signature (as the gateway's outbox keeps them), so that a
     /// large message is neither parsed into typed form nor rebuilt: `SendRequest` signs `SIGNED_BY_CONSUMER`,
-    /// `SendResponse` signs `SIGNED_BY_PROVIDER`. Returns SMEV's receipt.
-    pub async fn send_unsigned(&self, operation: Operation, unsigned: &str) -> Result<MessageMetadata, ClientError> {
+    /// `SendResponse` signs `SIGNED_BY_PROVIDER`. The envelope moves to the signing thread. Returns SMEV's receipt.
+    pub async fn send_unsigned(&self, operation: Operation, unsigned: String) -> Result<MessageMetadata, ClientError> {
         let id = match operation {
             Operation::SendRequest => SIGNED_BY_CONSUMER,
             Operation::SendResponse => SIGNED_BY_PROVIDER,
             other => return Err(SmevError::Malformed(format!("{} is not sent from the outbox", other.name())).into()),
         };
-        let envelope = self.signed(|| {
-            self.signer.sign(unsigned, id, crate::dsig::Placement::CallerSignature).map_err(SmevError::Dsig)
-        })?;
-        let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, operation)?.0);
+        let sign = move |_: Version, signer: &Signer| {
+            signer.sign(&unsigned, id, crate::dsig::Placement::CallerSignature).map_err(SmevError::Dsig)
+        };
+        let envelope = self.signed(sign).await?;
+        let read = move |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, operation)?.0);
         Ok(self.exchange(operation, envelope, read).await?.0)
     }
 
     /// Sends a response; returns SMEV's receipt.
     pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
-        let envelope = self.signed(|| build::send_response(self.version(), response, Some(&self.signer)))?;
+        let response = response.clone();
+        let envelope = self.signed(move |v, signer| build::send_response(v, &response, Some(signer))).await?;
         let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendResponse)?.0);
         Ok(self.exchange(Operation::SendResponse, envelope, read).await?.0)
     }
@@ -343,7 +402,8 @@ impl SmevClient {
         &self,
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedRequest>>, ClientError> {
-        let envelope = self.signed(|| build::get_request(self.version(), &Self::selector(kind), Some(&self.signer)))?;
+        let selector = Self::selector(kind);
+        let envelope = self.signed(move |v, signer| build::get_request(v, &selector, Some(signer))).await?;
         let (message, answer) = self.exchange(Operation::GetRequest, envelope, parse::received_request).await?;
         Ok(message.map(|message| Received { envelope: answer, message }))
     }
@@ -353,8 +413,8 @@ impl SmevClient {
         &self,
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedResponse>>, ClientError> {
-        let envelope =
-            self.signed(|| build::get_response(self.version(), &Self::selector(kind), Some(&self.signer)))?;
+        let selector = Self::selector(kind);
+        let envelope = self.signed(move |v, signer| build::get_response(v, &selector, Some(signer))).await?;
         let (message, answer) = self.exchange(Operation::GetResponse, envelope, parse::received_response).await?;
         Ok(message.map(|message| Received { envelope: answer, message }))
     }
@@ -362,16 +422,15 @@ impl SmevClient {
     /// Acknowledges a delivered message by SMEV's id for it (`MessageMetadata/MessageId`).
     pub async fn ack(&self, message_id: &str, accepted: bool) -> Result<(), ClientError> {
         let ack = Ack { message_id: message_id.to_string(), accepted };
-        let envelope = self.signed(|| build::ack(self.version(), &ack, Some(&self.signer)))?;
+        let envelope = self.signed(move |v, signer| build::ack(v, &ack, Some(signer))).await?;
         self.exchange(Operation::Ack, envelope, parse::ack_response).await?;
         Ok(())
     }
 
     /// Polls for an asynchronous processing status.
     pub async fn get_status(&self) -> Result<Option<AsyncProcessingStatus>, ClientError> {
-        let envelope = self.signed(|| {
-            build::get_status(self.version(), &GetStatus { timestamp: now_datetime() }, Some(&self.signer))
-        })?;
+        let status = GetStatus { timestamp: now_datetime() };
+        let envelope = self.signed(move |v, signer| build::get_status(v, &status, Some(signer))).await?;
         Ok(self.exchange(Operation::GetStatus, envelope, parse::status_response).await?.0)
     }
 }
