@@ -96,7 +96,7 @@ async fn the_pool_bounds_concurrent_verifications() {
         for _ in 0..6 {
             let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
             tasks.push(tokio::spawn(async move {
-                pool.run(move || {
+                pool.run(edugate::cpu::INLINE_BELOW, move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(20));

@@ -31,10 +31,10 @@ pub async fn verify_delivered_in(
     senders: Arc<SenderTrust>,
     limits: VerifyLimits,
 ) -> Result<(), Untrusted> {
-    let (envelope, cert) = (envelope.to_string(), smev_cert.cloned());
+    let (bytes, envelope, cert) = (envelope.len(), envelope.to_string(), smev_cert.cloned());
     let nodes = (received.request_node, received.data_node);
     let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
-    pool.run(work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
+    pool.run(bytes, work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
 }
 
 /// [`verify_response`] on `pool`.
@@ -46,10 +46,10 @@ pub async fn verify_response_in(
     senders: Arc<SenderTrust>,
     limits: VerifyLimits,
 ) -> Result<(), Untrusted> {
-    let (envelope, cert) = (envelope.to_string(), smev_cert.cloned());
+    let (bytes, envelope, cert) = (envelope.len(), envelope.to_string(), smev_cert.cloned());
     let nodes = (received.response_node, received.data_node);
     let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
-    pool.run(work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
+    pool.run(bytes, work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
 }
 
 /// Why a delivered request is not trusted. Such a request is never processed, but it is still answered

@@ -216,8 +216,9 @@ async fn send(shared: &Shared, lease: &Lease, answers: &mut Option<String>) -> R
 
 /// Decodes a stored send job on the CPU pool: its envelope may be megabytes of JSON string.
 async fn send_job(shared: &Shared, payload: Vec<u8>) -> Result<SendJob, FailureKind> {
+    let bytes = payload.len();
     let decode = move || jobs::decode::<SendJob>(&payload).map_err(|e| e.to_string());
-    match shared.verify_pool.run(decode).await {
+    match shared.verify_pool.run(bytes, decode).await {
         Ok(job) => job.map_err(|reason| FailureKind::Final { reason }),
         Err(e) => Err(FailureKind::Retryable { reason: e.to_string() }),
     }
@@ -225,12 +226,13 @@ async fn send_job(shared: &Shared, payload: Vec<u8>) -> Result<SendJob, FailureK
 
 /// Reads a stored send job's envelope back into its typed call, on the CPU pool: the envelope may be megabytes.
 async fn stored_call(shared: &Shared, payload: Vec<u8>) -> Result<CallBody, FailureKind> {
+    let bytes = payload.len();
     let read = move || {
         let job: SendJob = jobs::decode(&payload).map_err(|e| e.to_string())?;
         let doc = xml::parse(&job.envelope, &Limits::default()).map_err(|e| e.to_string())?;
         parse::parse_call(&doc).map(|call| call.body).map_err(|e| e.to_string())
     };
-    match shared.verify_pool.run(read).await {
+    match shared.verify_pool.run(bytes, read).await {
         Ok(read) => read.map_err(|reason| FailureKind::Final { reason }),
         Err(e) => Err(FailureKind::Retryable { reason: e.to_string() }),
     }

@@ -278,9 +278,9 @@ impl SmevClient {
         self
     }
 
-    /// Builds and signs an envelope on the CPU pool with `build(version, signer)`, timing it for the observer.
-    /// What `build` needs is moved into it.
-    async fn signed<F>(&self, build: F) -> Result<String, ClientError>
+    /// Builds and signs an envelope with `build(version, signer)`, on the CPU pool when its content (`bytes`) is
+    /// large, timing it for the observer. What `build` needs is moved into it.
+    async fn signed<F>(&self, bytes: usize, build: F) -> Result<String, ClientError>
     where
         F: FnOnce(Version, &Signer) -> Result<String, SmevError> + Send + 'static,
     {
@@ -293,7 +293,7 @@ impl SmevClient {
             }
             result
         };
-        Ok(self.cpu.run(work).await??)
+        Ok(self.cpu.run(bytes, work).await??)
     }
 
     /// The schema version this client speaks.
@@ -332,7 +332,7 @@ impl SmevClient {
         let body = self.read_limited(response).await?;
         // The answer's bytes move to the blocking thread: decoding and parsing them is CPU work.
         let answer = Answer { operation, status, content_type, body };
-        self.cpu.run(move || answer.read(read)).await?
+        self.cpu.run(answer.body.len(), move || answer.read(read)).await?
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ClientError {
@@ -362,8 +362,8 @@ impl SmevClient {
 
     /// Sends a request; returns SMEV's receipt.
     pub async fn send_request(&self, request: &SendRequest) -> Result<MessageMetadata, ClientError> {
-        let request = request.clone();
-        let envelope = self.signed(move |v, signer| build::send_request(v, &request, Some(signer))).await?;
+        let (request, bytes) = (request.clone(), request.content.len());
+        let envelope = self.signed(bytes, move |v, signer| build::send_request(v, &request, Some(signer))).await?;
         let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendRequest)?.0);
         Ok(self.exchange(Operation::SendRequest, envelope, read).await?.0)
     }
@@ -377,18 +377,23 @@ impl SmevClient {
             Operation::SendResponse => SIGNED_BY_PROVIDER,
             other => return Err(SmevError::Malformed(format!("{} is not sent from the outbox", other.name())).into()),
         };
+        let bytes = unsigned.len();
         let sign = move |_: Version, signer: &Signer| {
             signer.sign(&unsigned, id, crate::dsig::Placement::CallerSignature).map_err(SmevError::Dsig)
         };
-        let envelope = self.signed(sign).await?;
+        let envelope = self.signed(bytes, sign).await?;
         let read = move |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, operation)?.0);
         Ok(self.exchange(operation, envelope, read).await?.0)
     }
 
     /// Sends a response; returns SMEV's receipt.
     pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
+        let bytes = match &response.body {
+            ResponseBody::Content { content, .. } => content.len(),
+            _ => 0,
+        };
         let response = response.clone();
-        let envelope = self.signed(move |v, signer| build::send_response(v, &response, Some(signer))).await?;
+        let envelope = self.signed(bytes, move |v, signer| build::send_response(v, &response, Some(signer))).await?;
         let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendResponse)?.0);
         Ok(self.exchange(Operation::SendResponse, envelope, read).await?.0)
     }
@@ -403,7 +408,7 @@ impl SmevClient {
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedRequest>>, ClientError> {
         let selector = Self::selector(kind);
-        let envelope = self.signed(move |v, signer| build::get_request(v, &selector, Some(signer))).await?;
+        let envelope = self.signed(0, move |v, signer| build::get_request(v, &selector, Some(signer))).await?;
         let (message, answer) = self.exchange(Operation::GetRequest, envelope, parse::received_request).await?;
         Ok(message.map(|message| Received { envelope: answer, message }))
     }
@@ -414,7 +419,7 @@ impl SmevClient {
         kind: Option<&KindOfData>,
     ) -> Result<Option<Received<ReceivedResponse>>, ClientError> {
         let selector = Self::selector(kind);
-        let envelope = self.signed(move |v, signer| build::get_response(v, &selector, Some(signer))).await?;
+        let envelope = self.signed(0, move |v, signer| build::get_response(v, &selector, Some(signer))).await?;
         let (message, answer) = self.exchange(Operation::GetResponse, envelope, parse::received_response).await?;
         Ok(message.map(|message| Received { envelope: answer, message }))
     }
@@ -422,7 +427,7 @@ impl SmevClient {
     /// Acknowledges a delivered message by SMEV's id for it (`MessageMetadata/MessageId`).
     pub async fn ack(&self, message_id: &str, accepted: bool) -> Result<(), ClientError> {
         let ack = Ack { message_id: message_id.to_string(), accepted };
-        let envelope = self.signed(move |v, signer| build::ack(v, &ack, Some(signer))).await?;
+        let envelope = self.signed(0, move |v, signer| build::ack(v, &ack, Some(signer))).await?;
         self.exchange(Operation::Ack, envelope, parse::ack_response).await?;
         Ok(())
     }
@@ -430,7 +435,7 @@ impl SmevClient {
     /// Polls for an asynchronous processing status.
     pub async fn get_status(&self) -> Result<Option<AsyncProcessingStatus>, ClientError> {
         let status = GetStatus { timestamp: now_datetime() };
-        let envelope = self.signed(move |v, signer| build::get_status(v, &status, Some(signer))).await?;
+        let envelope = self.signed(0, move |v, signer| build::get_status(v, &status, Some(signer))).await?;
         Ok(self.exchange(Operation::GetStatus, envelope, parse::status_response).await?.0)
     }
 }
