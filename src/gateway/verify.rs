@@ -31,10 +31,8 @@ pub async fn verify_delivered_in(
     senders: Arc<SenderTrust>,
     limits: VerifyLimits,
 ) -> Result<(), Untrusted> {
-    let (bytes, envelope, cert) = (envelope.len(), envelope.to_string(), smev_cert.cloned());
     let nodes = (received.request_node, received.data_node);
-    let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
-    pool.run(bytes, work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
+    verify_on(pool, envelope, nodes, smev_cert, senders, limits).await
 }
 
 /// [`verify_response`] on `pool`.
@@ -46,8 +44,20 @@ pub async fn verify_response_in(
     senders: Arc<SenderTrust>,
     limits: VerifyLimits,
 ) -> Result<(), Untrusted> {
-    let (bytes, envelope, cert) = (envelope.len(), envelope.to_string(), smev_cert.cloned());
     let nodes = (received.response_node, received.data_node);
+    verify_on(pool, envelope, nodes, smev_cert, senders, limits).await
+}
+
+/// [`verify_nodes`] on `pool` (off the async threads when the envelope is large).
+async fn verify_on(
+    pool: &VerifyPool,
+    envelope: &str,
+    nodes: (NodeId, NodeId),
+    smev_cert: Option<&Certificate>,
+    senders: Arc<SenderTrust>,
+    limits: VerifyLimits,
+) -> Result<(), Untrusted> {
+    let (bytes, envelope, cert) = (envelope.len(), envelope.to_string(), smev_cert.cloned());
     let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
     pool.run(bytes, work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
 }
