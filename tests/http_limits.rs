@@ -13,13 +13,16 @@
 //! timeouts and far below what the defaults would take.
 mod procs;
 
+#[path = "support/closed.rs"]
+mod closed;
+use closed::read_until_closed;
 use edugate::gateway::runtime::RunError;
 use edugate::gateway::Gateway;
 use procs::{gateway_config, start, start_mock, Control, Proc};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Far beyond any timeout configured here; reached only when a timeout does not work.
@@ -60,23 +63,6 @@ fn start_limited(dir: &Path, extra: &[(&str, &str)], shell: Option<&str>) -> Pro
     start(command, &dir.join("gateway.log"))
 }
 
-/// Reads until the server closes the connection (EOF or reset) and returns what came; panics at the hang guard.
-async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let closed = tokio::time::timeout(HANG_GUARD, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the server kept the connection open; it sent: {}", String::from_utf8_lossy(&got));
-    String::from_utf8_lossy(&got).into_owned()
-}
-
 async fn get(addr: &str, path: &str) -> (u16, String) {
     let client = reqwest::Client::builder().timeout(HANG_GUARD).build().unwrap();
     let reply = client.get(format!("http://{addr}{path}")).send().await.expect("the port answers");
@@ -90,7 +76,7 @@ async fn idle_and_slow_header_connections_are_closed_on_time() {
 
     // Connected, never a byte.
     let mut silent = TcpStream::connect(&gateway.addr).await.unwrap();
-    assert_eq!(read_until_closed(&mut silent).await, "", "nothing is answered to nothing");
+    assert_eq!(read_until_closed(&mut silent, HANG_GUARD).await, "", "nothing is answered to nothing");
 
     // Slowloris: a request head trickled one byte every 50 ms, never finished.
     let mut slow = TcpStream::connect(&gateway.addr).await.unwrap();
@@ -105,13 +91,13 @@ async fn idle_and_slow_header_connections_are_closed_on_time() {
     };
     let stopped = tokio::time::timeout(HANG_GUARD, trickle).await;
     assert!(stopped.is_ok(), "a trickled request head held its connection");
-    let answer = read_until_closed(&mut slow).await;
+    let answer = read_until_closed(&mut slow, HANG_GUARD).await;
     assert!(!answer.contains("200 OK"), "{answer}");
 
     // A keep-alive connection, once answered, left idle.
     let mut kept = TcpStream::connect(&gateway.addr).await.unwrap();
     kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    let answer = read_until_closed(&mut kept).await;
+    let answer = read_until_closed(&mut kept, HANG_GUARD).await;
     assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
 
     // The port still serves.

@@ -4,6 +4,9 @@
 //!
 //! No test asserts a wall-clock duration: timeouts are small (200 ms) and every wait has a generous hang guard.
 
+#[path = "../../tests/support/closed.rs"]
+mod closed;
+use closed::read_until_closed;
 use edugate::crypto::{Certificate, PrivateKey};
 use edugate::dsig::Signer;
 use edugate::smev::{build, parse, FaultKind, SendRequest, SignatureFaultKind, Version};
@@ -16,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -62,23 +65,7 @@ impl Drop for Server {
 async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(request).await.unwrap();
-    read_until_closed(&mut stream).await
-}
-
-async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    let closed = tokio::time::timeout(HANG_GUARD, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the server kept the connection open; it sent: {}", String::from_utf8_lossy(&got));
-    String::from_utf8_lossy(&got).into_owned()
+    read_until_closed(&mut stream, HANG_GUARD).await
 }
 
 fn small_timeouts() -> Config {
@@ -119,7 +106,7 @@ async fn silent_slow_and_idle_connections_are_closed_on_time() {
     let server = Server::start(small_timeouts()).await;
 
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
-    assert_eq!(read_until_closed(&mut silent).await, "");
+    assert_eq!(read_until_closed(&mut silent, HANG_GUARD).await, "");
 
     // Slowloris: a head trickled a byte every 50 ms, never finished.
     let mut slow = TcpStream::connect(server.addr).await.unwrap();
@@ -134,7 +121,7 @@ async fn silent_slow_and_idle_connections_are_closed_on_time() {
     })
     .await;
     assert!(trickled.is_ok(), "a trickled head held its connection");
-    read_until_closed(&mut slow).await;
+    read_until_closed(&mut slow, HANG_GUARD).await;
 
     let answer = exchange(server.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "answered, then closed when idle: {answer}");
@@ -155,7 +142,7 @@ async fn connections_over_the_limit_wait_and_the_port_keeps_serving() {
     let peak = server.state.connections.peak.load(Ordering::Relaxed);
     assert!(peak <= 16, "{peak} connections open at once, over the limit of 16");
     for stream in idle.iter_mut().take(5) {
-        read_until_closed(stream).await;
+        read_until_closed(stream, HANG_GUARD).await;
     }
 }
 
