@@ -44,15 +44,20 @@ pub fn message_id_in(doc: &Document<'_>) -> Option<String> {
 pub fn scan_message_id(text: &str) -> Option<String> {
     ["MessageId>", "MessageID>"].into_iter().find_map(|tag| {
         text.match_indices(tag).find_map(|(at, _)| {
-            // A start tag: `<MessageId>` or `<prefix:MessageId>`, not `</...MessageId>`.
+            // A start tag: `<MessageId>` or `<prefix:MessageId>`, not `</...MessageId>`. Both scans stop at the
+            // first character that cannot belong to the name or the id, so each looks at a few bytes and the whole
+            // search stays linear in the text, however many tags it holds.
             let before = &text[..at];
-            let open = before.rfind('<')?;
-            let name = &before[open + 1..];
-            if name.starts_with('/') || !name.chars().all(|c| c.is_alphanumeric() || c == ':' || c == '_') {
+            let name = before.chars().rev().take_while(|&c| c.is_alphanumeric() || c == ':' || c == '_');
+            let open = before.len() - name.map(char::len_utf8).sum::<usize>();
+            if !before[..open].ends_with('<') {
                 return None;
             }
             let value = &text[at + tag.len()..];
-            let end = value.find('<')?;
+            let end = value.find(|c: char| !(c.is_whitespace() || c.is_ascii_hexdigit() || c == '-'))?;
+            if !value[end..].starts_with('<') {
+                return None;
+            }
             plausible_id(&value[..end])
         })
     })
@@ -92,5 +97,16 @@ mod tests {
         assert_eq!(scan_message_id(&format!("<MessageId>{}</MessageId>", "a".repeat(65))), None);
         assert_eq!(scan_message_id("<html>502 Bad Gateway</html>"), None);
         assert_eq!(scan_message_id("</MessageId>abc<"), None);
+        assert_eq!(scan_message_id(&format!("<MessageId>{ID} x</MessageId>")), None);
+    }
+
+    /// Regression: every tag found scanned back to the previous `<` and on to the next one, so a text of many
+    /// tags and no brackets cost work quadratic in its size.
+    #[test]
+    fn many_tags_without_brackets_are_scanned_once() {
+        let hostile = "MessageId>MessageID>".repeat(100_000);
+        assert_eq!(scan_message_id(&hostile), None);
+        let hostile = format!("<{}", "MessageId>  ".repeat(100_000));
+        assert_eq!(scan_message_id(&hostile), None);
     }
 }
