@@ -281,7 +281,7 @@ fn select_certificate(model: &SignatureModel, keys: &KeySelection) -> Result<Cer
         (KeySelection::KeyInfo, None) => Err(DsigError::NoCertificate),
         // Trust is decided on the DER as sent, before anything of it is decoded or cached: an untrusted
         // certificate is decoded once, uncached, only to name it in the error.
-        (KeySelection::Trusted(trusted), Some(der)) => match trusted.iter().find(|t| t.to_der() == *der) {
+        (KeySelection::Trusted(trusted), Some(der)) => match trusted.iter().find(|t| t.der() == der.as_slice()) {
             Some(t) => Ok(t.clone()),
             None => {
                 let subject = Certificate::from_der(der).map_or_else(|_| "unreadable".to_string(), |c| c.subject());
