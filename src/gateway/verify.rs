@@ -22,7 +22,7 @@ pub use crate::cpu::{default_concurrency, CpuPool, PoolError};
 /// The pool verifications run in: the crate's [`CpuPool`], under the name the provider and its tests know it by.
 pub type VerifyPool = CpuPool;
 
-/// [`verify_delivered`] on `pool`.
+/// Verifies a delivered request's two signatures and their targets, the sender's against `senders`, on `pool`.
 pub async fn verify_delivered_in(
     pool: &VerifyPool,
     envelope: &str,
@@ -35,7 +35,7 @@ pub async fn verify_delivered_in(
     verify_on(pool, envelope, nodes, smev_cert, senders, limits).await
 }
 
-/// [`verify_response`] on `pool`.
+/// Verifies a delivered response's two signatures and their targets, the sender's against `senders`, on `pool`.
 pub async fn verify_response_in(
     pool: &VerifyPool,
     envelope: &str,
@@ -124,26 +124,6 @@ impl SenderTrust {
             None => Err(format!("the certificate of {} is not registered for this kind of data", cert.subject())),
         }
     }
-}
-
-/// Verifies a delivered request's two signatures and their targets, the sender's against `senders`.
-pub fn verify_delivered(
-    envelope: &str,
-    received: &ReceivedRequest,
-    smev_cert: Option<&Certificate>,
-    senders: &SenderTrust,
-) -> Result<(), Untrusted> {
-    verify_nodes(envelope, (received.request_node, received.data_node), smev_cert, senders, &VerifyLimits::default())
-}
-
-/// Verifies a delivered response's two signatures and their targets, the sender's against `senders`.
-pub fn verify_response(
-    envelope: &str,
-    received: &ReceivedResponse,
-    smev_cert: Option<&Certificate>,
-    senders: &SenderTrust,
-) -> Result<(), Untrusted> {
-    verify_nodes(envelope, (received.response_node, received.data_node), smev_cert, senders, &VerifyLimits::default())
 }
 
 /// SMEV's signature must cover `outer` (`Request` or `Response`) and the sender's must cover `data`.
