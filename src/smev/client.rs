@@ -144,6 +144,12 @@ pub struct Received<T> {
     pub message: T,
 }
 
+/// The bytes of a message's attachments: they are encoded into the envelope that is then signed, so they count
+/// towards the size that decides whether signing leaves the async threads.
+fn attachment_bytes(attachments: &[AttachmentContent]) -> usize {
+    attachments.iter().map(|a| a.content.len()).sum()
+}
+
 /// An answer as it came off the wire, to be decoded (MTOM, UTF-8), parsed and read on the CPU pool.
 struct Answer {
     /// The operation it answers (whether it delivers a message decides how an unreadable answer is reported).
@@ -362,7 +368,7 @@ impl SmevClient {
 
     /// Sends a request; returns SMEV's receipt.
     pub async fn send_request(&self, request: &SendRequest) -> Result<MessageMetadata, ClientError> {
-        let (request, bytes) = (request.clone(), request.content.len());
+        let (request, bytes) = (request.clone(), request.content.len() + attachment_bytes(&request.attachments));
         let envelope = self.signed(bytes, move |v, signer| build::send_request(v, &request, Some(signer))).await?;
         let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendRequest)?.0);
         Ok(self.exchange(Operation::SendRequest, envelope, read).await?.0)
@@ -388,10 +394,11 @@ impl SmevClient {
 
     /// Sends a response; returns SMEV's receipt.
     pub async fn send_response(&self, response: &SendResponse) -> Result<MessageMetadata, ClientError> {
-        let bytes = match &response.body {
+        let content = match &response.body {
             ResponseBody::Content { content, .. } => content.len(),
             _ => 0,
         };
+        let bytes = content + attachment_bytes(&response.attachments);
         let response = response.clone();
         let envelope = self.signed(bytes, move |v, signer| build::send_response(v, &response, Some(signer))).await?;
         let read = |doc: &xml::Document<'_>| Ok(parse::send_receipt(doc, Operation::SendResponse)?.0);
@@ -437,5 +444,22 @@ impl SmevClient {
         let status = GetStatus { timestamp: now_datetime() };
         let envelope = self.signed(0, move |v, signer| build::get_status(v, &status, Some(signer))).await?;
         Ok(self.exchange(Operation::GetStatus, envelope, parse::status_response).await?.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a message of small content and megabytes of attachments was built and signed on the async
+    /// threads, since only its content was counted.
+    #[test]
+    fn attachments_count_towards_the_size_of_what_is_signed() {
+        let attachment = |n: usize| AttachmentContent { id: "a".into(), content: vec![0; n] };
+        assert_eq!(attachment_bytes(&[]), 0);
+        assert_eq!(
+            attachment_bytes(&[attachment(crate::cpu::INLINE_BELOW), attachment(3)]),
+            crate::cpu::INLINE_BELOW + 3
+        );
     }
 }
