@@ -601,8 +601,8 @@ impl Config {
         if self.provider.concurrency == 0 {
             return invalid("provider.concurrency", "must be at least 1".into());
         }
-        if self.provider.verify_concurrency == 0 {
-            return invalid("provider.verify_concurrency", "must be at least 1".into());
+        if !(1..=1024).contains(&self.provider.verify_concurrency) {
+            return invalid("provider.verify_concurrency", "must be between 1 and 1024".into());
         }
         if !(1..=64).contains(&self.provider.max_signatures) {
             return invalid("provider.max_signatures", "must be between 1 and 64".into());
@@ -850,6 +850,7 @@ mod tests {
             ("[identity]\ncert = \"/nonexistent\"", &[], "identity.cert"),
             ("", &[("EDUGATE__PROVIDER__CONCURRENCY", "0")], "provider.concurrency"),
             ("", &[("EDUGATE__PROVIDER__MAX_SIGNATURES", "0")], "provider.max_signatures"),
+            ("", &[("EDUGATE__PROVIDER__VERIFY_CONCURRENCY", "100000")], "provider.verify_concurrency"),
             ("", &[("EDUGATE__PROVIDER__MAX_REFERENCES", "1000")], "provider.max_references"),
             (
                 "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nhandler = \"nope\"",
