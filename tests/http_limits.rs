@@ -18,7 +18,7 @@ mod closed;
 use closed::read_until_closed;
 use edugate::gateway::runtime::RunError;
 use edugate::gateway::Gateway;
-use procs::{gateway_config, start, start_mock, Control, Proc};
+use procs::{gateway_config, start_mock, Control, Proc};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -31,7 +31,7 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 /// Starts the gateway binary with small HTTP timeouts and the given extra settings, polling an SMEV that is not
 /// there (the port's behaviour does not depend on it); `shell` wraps the start in `sh -c` (for `ulimit`).
 fn start_limited(dir: &Path, extra: &[(&str, &str)], shell: Option<&str>) -> Proc {
-    let mut command = match shell {
+    let command = match shell {
         Some(prelude) => {
             let mut c = Command::new("sh");
             c.arg("-c").arg(format!("{prelude}; exec \"$0\" run")).arg(procs::edugate_bin());
@@ -43,24 +43,14 @@ fn start_limited(dir: &Path, extra: &[(&str, &str)], shell: Option<&str>) -> Pro
             c
         }
     };
-    for (k, v) in [
-        ("EDUGATE__PROFILE", "development".to_owned()),
-        ("EDUGATE__SMEV__ENDPOINT", "http://127.0.0.1:1/smev/1.3".to_owned()),
+    let mut settings: Vec<(&str, String)> = vec![
         ("EDUGATE__SMEV__POLL_INTERVAL_MS", "1000".into()),
-        ("EDUGATE__STORE__PATH", dir.join("gateway-state").display().to_string()),
-        ("EDUGATE__HTTP__LISTEN", "127.0.0.1:0".into()),
-        ("EDUGATE__HTTP__SHUTDOWN_GRACE_SECS", "1".into()),
         ("EDUGATE__HTTP__HEADER_READ_TIMEOUT_MS", "200".into()),
         ("EDUGATE__HTTP__IDLE_TIMEOUT_MS", "200".into()),
         ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "0".into()),
-        ("RUST_LOG", "warn".into()),
-    ] {
-        command.env(k, v);
-    }
-    for (k, v) in extra {
-        command.env(k, v);
-    }
-    start(command, &dir.join("gateway.log"))
+    ];
+    settings.extend(extra.iter().map(|&(k, v)| (k, v.to_string())));
+    procs::start_gateway_command(command, dir, "127.0.0.1:1", Some("warn"), &settings)
 }
 
 async fn get(addr: &str, path: &str) -> (u16, String) {
@@ -247,19 +237,9 @@ async fn a_disk_that_refuses_writes_makes_the_binary_exit_non_zero() {
 fn start_gateway_under(dir: &Path, mock_addr: &str, prelude: &str) -> Proc {
     let mut command = Command::new("sh");
     command.arg("-c").arg(format!("{prelude}; exec \"$0\" run")).arg(procs::edugate_bin());
-    for (k, v) in [
-        ("EDUGATE__PROFILE", "development".to_owned()),
-        ("EDUGATE__SMEV__ENDPOINT", format!("http://{mock_addr}/smev/1.3")),
-        ("EDUGATE__SMEV__POLL_INTERVAL_MS", "50".into()),
-        ("EDUGATE__STORE__PATH", dir.join("gateway-state").display().to_string()),
-        ("EDUGATE__HTTP__LISTEN", "127.0.0.1:0".into()),
-        ("EDUGATE__HTTP__SHUTDOWN_GRACE_SECS", "2".into()),
-        ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "0".into()),
-        ("RUST_LOG", "warn".into()),
-    ] {
-        command.env(k, v);
-    }
-    start(command, &dir.join("gateway.log"))
+    let settings =
+        [("EDUGATE__HTTP__SHUTDOWN_GRACE_SECS", "2".to_string()), ("EDUGATE__SCHOOL__STATUS_POLL_SECS", "0".into())];
+    procs::start_gateway_command(command, dir, mock_addr, Some("warn"), &settings)
 }
 
 /// Waits for the child to exit, within the hang guard.

@@ -111,6 +111,18 @@ pub fn start_gateway_with(dir: &Path, mock_addr: &str, log: Option<&str>, extra:
         Err(_) => Command::new(edugate_bin()),
     };
     command.arg("run");
+    start_gateway_command(command, dir, mock_addr, log, extra)
+}
+
+/// Starts `command` (the gateway binary, or a wrapper that runs it) with the tests' settings against mock-smev at
+/// `mock_addr`, then `extra` over them.
+pub fn start_gateway_command(
+    mut command: Command,
+    dir: &Path,
+    mock_addr: &str,
+    log: Option<&str>,
+    extra: &[(&str, String)],
+) -> Proc {
     for (k, v) in [
         // Tests run on the public dev material in certs-dev/, which only the development profile allows.
         ("EDUGATE__PROFILE", "development".to_string()),
