@@ -6,6 +6,7 @@
 //! (`30`, `true`, `["a"]`) and as a string otherwise.
 #![forbid(unsafe_code)]
 
+use crate::services::registry::{Entry, Registry, RegistryError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -142,7 +143,7 @@ impl Default for RetryConfig {
     }
 }
 
-/// A kind of data the gateway provides, and which handler answers it.
+/// A kind of data the gateway provides, and which service answers it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KindConfig {
@@ -150,8 +151,14 @@ pub struct KindConfig {
     pub namespace: String,
     /// Local name of the request content's root element.
     pub root: String,
-    /// The handler: `echo` answers with what it got (tests and the crash test).
-    pub handler: String,
+    /// The service that answers this kind of data (`echo`, `progress`, `enrollment`; see
+    /// [`crate::services::registry`]). One service may be named by several entries, under other namespaces or
+    /// versions. (`handler` is the earlier name of this key, still read.)
+    #[serde(alias = "handler")]
+    pub service: String,
+    /// The format's version, for operators; by default that of the service's own format under this namespace.
+    #[serde(default)]
+    pub version: Option<String>,
     /// Whose signature over the request's data (`CallerInformationSystemSignature`) is trusted for this kind.
     /// Required; under the development profile it defaults to the dev portal's certificate.
     #[serde(default)]
@@ -201,6 +208,16 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// The registry of kinds of data these entries ask for.
+    pub fn registry(&self) -> Result<Registry, RegistryError> {
+        Registry::build(self.kinds.iter().map(|k| Entry {
+            service: &k.service,
+            namespace: &k.namespace,
+            root: &k.root,
+            version: k.version.as_deref(),
+        }))
+    }
+
     /// The verification limits these settings ask for.
     pub fn verify_limits(&self) -> crate::dsig::VerifyLimits {
         crate::dsig::VerifyLimits {
@@ -213,10 +230,11 @@ impl ProviderConfig {
 
 impl Default for ProviderConfig {
     fn default() -> Self {
-        let kind = |namespace: &str, root: &str, handler: &str| KindConfig {
+        let kind = |namespace: &str, root: &str, service: &str| KindConfig {
             namespace: namespace.into(),
             root: root.into(),
-            handler: handler.into(),
+            service: service.into(),
+            version: None,
             sender_trust: SenderTrustConfig::default(),
         };
         ProviderConfig {
@@ -227,7 +245,7 @@ impl Default for ProviderConfig {
             ],
             concurrency: 8,
             pollers: 4,
-            verify_concurrency: crate::gateway::verify::default_concurrency(),
+            verify_concurrency: crate::cpu::default_concurrency(),
             max_signatures: crate::dsig::VerifyLimits::default().max_signatures,
             max_references: crate::dsig::VerifyLimits::default().max_references,
         }
@@ -613,10 +631,14 @@ impl Config {
         if self.provider.pollers == 0 || self.provider.pollers > self.provider.concurrency {
             return invalid("provider.pollers", "must be between 1 and provider.concurrency".into());
         }
+        if let Err(e) = self.provider.registry() {
+            let (index, what) = match &e {
+                RegistryError::UnknownService { index, .. } => (*index, "service"),
+                RegistryError::Duplicate { index, .. } => (*index, "root"),
+            };
+            return invalid(&format!("provider.kinds[{index}].{what}"), e.to_string());
+        }
         for (i, k) in self.provider.kinds.iter().enumerate() {
-            if !crate::gateway::handlers::is_known(&k.handler) {
-                return invalid(&format!("provider.kinds[{i}].handler"), format!("unknown handler '{}'", k.handler));
-            }
             k.sender_trust.validate(&format!("provider.kinds[{i}].sender_trust"))?;
         }
         self.consumer.sender_trust.validate("consumer.sender_trust")?;
@@ -855,7 +877,13 @@ mod tests {
             (
                 "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nhandler = \"nope\"",
                 &[],
-                "provider.kinds[0].handler",
+                "provider.kinds[0].service",
+            ),
+            (
+                "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nservice = \"echo\"\n\
+                 [[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nservice = \"progress\"",
+                &[],
+                "provider.kinds[1].root",
             ),
             ("[http]\nlisten = \"everywhere\"", &[], "http.listen"),
             ("[[ops.tokens]]\nname = \"duty\"\ntoken = \"short\"\nrole = \"viewer\"", &[], "ops.tokens[0].token"),

@@ -365,7 +365,8 @@ fn run_gateway(config: Option<&std::path::Path>) -> Result<()> {
     let config = edugate::config::Config::from_env(config)?;
     let listen = config.http.listen.clone();
     let runtime = gateway_runtime(&config.runtime)?;
-    let gateway = edugate::gateway::Gateway::open(config)?;
+    // The operators' API and dashboard plug into the gateway's port from above: the gateway knows nothing of them.
+    let gateway = edugate::ops::api::attach(edugate::gateway::Gateway::open(config)?);
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding http.listen {listen}"))?;

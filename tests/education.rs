@@ -106,15 +106,12 @@ async fn world_with(mock_config: &str, edit: impl FnOnce(&mut edugate::config::C
     let client =
         edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
     let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
-    let gateway = Gateway::with_parts(
-        config,
-        client,
-        Arc::new(MemoryOutbox::new(OutboxConfig::default())),
-        Arc::new(MemoryInbox::new()),
-        Arc::new(SystemClock),
-        trust,
-        school.clone(),
-    );
+    let store = edugate::store::Separate {
+        outbox: Arc::new(MemoryOutbox::new(OutboxConfig::default())),
+        inbox: Arc::new(MemoryInbox::new()),
+    };
+    let gateway =
+        Gateway::with_parts(config, client, Arc::new(store), Arc::new(SystemClock), trust, school.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

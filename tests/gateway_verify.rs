@@ -1,10 +1,11 @@
 //! The gateway's verification of a delivered request runs off the async threads under a bounded pool: a large
 //! verification leaves the async thread free (so `/healthz` keeps answering), no more verifications run at once than
 //! the pool allows, and an envelope with more signatures than the limit is refused as such.
+use edugate::cpu::CpuPool as VerifyPool;
 use edugate::crypto::{ensure_default_engine, Certificate, PrivateKey};
 use edugate::dsig::{Signer, VerifyLimits, DSIG_NS};
-use edugate::gateway::verify::{verify_delivered_in, SenderTrust, Untrusted, VerifyPool};
 use edugate::smev::build::{self, DeliveredRequest};
+use edugate::smev::delivered::{check_request_on, DeliveryCheck, SenderTrust, Untrusted};
 use edugate::smev::parse::{self, ReceivedRequest};
 use edugate::smev::{now_datetime, MessageMetadata, MessageType, SendRequest, Version};
 use edugate::xml::{self, IdMatch, Limits};
@@ -28,6 +29,7 @@ fn signer(name: &str) -> Signer {
 /// A GetRequestResponse as SMEV delivers it: the portal's signed request of `size` bytes of content, SMEV's
 /// signature over `Request`.
 fn delivered(size: usize) -> (String, ReceivedRequest, Certificate) {
+    // (the typed request is read again by the check; it is returned for the tests that look at it)
     let words = "слово ".repeat(size / "слово ".len());
     let content = format!("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">{words}</e:Echo>");
     let sent = build::send_request(Version::V1_3, &SendRequest::new(&content), Some(&signer("portal"))).unwrap();
@@ -59,6 +61,17 @@ fn delivered(size: usize) -> (String, ReceivedRequest, Certificate) {
     (envelope, received, smev.certificate().clone())
 }
 
+/// Checks a delivered envelope as the client does, trusting the portal, on `pool`.
+async fn verify(
+    pool: &VerifyPool,
+    envelope: String,
+    smev_cert: Certificate,
+    limits: VerifyLimits,
+) -> Result<(), Untrusted> {
+    let check = Arc::new(DeliveryCheck { smev_cert: Some(smev_cert), senders: portal_trust(), limits });
+    check_request_on(pool, envelope, check).await.unwrap().expect("a request").trusted
+}
+
 /// Regression: verification ran on the async worker threads, so a large signed request froze `/healthz` for 5 s.
 /// On a runtime with a single thread, another task keeps running all the while a large verification is under way.
 #[tokio::test(flavor = "current_thread")]
@@ -76,9 +89,8 @@ async fn the_async_thread_stays_free_while_a_large_verification_runs() {
         })
     };
     let pool = VerifyPool::new(1);
-    let verdict =
-        verify_delivered_in(&pool, &envelope, &received, Some(&smev_cert), portal_trust(), VerifyLimits::default())
-            .await;
+    let _ = received;
+    let verdict = verify(&pool, envelope, smev_cert, VerifyLimits::default()).await;
     let during = ticks.load(Ordering::SeqCst);
     done.store(true, Ordering::SeqCst);
     ticker.await.unwrap();
@@ -118,7 +130,7 @@ async fn the_pool_bounds_concurrent_verifications() {
 async fn a_delivery_with_too_many_signatures_is_refused() {
     let (envelope, received, smev_cert) = delivered(100);
     let limits = VerifyLimits { max_signatures: 1, ..VerifyLimits::default() };
-    let verdict =
-        verify_delivered_in(&VerifyPool::new(1), &envelope, &received, Some(&smev_cert), portal_trust(), limits).await;
+    let _ = received;
+    let verdict = verify(&VerifyPool::new(1), envelope, smev_cert, limits).await;
     assert!(matches!(verdict, Err(Untrusted::OverLimits(ref reason)) if reason.contains("more than 1")), "{verdict:?}");
 }

@@ -132,7 +132,7 @@ async fn connections_over_the_limit_are_never_served_at_once() {
     config.http.max_connections = 8;
     config.http.idle_timeout_ms = 200;
     let gateway = Gateway::open(config).unwrap();
-    let shared = gateway.shared();
+    let shared = gateway.handles();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -170,16 +170,16 @@ async fn an_injected_fsync_failure_fails_readyz_and_stops_the_gateway() {
     let mut config = gateway_config(dir.path(), &mock.addr);
     config.http.shutdown_grace_secs = 2;
     let gateway = Gateway::open(config).unwrap();
-    let shared = gateway.shared();
+    let shared = gateway.handles();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let running = tokio::spawn(gateway.run(listener, std::future::pending()));
 
     let (_, ready) = get(&addr, "/readyz").await;
     assert!(ready.contains("\"store\":\"ok\""), "{ready}");
-    let state = shared.store.state().expect("the gateway watches its state directory");
+    let state = shared.store_health.state().expect("the gateway watches its state directory");
     state.inject_flush_failure("fsync of the log: Input/output error (injected)");
-    let written = shared.enqueue("send", "after-the-failure", b"x", shared.clock_now()).await;
+    let written = shared.outbox.enqueue("send", "after-the-failure", b"x", shared.clock.now()).await;
     assert!(written.is_err(), "a write after the failure is refused");
 
     // The reason is on /readyz while the gateway winds down.

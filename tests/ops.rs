@@ -6,7 +6,7 @@
 mod procs;
 
 use edugate::config::{OpsRole, OpsToken};
-use edugate::gateway::{Gateway, Shared};
+use edugate::gateway::{Gateway, Handles};
 use edugate::inbox::{Inbox, SledInbox};
 use edugate::ops::AuditLog;
 use edugate::outbox::{FailureKind, ItemState, Outbox, OutboxConfig, SledOutbox, StateDb};
@@ -28,7 +28,7 @@ struct World {
     /// The gateway's base URL.
     base: String,
     /// The gateway's shared state, for setting up items.
-    shared: Option<Arc<Shared>>,
+    shared: Option<Handles>,
     /// mock-smev's control API.
     control: Control,
     /// The HTTP client.
@@ -57,8 +57,8 @@ async fn world() -> World {
     let mock = start_mock(dir.path());
     let mut config = procs::gateway_config(dir.path(), &mock.addr);
     config.ops.tokens = tokens();
-    let gateway = Gateway::open(config).unwrap();
-    let shared = gateway.shared();
+    let gateway = edugate::ops::api::attach(Gateway::open(config).unwrap());
+    let shared = gateway.handles();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -95,7 +95,7 @@ struct Answer {
 }
 
 impl World {
-    fn shared(&self) -> &Shared {
+    fn shared(&self) -> &Handles {
         self.shared.as_ref().expect("the gateway runs")
     }
 
@@ -813,7 +813,7 @@ async fn an_unreadable_delivery_is_acknowledged_and_kept_as_a_dead_letter() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = procs::gateway_config(dir.path(), &smev);
     config.ops.tokens = tokens();
-    let gateway = Gateway::open(config).unwrap();
+    let gateway = edugate::ops::api::attach(Gateway::open(config).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,53 +1,54 @@
-//! The gateway's HTTP endpoint: health and readiness, `/metrics` for Prometheus, the operators' API under
-//! `/ops/api/` and the dashboard page at `/ops/`.
+//! The gateway's HTTP endpoint: health and readiness, and `/metrics` for Prometheus. Routes of the layers above
+//! (the operators' API and dashboard) are merged in by whoever assembles the binary ([`super::Gateway::with_routes`]):
+//! the gateway knows nothing of them.
 //!
 //! `/healthz`, `/readyz` and `/metrics` answer without a token, as probes and scrapers expect; they return counts
-//! and states, never ids or personal data. Everything under `/ops/api/` needs a bearer token (see
-//! [`crate::ops::api`]); the dashboard page itself is static and holds no data.
+//! and states, never ids or personal data.
 #![forbid(unsafe_code)]
 
 use super::breaker::BreakerState;
-use super::runtime::Shared;
+use super::runtime::Handles;
 use crate::metrics::{Snapshot, CONTENT_TYPE};
-use crate::ops::api::{breaker_name, breaker_states};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 
-/// The routes, with the request-body limit of `http.max_body_bytes`.
+/// The routes, with `extra` merged in, under the request-body limit of `http.max_body_bytes`.
 ///
-/// The limit is the outermost layer, so it applies to every route, the operators' API included, before any handler
-/// or extractor reads a byte: a body declared larger is refused with 413 at once, one that turns out larger is
-/// cut off at the limit. axum's own extractor limit is set to the same value so the two never disagree.
-pub fn router(shared: Arc<Shared>) -> Router {
-    let max_body = shared.config.http.max_body_bytes;
+/// The limit is the outermost layer, so it applies to every route, the merged ones included, before any handler or
+/// extractor reads a byte: a body declared larger is refused with 413 at once, one that turns out larger is cut
+/// off at the limit. axum's own extractor limit is set to the same value so the two never disagree.
+pub fn router(handles: Handles, extra: Router, max_body: usize) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .route("/ops", get(|| async { Redirect::permanent("/ops/") }))
-        .route("/ops/", get(|| async { Html(crate::ops::dashboard::INDEX_HTML) }))
-        .merge(crate::ops::api::routes())
-        .with_state(shared)
+        .with_state(handles)
+        .merge(extra)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
+}
+
+/// An instant as RFC 3339 text.
+fn rfc3339(at: std::time::SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at);
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// Ready when the store answers and can still make writes durable, SMEV answered the last poll (or none was made
 /// yet), and neither SMEV's nor the school system's circuit breaker is open. Each check is reported, so that a 503
 /// says which one failed: after a failed flush, `"store": "failed: <reason>"`.
-async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_json::Value>) {
-    let store = match shared.store.failure() {
+async fn ready(State(handles): State<Handles>) -> (StatusCode, Json<serde_json::Value>) {
+    let store = match handles.store_health.failure() {
         // The in-memory view still answers after a failed flush; what matters is that nothing more can be kept.
         Some(reason) => Err(format!("failed: {reason}")),
-        None => shared.outbox.stats(shared.clock.now()).await.map(drop).map_err(|_| "failing".to_owned()),
+        None => handles.outbox.stats(handles.clock.now()).await.map(drop).map_err(|_| "failing".to_owned()),
     };
-    let breakers = breaker_states(&shared);
-    let poll = shared.metrics.last_poll();
+    let breakers = handles.breaker_states();
+    let poll = handles.metrics.last_poll();
     let smev_ok = poll.as_ref().is_none_or(|p| p.ok);
     let breakers_ok = breakers.iter().all(|(_, state)| *state != BreakerState::Open);
     let ok = store.is_ok() && smev_ok && breakers_ok;
@@ -60,10 +61,10 @@ async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_jso
             Some(p) if p.ok => "ok".to_owned(),
             Some(p) => format!("failing ({})", p.fault.as_deref().unwrap_or("unknown")),
         },
-        "smev_last_poll": poll.as_ref().map(|p| crate::ops::view::at(p.at)),
+        "smev_last_poll": poll.as_ref().map(|p| rfc3339(p.at)),
         "smev_breaker": smev_breaker,
         "breakers": breakers.iter().map(|(destination, state)| {
-            serde_json::json!({ "destination": destination, "state": breaker_name(*state) })
+            serde_json::json!({ "destination": destination, "state": state.name() })
         }).collect::<Vec<_>>(),
     });
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
@@ -71,15 +72,14 @@ async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_jso
 
 /// The metrics in the Prometheus text format; the gauges are read now. A failing store leaves its gauges out
 /// rather than failing the scrape, so that the counters still tell what happened.
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let stats = shared.outbox.stats(shared.clock.now()).await.unwrap_or_default();
-    let kinds = shared
-        .config
-        .provider
-        .kinds
+async fn metrics(State(handles): State<Handles>) -> impl IntoResponse {
+    let stats = handles.outbox.stats(handles.clock.now()).await.unwrap_or_default();
+    let kinds = handles
+        .registry
+        .entries()
         .iter()
-        .map(|kind| (kind.root.clone(), shared.paused.is_paused(&kind.root)))
+        .map(|r| (r.kind.root_element.clone(), handles.paused.is_paused(&r.kind.root_element)))
         .collect();
-    let snapshot = Snapshot { stats, breakers: breaker_states(&shared), kinds };
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], shared.metrics.render(&snapshot))
+    let snapshot = Snapshot { stats, breakers: handles.breaker_states(), kinds };
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], handles.metrics.render(&snapshot))
 }

@@ -1,67 +1,37 @@
-//! The gateway's runtime: opens everything from a validated configuration, then runs the provider loops, the
-//! outbox workers, retention and the HTTP endpoint until shutdown, with a bounded grace period.
+//! The gateway's runtime: opens everything from a validated configuration, then runs the intake of each kind of
+//! data, the outbox's workers, the status pushes, the responses loop, retention and the HTTP endpoint until
+//! shutdown, with a bounded grace period. Each task is handed its own context ([`Intake`], [`Workers`],
+//! [`StatusPush`], [`Responses`]) holding what it uses and nothing else.
 #![forbid(unsafe_code)]
 
-use super::breaker::{BreakerPolicy, Breakers};
+use super::breaker::{BreakerPolicy, BreakerState, Breakers};
+use super::intake::{Arrivals, Intake, PollPacing, PollerRole};
 use super::jobs;
-use super::provider::{poll_kind, KindActivity, PollerRole, ProvidedKind};
-use super::verify::SenderTrust;
-use super::worker::{drain, SMEV_DESTINATION};
-use crate::config::Config;
+use super::pause::PauseSet;
+use super::reply::Replies;
+use super::responses::Responses;
+use super::shutdown::{self, Shutdown};
+use super::status_push::{FileCursor, StatusPush};
+use super::workers::{Workers, SMEV_DESTINATION};
+use crate::config::{Config, SenderTrustConfig};
+use crate::cpu::CpuPool;
 use crate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
 use crate::dsig::Signer;
-use crate::inbox::{Inbox, SledInbox};
-use crate::outbox::{BackoffPolicy, Clock, Outbox, OutboxConfig, SledOutbox, StateDb, SystemClock};
+use crate::inbox::Inbox;
+use crate::metrics::Metrics;
+use crate::outbox::{BackoffPolicy, Clock, Outbox, OutboxConfig, StateDb, SystemClock};
 use crate::school::{EmbeddedSchool, HttpSchool, SchoolError, SchoolSystem};
 use crate::serve::{serve, ServeLimits, ServeStats};
+use crate::services::Registry;
 use crate::smev::client::{ClientConfig, SmevClient, TlsConfig};
-use crate::smev::KindOfData;
+use crate::smev::delivered::{DeliveryCheck, SenderTrust};
+use crate::store::MessageStore;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-
-/// What every task of the gateway shares.
-pub struct Shared {
-    /// The configuration in force.
-    pub config: Config,
-    /// The SMEV client, signing as the gateway.
-    pub client: SmevClient,
-    /// Durable work.
-    pub outbox: Arc<dyn Outbox>,
-    /// Received requests.
-    pub inbox: Arc<dyn Inbox>,
-    /// Time, for the outbox and the inbox.
-    pub clock: Arc<dyn Clock>,
-    /// SMEV's certificate, which `SMEVSignature` must verify with.
-    pub smev_cert: Option<Certificate>,
-    /// Whose signatures over the data of each provided kind (in the order of `provider.kinds`) and of responses
-    /// are trusted.
-    pub senders: Senders,
-    /// Where delivered messages are verified, and the client signs and parses: off the async threads,
-    /// `provider.verify_concurrency` at once.
-    pub verify_pool: super::verify::VerifyPool,
-    /// Circuit breakers per destination.
-    pub breakers: Breakers,
-    /// The school system the services ask.
-    pub school: Arc<dyn SchoolSystem>,
-    /// This process's name in lease owners.
-    pub instance: String,
-    /// Wakes the outbox workers when work is enqueued.
-    pub work_ready: tokio::sync::Notify,
-    /// Counters and histograms for `/metrics` and the operators' summary.
-    pub metrics: crate::metrics::Metrics,
-    /// Kinds of data whose polling an operator paused.
-    pub paused: crate::ops::PauseSet,
-    /// Who did what through the operators' API.
-    pub audit: crate::ops::AuditLog,
-    /// Whether the state directory still keeps work: `/readyz` reports it, and the runtime stops when it fails.
-    pub store: StoreHealth,
-    /// What the HTTP port's accept loop has done: connections open, the most at once, closed as idle.
-    pub http_connections: Arc<ServeStats>,
-}
+use tokio::sync::{Notify, Semaphore};
 
 /// Whether the gateway's state directory still makes writes durable. A failed flush is sticky (see
 /// [`crate::outbox`]): every later write of the outbox and the inbox fails, so a gateway that went on would take
@@ -107,42 +77,20 @@ pub enum RunError {
     StoreFailed(String),
 }
 
-impl Shared {
-    /// The current time.
-    pub fn clock_now(&self) -> std::time::SystemTime {
-        self.clock.now()
-    }
-
-    /// Enqueues work and wakes the workers, which would otherwise notice it only at their next idle poll.
-    pub async fn enqueue(
-        &self,
-        queue: &str,
-        key: &str,
-        payload: &[u8],
-        now: std::time::SystemTime,
-    ) -> Result<crate::outbox::ItemId, crate::outbox::OutboxError> {
-        let id = self.outbox.enqueue(queue, key, payload, now).await?;
-        self.work_ready.notify_waiters();
-        Ok(id)
-    }
-}
-
 /// What the gateway trusts: SMEV's certificate for `SMEVSignature`, and per kind of data the senders whose
 /// signature over the data is accepted. Loaded from the configuration before anything else is opened.
 pub struct Trust {
     /// SMEV's signing certificate.
     pub smev_cert: Option<Certificate>,
-    /// The senders trusted per kind and for responses.
-    pub senders: Senders,
-}
-
-/// The trusted senders, per provided kind and for responses to the gateway's own requests.
-#[derive(Debug, Default)]
-pub struct Senders {
     /// Per provided kind, in the order of `provider.kinds`.
     pub kinds: Vec<Arc<SenderTrust>>,
-    /// For responses to the gateway's requests (`consumer.sender_trust`).
+    /// For responses to the gateway's requests (`consumer.sender_trust`, and SMEV itself).
     pub responses: Arc<SenderTrust>,
+}
+
+/// Loads a configured sender trust.
+fn sender_trust(config: &SenderTrustConfig) -> Result<SenderTrust, crypto::CryptoError> {
+    SenderTrust::load(config.ca.as_deref(), &config.certs)
 }
 
 impl Trust {
@@ -154,16 +102,21 @@ impl Trust {
         };
         let mut kinds = Vec::with_capacity(config.provider.kinds.len());
         for kind in &config.provider.kinds {
-            let trust = SenderTrust::load(&kind.sender_trust).map_err(crypto_err("provider.kinds.sender_trust"))?;
+            let trust = sender_trust(&kind.sender_trust).map_err(crypto_err("provider.kinds.sender_trust"))?;
             kinds.push(Arc::new(trust));
         }
-        let mut responses =
-            SenderTrust::load(&config.consumer.sender_trust).map_err(crypto_err("consumer.sender_trust"))?;
+        let mut responses = sender_trust(&config.consumer.sender_trust).map_err(crypto_err("consumer.sender_trust"))?;
         // SMEV itself sends the responses that report a request it refused after queueing (AsyncProcessingStatus).
         if let Some(smev) = &smev_cert {
             responses = responses.and_registered(smev.clone());
         }
-        Ok(Trust { smev_cert, senders: Senders { kinds, responses: Arc::new(responses) } })
+        Ok(Trust { smev_cert, kinds, responses: Arc::new(responses) })
+    }
+
+    /// What a delivery is checked against, trusting `senders` for its data.
+    fn check(&self, senders: Arc<SenderTrust>, config: &Config) -> Arc<DeliveryCheck> {
+        let limits = config.provider.verify_limits();
+        Arc::new(DeliveryCheck { smev_cert: self.smev_cert.clone(), senders, limits })
     }
 }
 
@@ -187,16 +140,15 @@ pub enum StartError {
     /// The state directory (outbox and inbox).
     #[error("store.path: {0}")]
     Store(#[from] crate::outbox::OpenError),
+    /// The state directory's stores.
+    #[error("store.path: {0}")]
+    Stores(#[from] crate::store::StoreError),
     /// The school system.
     #[error("school: {0}")]
     School(SchoolError),
-}
-
-/// A gateway ready to run.
-pub struct Gateway {
-    shared: Arc<Shared>,
-    /// The embedded school system, when that is the one in use, for reloading its data file.
-    embedded: Option<Arc<EmbeddedSchool>>,
+    /// The kinds of data cannot be registered.
+    #[error("provider.kinds: {0}")]
+    Registry(String),
 }
 
 type OpenedSchool = (Arc<dyn SchoolSystem>, Option<Arc<EmbeddedSchool>>);
@@ -233,6 +185,68 @@ fn outbox_config(config: &Config) -> OutboxConfig {
     OutboxConfig { default_policy: policy, queue_policies: Default::default(), jitter_seed: None }
 }
 
+/// What the layers above the gateway (the operators' API, tests) may hold of a gateway: the stores, the pause
+/// switches, the counters and the breakers. Cheap to clone.
+#[derive(Clone)]
+pub struct Handles {
+    /// The outbox.
+    pub outbox: Arc<dyn Outbox>,
+    /// The inbox.
+    pub inbox: Arc<dyn Inbox>,
+    /// Time, as the stores see it.
+    pub clock: Arc<dyn Clock>,
+    /// Kinds of data whose polling an operator paused.
+    pub paused: PauseSet,
+    /// Counters and histograms.
+    pub metrics: Metrics,
+    /// Circuit breakers per destination.
+    pub breakers: Arc<Breakers>,
+    /// The kinds of data served.
+    pub registry: Registry,
+    /// The school system's name (its breaker's destination).
+    pub school_name: String,
+    /// Whether the state directory still keeps work.
+    pub store_health: Arc<StoreHealth>,
+    /// What the HTTP port's accept loop has done.
+    pub http_connections: Arc<ServeStats>,
+}
+
+impl Handles {
+    /// SMEV's breaker and the school system's, in that order.
+    pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
+        vec![
+            (SMEV_DESTINATION.to_owned(), self.breakers.state(SMEV_DESTINATION)),
+            (self.school_name.clone(), self.breakers.state(&self.school_name)),
+        ]
+    }
+}
+
+/// A gateway ready to run.
+pub struct Gateway {
+    /// The configuration in force (the runtime reads its sizes and intervals when it starts the tasks).
+    config: Config,
+    /// The SMEV client, signing as the gateway.
+    client: SmevClient,
+    /// The outbox and the inbox.
+    store: Arc<dyn MessageStore>,
+    /// What deliveries are checked against.
+    trust: Trust,
+    /// The school system.
+    school: Arc<dyn SchoolSystem>,
+    /// The embedded school system, when that is the one in use, for reloading its data file.
+    embedded: Option<Arc<EmbeddedSchool>>,
+    /// Where CPU work proportional to a message runs.
+    cpu: CpuPool,
+    /// Wakes the outbox's workers.
+    work_ready: Arc<Notify>,
+    /// What the layers above may hold.
+    handles: Handles,
+    /// Routes of the layers above, merged into the HTTP endpoint.
+    routes: axum::Router,
+    /// This process's name in lease owners.
+    instance: String,
+}
+
 impl Gateway {
     /// Opens the engine, the identity, the SMEV client and the state directory. Nothing listens yet.
     pub fn open(config: Config) -> Result<Gateway, StartError> {
@@ -250,13 +264,12 @@ impl Gateway {
         let signer = Arc::new(Signer::new(key, cert)?);
         let trust = Trust::load(&config)?;
         let state = StateDb::open(&config.store.path)?;
-        let outbox: Arc<dyn Outbox> = Arc::new(SledOutbox::open(&state, outbox_config(&config))?);
-        let inbox: Arc<dyn Inbox> = Arc::new(SledInbox::open(&state)?);
+        let store: Arc<dyn MessageStore> = Arc::new(crate::store::SledStore::open(&state, outbox_config(&config))?);
         let client = SmevClient::new(client_config(&config), signer)?;
         let (school, embedded) = open_school(&config)?;
-        let mut gateway = Gateway::with_parts(config, client, outbox, inbox, Arc::new(SystemClock), trust, school);
+        let mut gateway = Gateway::with_parts(config, client, store, Arc::new(SystemClock), trust, school)?;
         gateway.embedded = embedded;
-        gateway.shared.store.watch(state);
+        gateway.handles.store_health.watch(state);
         Ok(gateway)
     }
 
@@ -264,112 +277,215 @@ impl Gateway {
     pub fn with_parts(
         config: Config,
         client: SmevClient,
-        outbox: Arc<dyn Outbox>,
-        inbox: Arc<dyn Inbox>,
+        store: Arc<dyn MessageStore>,
         clock: Arc<dyn Clock>,
         trust: Trust,
         school: Arc<dyn SchoolSystem>,
-    ) -> Gateway {
+    ) -> Result<Gateway, StartError> {
+        let registry = config.provider.registry().map_err(|e| StartError::Registry(e.to_string()))?;
         let instance = format!("{}-{}", config.identity.mnemonic, std::process::id());
-        let breakers = Breakers::new(BreakerPolicy::default());
-        let metrics = crate::metrics::Metrics::new();
+        let metrics = Metrics::new();
         metrics.set_development(config.is_development());
-        // Every call to the school system is timed, whoever makes it (handlers, workers, status pushes), and so is
+        // Every call to the school system is timed, whoever makes it (services, workers, status pushes), and so is
         // every signature the SMEV client makes.
         let school = metrics.instrument_school(school);
         let observed = metrics.clone();
-        // One CPU pool for every heavy step of a message: the client signs envelopes and parses SMEV's answers in
-        // the same pool that verifies deliveries, so together they never take more than the configured width.
-        let verify_pool = super::verify::VerifyPool::new(config.provider.verify_concurrency);
-        let client = client
-            .with_sign_observer(Arc::new(move |_ok, took| observed.signed(took)))
-            .with_cpu_pool(verify_pool.clone());
-        let paused = crate::ops::PauseSet::new();
-        let audit = crate::ops::AuditLog::in_store(&config.store.path);
-        let shared = Shared {
-            config,
-            client,
-            outbox,
-            inbox,
+        // One CPU pool for every heavy step of a message: the client signs envelopes, parses SMEV's answers and
+        // checks deliveries in it, so together they never take more than the configured width.
+        let cpu = CpuPool::new(config.provider.verify_concurrency);
+        let client =
+            client.with_sign_observer(Arc::new(move |_ok, took| observed.signed(took))).with_cpu_pool(cpu.clone());
+        let handles = Handles {
+            outbox: store.outbox().clone(),
+            inbox: store.inbox().clone(),
             clock,
-            smev_cert: trust.smev_cert,
-            senders: trust.senders,
-            verify_pool,
-            breakers,
-            school,
-            instance,
+            paused: PauseSet::new(),
             metrics,
-            paused,
-            audit,
-            work_ready: tokio::sync::Notify::new(),
-            store: StoreHealth::default(),
+            breakers: Arc::new(Breakers::new(BreakerPolicy::default())),
+            registry,
+            school_name: school.name().to_owned(),
+            store_health: Arc::default(),
             http_connections: Arc::new(ServeStats::default()),
         };
-        Gateway { shared: Arc::new(shared), embedded: None }
+        Ok(Gateway {
+            config,
+            client,
+            store,
+            trust,
+            school,
+            embedded: None,
+            cpu,
+            work_ready: Arc::new(Notify::new()),
+            handles,
+            routes: axum::Router::new(),
+            instance,
+        })
     }
 
-    /// The shared state, for the operators' API and tests.
-    pub fn shared(&self) -> Arc<Shared> {
-        self.shared.clone()
+    /// What the layers above may hold of this gateway.
+    pub fn handles(&self) -> Handles {
+        self.handles.clone()
     }
 
-    /// Runs until `shutdown` completes or the state directory fails, then stops polling, lets work in flight finish
-    /// within the configured grace period, and gives back what is left. The HTTP endpoint stops last, so that
-    /// probes see `/readyz` fail while the rest winds down; after a store failure it stays for the whole grace
-    /// period, saying why, and `run` returns [`RunError::StoreFailed`] so that the process exits non-zero.
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Merges the routes of a layer above (the operators' API) into the HTTP endpoint.
+    pub fn with_routes(mut self, routes: axum::Router) -> Gateway {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+
+    /// Where answers and acknowledgements go.
+    fn replies(&self) -> Replies {
+        Replies {
+            store: self.store.clone(),
+            clock: self.handles.clock.clone(),
+            version: self.client.version(),
+            work_ready: self.work_ready.clone(),
+        }
+    }
+
+    fn pacing(&self) -> PollPacing {
+        PollPacing { idle: Duration::from_millis(self.config.smev.poll_interval_ms) }
+    }
+
+    fn lease_for(&self) -> Duration {
+        Duration::from_secs(self.config.retry.lease_secs)
+    }
+
+    /// The intake of each registered kind of data, sharing `permits`.
+    fn intakes(&self, permits: &Arc<Semaphore>) -> Vec<Intake> {
+        let registrations = self.handles.registry.entries().iter();
+        registrations
+            .enumerate()
+            .map(|(i, registration)| Intake {
+                client: self.client.clone(),
+                registration: registration.clone(),
+                check: self.trust.check(self.trust.kinds.get(i).cloned().unwrap_or_default(), &self.config),
+                replies: self.replies(),
+                school: self.school.clone(),
+                metrics: self.handles.metrics.clone(),
+                paused: self.handles.paused.clone(),
+                permits: permits.clone(),
+                pacing: self.pacing(),
+                lease_for: self.lease_for(),
+                instance: self.instance.clone(),
+            })
+            .collect()
+    }
+
+    fn workers(&self) -> Workers {
+        let concurrency = self.config.provider.concurrency;
+        Workers {
+            client: self.client.clone(),
+            store: self.store.clone(),
+            replies: self.replies(),
+            registry: self.handles.registry.clone(),
+            school: self.school.clone(),
+            breakers: self.handles.breakers.clone(),
+            metrics: self.handles.metrics.clone(),
+            cpu: self.cpu.clone(),
+            smev_permits: Arc::new(Semaphore::new(concurrency)),
+            school_permits: Arc::new(Semaphore::new(concurrency)),
+            instance: self.instance.clone(),
+            lease_for: self.lease_for(),
+            grace: Duration::from_secs(self.config.http.shutdown_grace_secs),
+        }
+    }
+
+    fn status_push(&self) -> Option<StatusPush> {
+        if self.config.school.status_poll_secs == 0 {
+            return None;
+        }
+        let service = self.handles.registry.pushers().into_iter().next()?;
+        Some(StatusPush {
+            replies: self.replies(),
+            school: self.school.clone(),
+            service,
+            cursor: FileCursor::new(self.config.store.path.join("status-push.cursor")),
+            every: Duration::from_secs(self.config.school.status_poll_secs.max(1)),
+        })
+    }
+
+    fn responses(&self) -> Responses {
+        Responses {
+            client: self.client.clone(),
+            check: self.trust.check(self.trust.responses.clone(), &self.config),
+            replies: self.replies(),
+            metrics: self.handles.metrics.clone(),
+            pacing: self.pacing(),
+            instance: self.instance.clone(),
+            lease_for: self.lease_for(),
+        }
+    }
+
+    /// Runs until `shutdown` completes or the state directory fails, then stops polling, lets work in flight (the
+    /// requests being answered and the outbox's items) finish within the configured grace period, and gives back
+    /// what is left. The HTTP endpoint stops last, so that probes see `/readyz` fail while the rest winds down;
+    /// after a store failure it stays for the whole grace period, saying why, and `run` returns
+    /// [`RunError::StoreFailed`] so that the process exits non-zero.
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RunError> {
-        let shared = self.shared;
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let (trigger, stopping) = shutdown::channel();
         let mut tasks = tokio::task::JoinSet::new();
-        if shared.config.is_development() {
+        if self.config.is_development() {
             tracing::warn!(
                 "DEVELOPMENT PROFILE: unset keys, certificates and trust anchors are the public test material of \
                  certs-dev/, whose private keys anyone has; never run this configuration against a real SMEV"
             );
         }
-        let permits = Arc::new(Semaphore::new(shared.config.provider.concurrency));
-        for (i, k) in shared.config.provider.kinds.iter().enumerate() {
-            let senders = shared.senders.kinds.get(i).cloned().unwrap_or_default();
-            let kind = KindOfData::new(&k.namespace, &k.root);
-            let provided = ProvidedKind { kind, handler: k.handler.clone(), senders };
-            let activity = KindActivity::new();
-            for n in 0..shared.config.provider.pollers {
+        let concurrency = self.config.provider.concurrency;
+        let permits = Arc::new(Semaphore::new(concurrency));
+        for intake in self.intakes(&permits) {
+            let arrivals = Arrivals::default();
+            for n in 0..self.config.provider.pollers {
                 let role = if n == 0 { PollerRole::Scout } else { PollerRole::Helper };
-                let poller = (role, activity.clone());
-                tasks.spawn(poll_kind(shared.clone(), provided.clone(), poller, permits.clone(), stop_rx.clone()));
+                tasks.spawn(intake.clone().poll(role, arrivals.clone(), stopping.clone()));
             }
         }
-        for queue in [jobs::SEND_QUEUE, jobs::ACK_QUEUE, jobs::SCHOOL_QUEUE] {
-            tasks.spawn(drain(shared.clone(), queue, stop_rx.clone()));
+        let workers = self.workers();
+        for queue in jobs::DRAINED {
+            tasks.spawn(workers.clone().drain(queue, stopping.clone()));
         }
-        tasks.spawn(retention(shared.clone(), stop_rx.clone()));
-        if shared.config.school.status_poll_secs > 0 {
-            tasks.spawn(super::consumer::push_statuses(shared.clone(), stop_rx.clone()));
+        tasks.spawn(retention(self.handles.clone(), self.config.store.retention_days, stopping.clone()));
+        if let Some(push) = self.status_push() {
+            tasks.spawn(push.run(stopping.clone()));
         }
-        tasks.spawn(super::consumer::take_responses(shared.clone(), stop_rx.clone()));
+        tasks.spawn(self.responses().run(stopping.clone()));
         if let Some(embedded) = self.embedded.clone() {
-            tasks.spawn(reload_school(embedded, shared.config.school.reload_secs, stop_rx.clone()));
+            tasks.spawn(reload_school(embedded, self.config.school.reload_secs, stopping.clone()));
         }
-        let (http_stop, http) = serve_http(shared.clone(), listener);
-        tracing::info!(instance = %shared.instance, kinds = shared.config.provider.kinds.len(), "gateway running");
+        let limits = serve_limits(&self.config.http);
+        let app = super::http::router(self.handles.clone(), self.routes.clone(), self.config.http.max_body_bytes);
+        let (http_stop, http) = serve_http(app, limits, self.handles.http_connections.clone(), listener);
+        let kinds = self.handles.registry.entries().len();
+        tracing::info!(instance = %self.instance, kinds, "gateway running");
         let failure = tokio::select! {
             () = shutdown => None,
-            reason = shared.store.failed() => Some(reason),
+            reason = self.handles.store_health.failed() => Some(reason),
         };
         match &failure {
             None => tracing::info!("shutting down"),
             Some(reason) => tracing::error!(%reason, "the state directory cannot keep work any more: stopping"),
         }
-        let _ = stop_tx.send(true);
-        let grace = Duration::from_secs(shared.config.http.shutdown_grace_secs);
+        trigger.fire();
+        let grace = Duration::from_secs(self.config.http.shutdown_grace_secs);
         let began = tokio::time::Instant::now();
         let bound = grace + Duration::from_secs(2);
-        if tokio::time::timeout(bound, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
-            tracing::warn!("tasks did not stop within the grace period; abandoning them");
+        // Every request being answered holds a permit: taking them all back waits for those requests.
+        let requests = permits.acquire_many(concurrency as u32);
+        let drained = async {
+            while tasks.join_next().await.is_some() {}
+            drop(requests.await);
+        };
+        if tokio::time::timeout(bound, drained).await.is_err() {
+            tracing::warn!("work in flight did not finish within the grace period; abandoning it");
             tasks.abort_all();
         }
         if failure.is_some() {
@@ -382,7 +498,7 @@ impl Gateway {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP endpoint failed"),
             Err(e) => tracing::error!(error = %e, "HTTP endpoint failed"),
         }
-        tracing::info!(breaker = ?shared.breakers.state(SMEV_DESTINATION), "stopped");
+        tracing::info!(breaker = ?self.handles.breakers.state(SMEV_DESTINATION), "stopped");
         match failure {
             None => Ok(()),
             Some(reason) => Err(RunError::StoreFailed(reason)),
@@ -407,12 +523,11 @@ const HTTP_GRACE: Duration = Duration::from_secs(1);
 
 /// Starts the HTTP endpoint on `listener`; it serves until the returned sender fires (or is dropped).
 fn serve_http(
-    shared: Arc<Shared>,
+    app: axum::Router,
+    limits: ServeLimits,
+    stats: Arc<ServeStats>,
     listener: TcpListener,
 ) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let limits = serve_limits(&shared.config.http);
-    let stats = shared.http_connections.clone();
-    let app = super::http::router(shared);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let make_service = move || hyper_util::service::TowerToHyperService::new(app.clone());
     let handle = tokio::spawn(serve(listener, limits, stats, make_service, async move {
@@ -438,12 +553,11 @@ pub fn client_config(config: &Config) -> ClientConfig {
 }
 
 /// Re-reads the embedded school's data file when it changes; a bad file keeps the data in force.
-async fn reload_school(school: Arc<EmbeddedSchool>, every_secs: u64, mut stop: watch::Receiver<bool>) {
+async fn reload_school(school: Arc<EmbeddedSchool>, every_secs: u64, mut shutdown: Shutdown) {
     let every = Duration::from_secs(every_secs.max(1));
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
+        if shutdown.sleep(every).await {
+            return;
         }
         let reloading = school.clone();
         let reloaded = tokio::task::spawn_blocking(move || reloading.reload_if_changed()).await;
@@ -457,21 +571,20 @@ async fn reload_school(school: Arc<EmbeddedSchool>, every_secs: u64, mut stop: w
 }
 
 /// Prunes finished work and old inbox entries once an hour, so that the store's size stays bounded.
-async fn retention(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let keep = Duration::from_secs(shared.config.store.retention_days * 24 * 3600);
+async fn retention(handles: Handles, retention_days: u64, mut shutdown: Shutdown) {
+    let keep = Duration::from_secs(retention_days * 24 * 3600);
     loop {
-        let before = shared.clock.now() - keep;
-        match shared.outbox.prune(before).await {
+        let before = handles.clock.now() - keep;
+        match handles.outbox.prune(before).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "outbox retention"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox retention failed"),
         }
-        if let Err(e) = shared.inbox.prune(before).await {
+        if let Err(e) = handles.inbox.prune(before).await {
             tracing::warn!(error = %e, "inbox retention failed");
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            _ = stop.changed() => return,
+        if shutdown.sleep(Duration::from_secs(3600)).await {
+            return;
         }
     }
 }

@@ -22,10 +22,10 @@ use super::view::{
     at, BreakerView, CountersView, ErrorBody, FaultView, ItemDetail, KindActionView, KindView, PollView, QueueView,
     SummaryView,
 };
+use super::AuditLog;
 use super::OpsError;
 use crate::config::{OpsRole, OpsToken};
-use crate::gateway::breaker::BreakerState;
-use crate::gateway::{jobs, Shared};
+use crate::gateway::{jobs, Gateway, Handles};
 use crate::outbox::StateFilter;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -38,8 +38,47 @@ use axum::{Json, Router};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The API's routes, to merge into the gateway's router.
-pub fn routes() -> Router<Arc<Shared>> {
+/// What the operators' API works with: the gateway's handles, the tokens and the audit log (which belongs to
+/// the operators' side, not to the gateway).
+pub struct OpsState {
+    /// The gateway's stores, switches and counters.
+    pub handles: Handles,
+    /// The bearer tokens and their roles (`[ops] tokens`).
+    pub tokens: Vec<OpsToken>,
+    /// Who did what.
+    pub audit: AuditLog,
+}
+
+impl OpsState {
+    /// The operators' state for a gateway: its handles, the configured tokens and the audit log in its state
+    /// directory.
+    pub fn for_gateway(gateway: &Gateway) -> OpsState {
+        let config = gateway.config();
+        OpsState {
+            handles: gateway.handles(),
+            tokens: config.ops.tokens.clone(),
+            audit: AuditLog::in_store(&config.store.path),
+        }
+    }
+}
+
+/// Plugs the operators' API and dashboard into a gateway's HTTP endpoint.
+pub fn attach(gateway: Gateway) -> Gateway {
+    let state = OpsState::for_gateway(&gateway);
+    gateway.with_routes(router(state))
+}
+
+/// The dashboard page and the API's routes, with their state.
+pub fn router(state: OpsState) -> Router {
+    Router::new()
+        .route("/ops", get(|| async { axum::response::Redirect::permanent("/ops/") }))
+        .route("/ops/", get(|| async { axum::response::Html(super::dashboard::INDEX_HTML) }))
+        .merge(routes())
+        .with_state(Arc::new(state))
+}
+
+/// The API's routes.
+fn routes() -> Router<Arc<OpsState>> {
     Router::new()
         .route("/ops/api/summary", get(summary))
         .route("/ops/api/items", get(list_items))
@@ -101,10 +140,10 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<Arc<Shared>> for Caller {
+impl FromRequestParts<Arc<OpsState>> for Caller {
     type Rejection = OpsError;
 
-    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Caller, OpsError> {
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<OpsState>) -> Result<Caller, OpsError> {
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -112,7 +151,7 @@ impl FromRequestParts<Arc<Shared>> for Caller {
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or(OpsError::Unauthorized)?;
-        authenticate(&shared.config.ops.tokens, presented).ok_or(OpsError::Unauthorized)
+        authenticate(&shared.tokens, presented).ok_or(OpsError::Unauthorized)
     }
 }
 
@@ -138,12 +177,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The desk over the gateway's stores.
-fn desk(shared: &Shared) -> Desk {
+fn desk(shared: &OpsState) -> Desk {
     Desk {
-        outbox: shared.outbox.clone(),
-        inbox: shared.inbox.clone(),
+        outbox: shared.handles.outbox.clone(),
+        inbox: shared.handles.inbox.clone(),
         audit: shared.audit.clone(),
-        clock: shared.clock.clone(),
+        clock: shared.handles.clock.clone(),
     }
 }
 
@@ -181,12 +220,13 @@ fn item_id(raw: &str) -> Result<u64, OpsError> {
     raw.trim_start_matches('#').parse().map_err(|_| OpsError::NotFound(format!("no outbox item {raw}")))
 }
 
-async fn summary(caller: Caller, State(shared): State<Arc<Shared>>) -> Result<Json<SummaryView>, OpsError> {
+async fn summary(caller: Caller, State(shared): State<Arc<OpsState>>) -> Result<Json<SummaryView>, OpsError> {
     let _ = caller;
-    let now = shared.clock.now();
-    let stats = shared.outbox.stats(now).await?;
+    let handles = &shared.handles;
+    let now = handles.clock.now();
+    let stats = handles.outbox.stats(now).await?;
     let mut queues: Vec<QueueView> = Vec::new();
-    let names = [jobs::SEND_QUEUE, jobs::ACK_QUEUE, jobs::SCHOOL_QUEUE].map(str::to_owned);
+    let names = [jobs::SEND_QUEUE, jobs::ACK_QUEUE, jobs::DEFERRED_QUEUE].map(str::to_owned);
     let others = stats.queues.keys().filter(|queue| !names.contains(queue)).cloned().collect::<Vec<_>>();
     for queue in names.into_iter().chain(others) {
         let counts = stats.queue(&queue);
@@ -199,29 +239,29 @@ async fn summary(caller: Caller, State(shared): State<Arc<Shared>>) -> Result<Js
             oldest_pending_age_secs: counts.oldest_pending_age.map(|age| age.as_secs_f64()),
         });
     }
-    let breakers = breaker_states(&shared)
+    let breakers = handles
+        .breaker_states()
         .into_iter()
-        .map(|(destination, state)| BreakerView { destination, state: breaker_name(state).to_owned() })
+        .map(|(destination, state)| BreakerView { destination, state: state.name().to_owned() })
         .collect();
-    let kinds = shared
-        .config
-        .provider
-        .kinds
+    let kinds = handles
+        .registry
+        .entries()
         .iter()
-        .map(|kind| KindView {
-            root: kind.root.clone(),
-            namespace: kind.namespace.clone(),
-            handler: kind.handler.clone(),
-            paused: shared.paused.is_paused(&kind.root),
+        .map(|r| KindView {
+            root: r.kind.root_element.clone(),
+            namespace: r.kind.namespace_uri.clone(),
+            handler: r.service.name().to_owned(),
+            paused: handles.paused.is_paused(&r.kind.root_element),
         })
         .collect();
-    let recent_faults = shared
+    let recent_faults = handles
         .metrics
         .recent_faults()
         .into_iter()
         .map(|f| FaultView { at: at(f.at), fault: f.fault, operation: f.operation, class: f.class.to_owned() })
         .collect();
-    let totals = shared.metrics.totals();
+    let totals = handles.metrics.totals();
     let counters = CountersView {
         received: totals.received,
         sent: totals.sent,
@@ -230,38 +270,22 @@ async fn summary(caller: Caller, State(shared): State<Arc<Shared>>) -> Result<Js
         dead_lettered: totals.dead_lettered,
         faults: totals.faults,
     };
-    let last_poll = shared.metrics.last_poll().map(|p| PollView { at: at(p.at), ok: p.ok, fault: p.fault });
+    let last_poll = handles.metrics.last_poll().map(|p| PollView { at: at(p.at), ok: p.ok, fault: p.fault });
     Ok(Json(SummaryView {
         now: at(now),
         queues,
         breakers,
         kinds,
-        paused_kinds: shared.paused.list(),
+        paused_kinds: handles.paused.list(),
         recent_faults,
         counters,
         last_poll,
     }))
 }
 
-/// The breakers the gateway uses: SMEV's and the school system's.
-pub fn breaker_states(shared: &Shared) -> Vec<(String, BreakerState)> {
-    let smev = crate::gateway::worker::SMEV_DESTINATION;
-    let school = shared.school.name().to_owned();
-    vec![(smev.to_owned(), shared.breakers.state(smev)), (school.clone(), shared.breakers.state(&school))]
-}
-
-/// A breaker state's name in the API.
-pub fn breaker_name(state: BreakerState) -> &'static str {
-    match state {
-        BreakerState::Closed => "closed",
-        BreakerState::Open => "open",
-        BreakerState::HalfOpen => "half-open",
-    }
-}
-
 async fn list_items(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     query: QueryMap,
 ) -> Result<Json<serde_json::Value>, OpsError> {
     let params = params(query)?;
@@ -290,7 +314,7 @@ async fn list_items(
 
 async fn show_item(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     Path(id): Path<String>,
     query: QueryMap,
 ) -> Result<Json<ItemDetail>, OpsError> {
@@ -306,7 +330,7 @@ async fn show_item(
 
 async fn retry_item(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     Path(id): Path<String>,
 ) -> Result<Response, OpsError> {
     caller.require(OpsRole::Operator, "retrying a dead letter")?;
@@ -316,7 +340,7 @@ async fn retry_item(
 
 async fn purge_item(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, OpsError> {
@@ -338,7 +362,7 @@ async fn purge_item(
 
 async fn pause_kind(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     Path(root): Path<String>,
 ) -> Result<Json<KindActionView>, OpsError> {
     switch_kind(caller, &shared, &root, true).await
@@ -346,7 +370,7 @@ async fn pause_kind(
 
 async fn resume_kind(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     Path(root): Path<String>,
 ) -> Result<Json<KindActionView>, OpsError> {
     switch_kind(caller, &shared, &root, false).await
@@ -355,24 +379,24 @@ async fn resume_kind(
 /// Pauses or resumes the polling of a configured kind of data, recording it first.
 async fn switch_kind(
     caller: Caller,
-    shared: &Shared,
+    shared: &OpsState,
     root: &str,
     pause: bool,
 ) -> Result<Json<KindActionView>, OpsError> {
     let action = if pause { "pause" } else { "resume" };
     caller.require(OpsRole::Operator, &format!("{action} of a kind of data"))?;
-    if !shared.config.provider.kinds.iter().any(|kind| kind.root == root) {
+    if !shared.handles.registry.entries().iter().any(|r| r.kind.root_element == root) {
         return Err(OpsError::NotFound(format!("no configured kind of data has the root element '{root}'")));
     }
     desk(shared).record(&caller.actor(), action, &format!("kind {root}"), None)?;
-    let changed = if pause { shared.paused.pause(root) } else { shared.paused.resume(root) };
+    let changed = if pause { shared.handles.paused.pause(root) } else { shared.handles.paused.resume(root) };
     tracing::warn!(kind = root, actor = %caller.name, action, "polling of a kind of data switched by an operator");
     Ok(Json(KindActionView { root: root.to_owned(), paused: pause, changed }))
 }
 
 async fn trace(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     Path(id): Path<String>,
     query: QueryMap,
 ) -> Result<Response, OpsError> {
@@ -387,7 +411,7 @@ async fn trace(
 
 async fn audit(
     caller: Caller,
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<OpsState>>,
     query: QueryMap,
 ) -> Result<Json<serde_json::Value>, OpsError> {
     let _ = caller;

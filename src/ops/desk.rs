@@ -79,6 +79,28 @@ pub struct Desk {
     pub clock: Arc<dyn Clock>,
 }
 
+/// An item's payload as JSON for operators: a send job as its head's fields and its envelope, another job as it is
+/// stored, anything else as text.
+fn payload_json(item: &WorkItem) -> serde_json::Value {
+    use crate::gateway::jobs;
+    if item.queue == jobs::SEND_QUEUE {
+        if let Ok(job) = jobs::decode_send(item.payload.clone()) {
+            let head = job.head;
+            return serde_json::json!({
+                "send": head.send,
+                "kind": head.kind,
+                "message_id": head.message_id,
+                "answers": head.answers,
+                "envelope": job.envelope,
+            });
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(&item.payload) {
+        Ok(value) => value,
+        Err(_) => serde_json::json!({ "text": String::from_utf8_lossy(&item.payload) }),
+    }
+}
+
 impl Desk {
     /// Items matching `query`, in id order.
     pub async fn list(&self, query: &ItemQuery, reveal: bool) -> Result<Vec<ItemView>, OpsError> {
@@ -97,10 +119,7 @@ impl Desk {
     /// One item with its payload.
     pub async fn show(&self, id: u64, reveal: bool) -> Result<ItemDetail, OpsError> {
         let item = self.item(id).await?;
-        let mut payload = match serde_json::from_slice::<serde_json::Value>(&item.payload) {
-            Ok(value) => value,
-            Err(_) => serde_json::json!({ "text": String::from_utf8_lossy(&item.payload) }),
-        };
+        let mut payload = payload_json(&item);
         if !reveal {
             mask_json(&mut payload);
         }

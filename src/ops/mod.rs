@@ -12,8 +12,8 @@ pub mod audit;
 pub mod client;
 pub mod dashboard;
 pub mod desk;
-pub mod mask;
-pub mod pause;
+pub use crate::school::mask;
+
 pub mod table;
 pub mod view;
 
@@ -22,7 +22,6 @@ use crate::outbox::OutboxError;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use desk::{Actor, Desk, ItemQuery};
-pub use pause::PauseSet;
 
 /// Why an operator's request failed; each maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]

@@ -18,6 +18,7 @@ pub mod fixtures;
 pub mod generate;
 pub mod http;
 mod journal;
+pub mod mask;
 pub mod model;
 pub mod snils;
 

@@ -8,7 +8,8 @@
 #![forbid(unsafe_code)]
 
 use super::xmlout::XmlOut;
-use crate::school::{EnrollmentApplication, Snils, SubmitOutcome};
+use super::{Asked, Decision, DeferredError, KindService, ReadRequest, Served, Unavailable};
+use crate::school::{BoxFuture, EnrollmentApplication, SchoolSystem, Snils, StatusChange, SubmitOutcome};
 use crate::smev::ResponseBody;
 use crate::xml::{self, Document, Limits, NodeId};
 use time::macros::format_description;
@@ -42,6 +43,8 @@ pub struct Refusal {
 
 struct Reader<'d, 'a> {
     doc: &'d Document<'a>,
+    /// The namespace of the form's elements (the root's).
+    ns: &'d str,
     order_id: Option<i64>,
     oktmo: Option<String>,
 }
@@ -52,7 +55,7 @@ impl Reader<'_, '_> {
     }
 
     fn node(&self, parent: NodeId, local: &str) -> Result<NodeId, Refusal> {
-        self.doc.child(parent, NS, local).ok_or_else(|| self.refuse(format!("в заявлении нет поля {local}")))
+        self.doc.child(parent, self.ns, local).ok_or_else(|| self.refuse(format!("в заявлении нет поля {local}")))
     }
 
     fn text(&self, parent: NodeId, local: &str) -> Result<String, Refusal> {
@@ -82,8 +85,12 @@ pub fn parse_form(content: &str, today: Date) -> Result<EnrollmentApplication, R
         oktmo: None,
         reason: format!("заявление не читается: {e}"),
     })?;
-    let root = doc.root();
-    let mut r = Reader { doc: &doc, order_id: None, oktmo: None };
+    read_form(&doc, doc.root(), today)
+}
+
+/// Reads and checks an application from its root element `root` in `doc`.
+pub fn read_form(doc: &Document<'_>, root: NodeId, today: Date) -> Result<EnrollmentApplication, Refusal> {
+    let mut r = Reader { doc, ns: NS, order_id: None, oktmo: None };
     if !doc.is(root, NS, FORM_DATA) {
         return Err(r.refuse("ожидается заявление FormData"));
     }
@@ -98,7 +105,7 @@ pub fn parse_form(content: &str, today: Date) -> Result<EnrollmentApplication, R
     let applicant = r.node(root, "Applicant")?;
     let child = r.node(root, "Child")?;
     let applicant_snils = r.snils(applicant, "Snils", "заявителя")?;
-    if doc.child(child, NS, "Snils").is_some() {
+    if doc.child(child, r.ns, "Snils").is_some() {
         r.snils(child, "Snils", "ребёнка")?;
     }
     let child_birth_date = r.date(child, "BirthDate")?;
@@ -123,14 +130,14 @@ pub fn parse_form(content: &str, today: Date) -> Result<EnrollmentApplication, R
         schools,
         grade,
         academic_year,
-        benefit_code: doc.child(root, NS, "BenefitCategory").and_then(|b| doc.attr(b, "code")).map(String::from),
+        benefit_code: doc.child(root, r.ns, "BenefitCategory").and_then(|b| doc.attr(b, "code")).map(String::from),
     })
 }
 
 fn schools(r: &Reader<'_, '_>, root: NodeId) -> Result<Vec<(String, u8)>, Refusal> {
     let list = r.node(root, "Schools")?;
     let mut out: Vec<(String, u8)> = Vec::new();
-    for s in r.doc.child_elements(list).filter(|&s| r.doc.is(s, NS, "School")) {
+    for s in r.doc.child_elements(list).filter(|&s| r.doc.is(s, r.ns, "School")) {
         let code = r.text(s, "Code")?;
         let priority_text = r.text(s, "Priority")?;
         let priority = priority_text.parse::<u8>().ok().filter(|p| (1..=5).contains(p));
@@ -204,6 +211,103 @@ pub fn status_request(order_id: i64, status: u16, at: &str, comment: Option<&str
     out.leaf("statusDate", at);
     out.opt_leaf("comment", comment);
     out.finish(STATUS_REQUEST)
+}
+
+/// The enrollment service's default format.
+const SERVES: &[Served] = &[Served { namespace: NS, root: FORM_DATA, version: "1.0.0" }];
+
+/// School enrollment applications as a kind of data: a valid application is deferred to the school system (through
+/// the outbox, so it reaches the school exactly once however long the school is down), the answer follows the
+/// school's decision, and the school's later status changes are pushed to the portal.
+#[derive(Debug, Default)]
+pub struct EnrollmentService;
+
+/// An application as read from a delivered request: checked, with its content kept as received for the school call.
+struct Application {
+    /// The application, or why it is refused.
+    checked: Result<EnrollmentApplication, Refusal>,
+    /// The content as received (a self-contained element), which the deferred work reads again.
+    content: String,
+}
+
+impl KindService for EnrollmentService {
+    fn name(&self) -> &'static str {
+        "enrollment"
+    }
+
+    fn serves(&self) -> &'static [Served] {
+        SERVES
+    }
+
+    fn read(&self, doc: &Document<'_>, content: NodeId) -> Box<dyn ReadRequest> {
+        let today = time::OffsetDateTime::now_utc().date();
+        let checked = read_form(doc, content, today);
+        let content = if checked.is_ok() { doc.self_contained_source(content).into_owned() } else { String::new() };
+        Box::new(Application { checked, content })
+    }
+
+    fn run_deferred<'a>(
+        &'a self,
+        work: &'a str,
+        school: &'a dyn SchoolSystem,
+    ) -> BoxFuture<'a, Result<ResponseBody, DeferredError>> {
+        Box::pin(submit(work, school))
+    }
+
+    fn pushes_statuses(&self) -> bool {
+        true
+    }
+
+    fn status_push(&self, change: &StatusChange) -> Option<String> {
+        let at = crate::smev::format_datetime(change.at);
+        Some(status_request(change.order_id, change.status, &at, change.comment.as_deref()))
+    }
+}
+
+impl ReadRequest for Application {
+    fn decide<'a>(
+        self: Box<Self>,
+        _school: &'a dyn SchoolSystem,
+        asked: Asked<'a>,
+    ) -> BoxFuture<'a, Result<Decision, Unavailable>> {
+        Box::pin(async move {
+            match self.checked {
+                Err(refusal) => Ok(Decision::Answer(refusal_answer(&refusal))),
+                Ok(application) => {
+                    tracing::info!(
+                        message_id = asked.message_id,
+                        order_id = application.order_id,
+                        "application queued for the school"
+                    );
+                    Ok(Decision::Defer(self.content))
+                }
+            }
+        })
+    }
+}
+
+/// Submits a deferred application (its content as received) and returns the answer that follows the school's
+/// decision. While the school is down the work is retried; a school that refuses the request outright still gets
+/// the parent an answer.
+async fn submit(content: &str, school: &dyn SchoolSystem) -> Result<ResponseBody, DeferredError> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let application = match parse_form(content, today) {
+        Err(refusal) => return Ok(refusal_answer(&refusal)),
+        Ok(application) => application,
+    };
+    match school.submit_application(&application).await {
+        Ok(outcome) => {
+            tracing::info!(order_id = application.order_id, ?outcome, "school decided");
+            Ok(outcome_answer(&application, &outcome))
+        }
+        Err(e) if e.is_retryable() => Err(DeferredError::Retry(e.to_string())),
+        Err(e) => Ok(change_order_info(
+            application.order_id,
+            Some(&application.oktmo),
+            REFUSED,
+            Some(&format!("Школьная система не приняла заявление: {e}")),
+        )),
+    }
 }
 
 /// A complete, valid application for order `order_id` by the demo parent (112-233-445 95) for a child born in

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 use super::xmlout::XmlOut;
+use super::{Asked, Decided, Decision, KindService, ReadRequest, Served};
+use crate::school::BoxFuture;
 use crate::school::{Marks, Pupil, SchoolError, SchoolSystem, Snils, SnilsError};
 use crate::smev::{RejectCode, Rejection, ResponseBody};
 use crate::xml::{self, Document, Limits, NodeId};
@@ -63,47 +65,52 @@ fn date(text: &str) -> Result<Date, InvalidRequest> {
         .map_err(|_| InvalidRequest::Date(text.trim().to_string()))
 }
 
-fn child_text(doc: &Document<'_>, parent: NodeId, local: &str) -> Option<String> {
-    doc.child(parent, NS, local).map(|n| doc.text(n).trim().to_string()).filter(|t| !t.is_empty())
+fn child_text(doc: &Document<'_>, ns: &str, parent: NodeId, local: &str) -> Option<String> {
+    doc.child(parent, ns, local).map(|n| doc.text(n).trim().to_string()).filter(|t| !t.is_empty())
 }
 
 impl ProgressRequest {
-    /// Reads and checks a request's content.
+    /// Reads and checks a request's content (parsing it first: tests and fuzzing; the gateway reads the delivered
+    /// envelope's element with [`ProgressRequest::read`]).
     pub fn parse(content: &str) -> Result<ProgressRequest, InvalidRequest> {
         let doc = xml::parse(content, &Limits::default()).map_err(|e| InvalidRequest::Shape(e.to_string()))?;
-        let root = doc.root();
-        if !doc.is(root, NS, REQUEST) {
+        if !doc.is(doc.root(), NS, REQUEST) {
             return Err(InvalidRequest::Shape(format!("ожидается {REQUEST}")));
         }
-        let snils = child_text(&doc, root, "ApplicantSnils")
-            .ok_or_else(|| InvalidRequest::Shape("нет СНИЛС заявителя".into()))?;
+        ProgressRequest::read(&doc, doc.root())
+    }
+
+    /// Reads and checks a request from its root element `root` in `doc`. Its children are read in the root's own
+    /// namespace, so that a region may map its portal's namespace to this service.
+    pub fn read(doc: &Document<'_>, root: NodeId) -> Result<ProgressRequest, InvalidRequest> {
+        let ns = doc.element_ns(root);
+        let child_text = |parent: NodeId, local: &str| child_text(doc, ns, parent, local);
+        let snils =
+            child_text(root, "ApplicantSnils").ok_or_else(|| InvalidRequest::Shape("нет СНИЛС заявителя".into()))?;
         let applicant = Snils::parse(&snils).map_err(InvalidRequest::Snils)?;
-        let from = date(
-            &child_text(&doc, root, "PeriodFrom").ok_or_else(|| InvalidRequest::Shape("нет начала периода".into()))?,
-        )?;
-        let to = date(
-            &child_text(&doc, root, "PeriodTo").ok_or_else(|| InvalidRequest::Shape("нет конца периода".into()))?,
-        )?;
+        let from =
+            date(&child_text(root, "PeriodFrom").ok_or_else(|| InvalidRequest::Shape("нет начала периода".into()))?)?;
+        let to = date(&child_text(root, "PeriodTo").ok_or_else(|| InvalidRequest::Shape("нет конца периода".into()))?)?;
         if to < from {
             return Err(InvalidRequest::Period("конец периода раньше начала".into()));
         }
         if (to - from).whole_days() > 366 {
             return Err(InvalidRequest::Period("период длиннее учебного года".into()));
         }
-        let child = doc.child(root, NS, "Child");
-        let child_birth_date = match child.and_then(|c| child_text(&doc, c, "BirthDate")) {
+        let child = doc.child(root, ns, "Child");
+        let child_birth_date = match child.and_then(|c| child_text(c, "BirthDate")) {
             Some(d) => Some(date(&d)?),
             None => None,
         };
         Ok(ProgressRequest {
             applicant,
-            child_surname: child.and_then(|c| child_text(&doc, c, "Surname")),
-            child_name: child.and_then(|c| child_text(&doc, c, "Name")),
+            child_surname: child.and_then(|c| child_text(c, "Surname")),
+            child_name: child.and_then(|c| child_text(c, "Name")),
             child_birth_date,
             from,
             to,
-            school_code: child_text(&doc, root, "SchoolCode"),
-            oktmo: child_text(&doc, root, "Oktmo"),
+            school_code: child_text(root, "SchoolCode"),
+            oktmo: child_text(root, "Oktmo"),
         })
     }
 
@@ -130,17 +137,25 @@ fn fold(s: &str) -> String {
 #[error("school system: {0}")]
 pub struct Unavailable(pub SchoolError);
 
-/// Answers a progress request's content.
+/// Answers a progress request's content (parsing it: tests and tools; the gateway goes through
+/// [`ProgressService`]).
 pub async fn answer(school: &dyn SchoolSystem, content: &str) -> Result<ResponseBody, Unavailable> {
-    let request = match ProgressRequest::parse(content) {
-        Ok(r) => r,
-        Err(invalid) => {
-            return Ok(ResponseBody::Rejected(vec![Rejection {
-                code: RejectCode::UnknownRequestDescription,
-                description: invalid.to_string(),
-            }]))
-        }
-    };
+    match ProgressRequest::parse(content) {
+        Ok(request) => answer_request(school, &request).await,
+        Err(invalid) => Ok(invalid_answer(&invalid)),
+    }
+}
+
+/// The refusal of a request that cannot be read.
+fn invalid_answer(invalid: &InvalidRequest) -> ResponseBody {
+    ResponseBody::Rejected(vec![Rejection {
+        code: RejectCode::UnknownRequestDescription,
+        description: invalid.to_string(),
+    }])
+}
+
+/// Answers a request read: the grades of the applicant's linked children that pass its filters, or no data.
+pub async fn answer_request(school: &dyn SchoolSystem, request: &ProgressRequest) -> Result<ResponseBody, Unavailable> {
     let children = school.linked_children(&request.applicant).await.map_err(Unavailable)?;
     let wanted: Vec<Pupil> = children.into_iter().filter(|p| request.wants(p)).collect();
     if wanted.is_empty() {
@@ -158,6 +173,55 @@ pub async fn answer(school: &dyn SchoolSystem, content: &str) -> Result<Response
         personal_signature: None,
         attachment_headers: vec![],
     })
+}
+
+/// After this many deliveries a lookup the school cannot serve is answered with FAILURE rather than left again.
+pub const GIVE_UP_AFTER_DELIVERIES: u32 = 5;
+
+/// The progress service's default format.
+const SERVES: &[Served] = &[Served { namespace: NS, root: REQUEST, version: "1.0.0" }];
+
+/// Progress lookups as a kind of data: a parent's request for the grades of their linked children.
+#[derive(Debug, Default)]
+pub struct ProgressService;
+
+impl KindService for ProgressService {
+    fn name(&self) -> &'static str {
+        "progress"
+    }
+
+    fn serves(&self) -> &'static [Served] {
+        SERVES
+    }
+
+    fn read(&self, doc: &Document<'_>, content: NodeId) -> Box<dyn ReadRequest> {
+        match ProgressRequest::read(doc, content) {
+            Ok(request) => Box::new(request),
+            Err(invalid) => Box::new(Decided(invalid_answer(&invalid))),
+        }
+    }
+}
+
+impl ReadRequest for ProgressRequest {
+    fn decide<'a>(
+        self: Box<Self>,
+        school: &'a dyn SchoolSystem,
+        asked: Asked<'a>,
+    ) -> BoxFuture<'a, Result<Decision, super::Unavailable>> {
+        Box::pin(async move {
+            match answer_request(school, &self).await {
+                Ok(body) => Ok(Decision::Answer(body)),
+                Err(e) if asked.deliveries >= GIVE_UP_AFTER_DELIVERIES => {
+                    tracing::warn!(message_id = asked.message_id, error = %e, "school system unavailable: answering FAILURE");
+                    Ok(Decision::Answer(ResponseBody::Rejected(vec![Rejection {
+                        code: RejectCode::Failure,
+                        description: "Школьная система недоступна, повторите запрос позже".into(),
+                    }])))
+                }
+                Err(e) => Err(super::Unavailable(e.to_string())),
+            }
+        })
+    }
 }
 
 /// The answer for every case in which there is nothing to show.

@@ -687,3 +687,56 @@ pub fn fault(version: Version, f: &SmevFault) -> String {
     out.raw("</soap:Fault></soap:Body></soap:Envelope>");
     out.s
 }
+
+/// An unsigned `SendRequestRequest` or `SendResponseRequest` built earlier (as the gateway's outbox keeps them)
+/// with a new MessageID: SMEV refused the old one as stale. Only the id's text changes; the envelope is signed
+/// afresh when it is sent.
+pub fn renew_message_id(unsigned: &str) -> Result<(String, MessageId), SmevError> {
+    let doc = xml::parse(unsigned, &Limits::default())?;
+    let call = super::parse::body_child(&doc)?;
+    let data = doc
+        .child_elements(call)
+        .next()
+        .filter(|&d| matches!(doc.element(d).local, "SenderProvidedRequestData" | "SenderProvidedResponseData"))
+        .ok_or_else(|| SmevError::Malformed("no sender's data to renew the MessageID of".into()))?;
+    let id = doc
+        .child_elements(data)
+        .find(|&n| doc.element(n).local == "MessageID")
+        .ok_or_else(|| SmevError::Malformed("the sender's data has no MessageID".into()))?;
+    let element = doc.element(id);
+    let text_start = element.start_tag_end;
+    let text_end = unsigned[..element.span.end]
+        .rfind("</")
+        .filter(|&end| end >= text_start)
+        .ok_or_else(|| SmevError::Malformed("an empty MessageID".into()))?;
+    let fresh = MessageId::new_v1();
+    let mut out = String::with_capacity(unsigned.len());
+    out.push_str(&unsigned[..text_start]);
+    out.push_str(fresh.as_str());
+    out.push_str(&unsigned[text_end..]);
+    Ok((out, fresh))
+}
+
+#[cfg(test)]
+mod renew_tests {
+    use super::*;
+
+    #[test]
+    fn renewing_changes_only_the_message_id() {
+        let response = SendResponse {
+            message_id: MessageId::new_v1(),
+            to: "to".into(),
+            body: ResponseBody::Content {
+                content: "<a:X xmlns:a=\"urn:a\">MessageID</a:X>".into(),
+                personal_signature: None,
+                attachment_headers: vec![],
+            },
+            attachments: Vec::new(),
+        };
+        let unsigned = send_response_unsigned_trusted(Version::V1_3, &response).unwrap();
+        let (renewed, fresh) = renew_message_id(&unsigned).unwrap();
+        assert_ne!(fresh, response.message_id);
+        assert_eq!(renewed, unsigned.replace(response.message_id.as_str(), fresh.as_str()));
+        assert!(renew_message_id("<x/>").is_err());
+    }
+}

@@ -6,6 +6,7 @@
 //! of XML): both run on a [`CpuPool`]'s blocking threads, and only the network I/O stays on the async thread.
 #![forbid(unsafe_code)]
 
+use super::delivered::{self, Delivered, DeliveryCheck};
 use super::message::*;
 use super::parse::{self, ReceivedRequest, ReceivedResponse};
 use super::unreadable::{self, UnreadableDelivery};
@@ -407,6 +408,38 @@ impl SmevClient {
 
     fn selector(kind: Option<&KindOfData>) -> MessageTypeSelector {
         MessageTypeSelector { kind: kind.cloned(), timestamp: now_datetime(), node_id: None }
+    }
+
+    /// Polls for a request of a kind of data and checks what is delivered in the same parse of SMEV's answer: the
+    /// typed request, its signatures against `check`, and, when it is trusted, its content read by `read` (the
+    /// caller's reader of the kind of data). Nothing parses the envelope again.
+    pub async fn get_request_checked<R: Send + 'static>(
+        &self,
+        kind: Option<&KindOfData>,
+        check: Arc<DeliveryCheck>,
+        read: impl FnOnce(&xml::Document<'_>, xml::NodeId) -> R + Send + 'static,
+    ) -> Result<Option<Delivered<ReceivedRequest, R>>, ClientError> {
+        let selector = Self::selector(kind);
+        let envelope = self.signed(0, move |v, signer| build::get_request(v, &selector, Some(signer))).await?;
+        let read = move |doc: &xml::Document<'_>| {
+            Ok(parse::received_request(doc)?.map(|message| delivered::check_request(doc, message, &check, read)))
+        };
+        Ok(self.exchange(Operation::GetRequest, envelope, read).await?.0)
+    }
+
+    /// Polls for a response to the gateway's own requests and checks it in the same parse (see
+    /// [`SmevClient::get_request_checked`]).
+    pub async fn get_response_checked(
+        &self,
+        kind: Option<&KindOfData>,
+        check: Arc<DeliveryCheck>,
+    ) -> Result<Option<Delivered<ReceivedResponse, ()>>, ClientError> {
+        let selector = Self::selector(kind);
+        let envelope = self.signed(0, move |v, signer| build::get_response(v, &selector, Some(signer))).await?;
+        let read = move |doc: &xml::Document<'_>| {
+            Ok(parse::received_response(doc)?.map(|message| delivered::check_response(doc, message, &check)))
+        };
+        Ok(self.exchange(Operation::GetResponse, envelope, read).await?.0)
     }
 
     /// Polls for a request of a kind of data (any kind when `None`).

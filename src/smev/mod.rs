@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod client;
+pub mod delivered;
 pub mod fault;
 pub mod ids;
 pub mod message;

@@ -1,65 +1,110 @@
-//! Checks a delivered request before it is processed: SMEV's signature over `Request` (with SMEV's certificate when
-//! configured), the sender's signature over `SenderProvidedRequestData` by a certificate the kind of data trusts
-//! ([`SenderTrust`]), and that the data the handler will read is exactly the element the sender signed (the defense
-//! against signature wrapping).
-//!
-//! Verification is CPU work proportional to the message: the async entry points run it on the blocking pool under a
-//! [`VerifyPool`] ([`CpuPool`]) semaphore, so a large message never stalls the async threads (and `/healthz` with them), and no
-//! more verifications run at once than the pool allows.
+//! A message delivered by SMEV, checked while its envelope is parsed: SMEV's signature over `Request` or `Response`
+//! (with SMEV's certificate when configured), the sender's signature over the sender's data by a certificate trusted
+//! for it ([`SenderTrust`]), and that the data read is exactly the element the sender signed (the defense against
+//! signature wrapping). The envelope is parsed once, in the client, and everything that reads it (the typed
+//! message, the verification, the caller's reader of the content) runs while that one parse is at hand; what leaves
+//! is owned and typed ([`Delivered`]).
 #![forbid(unsafe_code)]
 
-use crate::config::SenderTrustConfig;
+use super::parse::{ReceivedRequest, ReceivedResponse};
 use crate::crypto::{Certificate, CryptoError, TrustAnchors};
 use crate::dsig::{
     find_signatures, verify_signature, DsigError, KeySelection, SignatureModel, Validity, VerifyLimits, VerifyOptions,
 };
-use crate::smev::parse::{ReceivedRequest, ReceivedResponse};
-use crate::xml::{self, Limits, NodeId};
+use crate::xml::{Document, NodeId};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-pub use crate::cpu::{default_concurrency, CpuPool, PoolError};
-
-/// The pool verifications run in: the crate's [`CpuPool`], under the name the provider and its tests know it by.
-pub type VerifyPool = CpuPool;
-
-/// Verifies a delivered request's two signatures and their targets, the sender's against `senders`, on `pool`.
-pub async fn verify_delivered_in(
-    pool: &VerifyPool,
-    envelope: &str,
-    received: &ReceivedRequest,
-    smev_cert: Option<&Certificate>,
-    senders: Arc<SenderTrust>,
-    limits: VerifyLimits,
-) -> Result<(), Untrusted> {
-    let nodes = (received.request_node, received.data_node);
-    verify_on(pool, envelope, nodes, smev_cert, senders, limits).await
+/// What a delivered message is checked against: SMEV's certificate, the senders trusted for the data, and the
+/// verification limits. Shared by every poll of one kind of data.
+#[derive(Debug, Default)]
+pub struct DeliveryCheck {
+    /// SMEV's signing certificate; without it SMEV's signature is checked with the certificate it carries.
+    pub smev_cert: Option<Certificate>,
+    /// Whose signature over the data is trusted.
+    pub senders: Arc<SenderTrust>,
+    /// Signatures and references at most.
+    pub limits: VerifyLimits,
 }
 
-/// Verifies a delivered response's two signatures and their targets, the sender's against `senders`, on `pool`.
-pub async fn verify_response_in(
-    pool: &VerifyPool,
-    envelope: &str,
-    received: &ReceivedResponse,
-    smev_cert: Option<&Certificate>,
-    senders: Arc<SenderTrust>,
-    limits: VerifyLimits,
-) -> Result<(), Untrusted> {
-    let nodes = (received.response_node, received.data_node);
-    verify_on(pool, envelope, nodes, smev_cert, senders, limits).await
+/// A delivered message, read and checked from one parse of its envelope.
+#[derive(Debug)]
+pub struct Delivered<T, R> {
+    /// The typed message.
+    pub message: T,
+    /// The verdict, with what the caller's reader made of the content when the message is trusted (an untrusted
+    /// message's content is never read).
+    pub trusted: Result<R, Untrusted>,
+    /// How long the verification took, for the metrics.
+    pub verify_took: Duration,
+    /// The envelope's size in bytes.
+    pub size: usize,
 }
 
-/// [`verify_nodes`] on `pool` (off the async threads when the envelope is large).
-async fn verify_on(
-    pool: &VerifyPool,
-    envelope: &str,
-    nodes: (NodeId, NodeId),
-    smev_cert: Option<&Certificate>,
-    senders: Arc<SenderTrust>,
-    limits: VerifyLimits,
-) -> Result<(), Untrusted> {
-    let (bytes, envelope, cert) = (envelope.len(), envelope.to_string(), smev_cert.cloned());
-    let work = move || verify_nodes(&envelope, nodes, cert.as_ref(), &senders, &limits);
-    pool.run(bytes, work).await.map_err(|e| Untrusted::Unreadable(e.to_string()))?
+/// The content root of a delivered request: the element inside `SenderProvidedRequestData/MessagePrimaryContent`.
+fn content_root(doc: &Document<'_>, data: NodeId) -> Option<NodeId> {
+    let primary = doc.child_elements(data).find(|&n| doc.element(n).local == "MessagePrimaryContent")?;
+    doc.child_elements(primary).next()
+}
+
+/// Checks a delivered request in its parsed envelope and, when it is trusted, reads its content with `read`.
+pub fn check_request<R>(
+    doc: &Document<'_>,
+    message: ReceivedRequest,
+    check: &DeliveryCheck,
+    read: impl FnOnce(&Document<'_>, NodeId) -> R,
+) -> Delivered<ReceivedRequest, R> {
+    let started = Instant::now();
+    let nodes = (message.request_node, message.data_node);
+    let verdict = verify_nodes(doc, nodes, check.smev_cert.as_ref(), &check.senders, &check.limits);
+    let verify_took = started.elapsed();
+    let trusted = verdict.and_then(|()| {
+        let root = content_root(doc, message.data_node)
+            .ok_or_else(|| Untrusted::Unreadable("the request has no primary content".into()))?;
+        Ok(read(doc, root))
+    });
+    Delivered { message, trusted, verify_took, size: doc.source().len() }
+}
+
+/// Checks a delivered response in its parsed envelope.
+pub fn check_response(
+    doc: &Document<'_>,
+    message: ReceivedResponse,
+    check: &DeliveryCheck,
+) -> Delivered<ReceivedResponse, ()> {
+    let started = Instant::now();
+    let nodes = (message.response_node, message.data_node);
+    let trusted = verify_nodes(doc, nodes, check.smev_cert.as_ref(), &check.senders, &check.limits);
+    Delivered { message, trusted, verify_took: started.elapsed(), size: doc.source().len() }
+}
+
+/// Why a delivered envelope could not even be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unread {
+    /// Not XML within the limits, or not a delivery of a request.
+    #[error(transparent)]
+    Smev(#[from] super::SmevError),
+    /// The CPU pool is closed.
+    #[error(transparent)]
+    Pool(#[from] crate::cpu::PoolError),
+}
+
+/// Reads and checks a `GetRequestResponse` envelope on `pool` (off the async threads when it is large), as the
+/// client does with what SMEV answers: for tools and tests that hold an envelope rather than a connection.
+pub async fn check_request_on(
+    pool: &crate::cpu::CpuPool,
+    envelope: String,
+    check: Arc<DeliveryCheck>,
+) -> Result<Option<Delivered<ReceivedRequest, ()>>, Unread> {
+    let envelope_len = envelope.len();
+    let work = move || -> Result<_, Unread> {
+        let doc = crate::xml::parse(&envelope, &crate::xml::Limits::default()).map_err(super::SmevError::from)?;
+        let message = super::parse::received_request(&doc)?;
+        Ok(message.map(|message| check_request(&doc, message, &check, |_, _| ())))
+    };
+    let bytes = envelope_len;
+    pool.run(bytes, work).await?
 }
 
 /// Why a delivered request is not trusted. Such a request is never processed, but it is still answered
@@ -92,10 +137,10 @@ pub struct SenderTrust {
 }
 
 impl SenderTrust {
-    /// Loads the trust a kind of data's configuration names.
-    pub fn load(config: &SenderTrustConfig) -> Result<SenderTrust, CryptoError> {
-        let registered = config.certs.iter().map(|path| Certificate::load(path)).collect::<Result<Vec<_>, _>>()?;
-        let anchors = config.ca.as_deref().map(TrustAnchors::load).transpose()?;
+    /// Loads a trust from files: a PEM bundle of trust anchors (`ca`) and registered certificates (`certs`).
+    pub fn load(ca: Option<&Path>, certs: &[PathBuf]) -> Result<SenderTrust, CryptoError> {
+        let registered = certs.iter().map(|path| Certificate::load(path)).collect::<Result<Vec<_>, _>>()?;
+        let anchors = ca.map(TrustAnchors::load).transpose()?;
         Ok(SenderTrust { registered, anchors })
     }
 
@@ -128,14 +173,13 @@ impl SenderTrust {
 
 /// SMEV's signature must cover `outer` (`Request` or `Response`) and the sender's must cover `data`.
 fn verify_nodes(
-    envelope: &str,
+    doc: &Document<'_>,
     (outer, data): (NodeId, NodeId),
     smev_cert: Option<&Certificate>,
     senders: &SenderTrust,
     limits: &VerifyLimits,
 ) -> Result<(), Untrusted> {
-    let doc = xml::parse(envelope, &Limits::default()).map_err(|e| Untrusted::Unreadable(e.to_string()))?;
-    let signatures = match find_signatures(&doc, limits) {
+    let signatures = match find_signatures(doc, limits) {
         Ok(signatures) => signatures,
         Err(DsigError::NoSignature) => Vec::new(),
         Err(e) => return Err(Untrusted::OverLimits(e.to_string())),
@@ -149,11 +193,11 @@ fn verify_nodes(
     let smev_options = VerifyOptions { keys: smev_keys, validity: Validity::Now, digest_only: false, limits: *limits };
     let (mut smev_ok, mut sender_ok) = (None, None);
     for signature in signatures {
-        let model = SignatureModel::read_bounded(&doc, signature, limits).ok();
+        let model = SignatureModel::read_bounded(doc, signature, limits).ok();
         let target =
-            model.as_ref().and_then(|m| m.references.first()).and_then(|r| crate::dsig::resolve_id(&doc, &r.id).ok());
+            model.as_ref().and_then(|m| m.references.first()).and_then(|r| crate::dsig::resolve_id(doc, &r.id).ok());
         if target == Some(outer) && smev_ok.is_none() {
-            smev_ok = Some(verify_signature(&doc, signature, &smev_options).map(|_| ()).map_err(|e| e.to_string()));
+            smev_ok = Some(verify_signature(doc, signature, &smev_options).map(|_| ()).map_err(|e| e.to_string()));
         } else if target == Some(data) && sender_ok.is_none() {
             let der = model.as_ref().and_then(|m| m.certificate_der.as_deref());
             sender_ok = Some(senders.check(der).and_then(|cert| {
@@ -162,7 +206,7 @@ fn verify_nodes(
                     limits: *limits,
                     ..VerifyOptions::default()
                 };
-                verify_signature(&doc, signature, &options).map(|_| ()).map_err(|e| e.to_string())
+                verify_signature(doc, signature, &options).map(|_| ()).map_err(|e| e.to_string())
             }));
         }
     }
@@ -178,7 +222,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn dev(name: &str) -> PathBuf {
-        crate::config::certs_dev().join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("certs-dev").join(name)
     }
 
     fn der(name: &str) -> Vec<u8> {
@@ -187,7 +231,7 @@ mod tests {
 
     #[test]
     fn registered_certificates_are_matched_exactly() {
-        let trust = SenderTrust::load(&SenderTrustConfig { ca: None, certs: vec![dev("portal.crt")] }).unwrap();
+        let trust = SenderTrust::load(None, &[dev("portal.crt")]).unwrap();
         assert!(trust.check(Some(&der("portal.crt"))).is_ok());
         // Issued by the same CA, but not registered.
         let refused = trust.check(Some(&der("other.crt"))).unwrap_err();
@@ -198,10 +242,10 @@ mod tests {
 
     #[test]
     fn a_ca_bundle_trusts_what_it_issued_and_valid_now() {
-        let trust = SenderTrust::load(&SenderTrustConfig { ca: Some(dev("ca.crt")), certs: Vec::new() }).unwrap();
+        let trust = SenderTrust::load(Some(&dev("ca.crt")), &[]).unwrap();
         assert!(trust.check(Some(&der("other.crt"))).is_ok());
         assert!(trust.check(Some(&der("expired.crt"))).is_err());
-        let pinned = SenderTrust::load(&SenderTrustConfig { ca: Some(dev("portal.crt")), certs: Vec::new() }).unwrap();
+        let pinned = SenderTrust::load(Some(&dev("portal.crt")), &[]).unwrap();
         assert!(pinned.check(Some(&der("other.crt"))).unwrap_err().contains("not trusted"));
     }
 

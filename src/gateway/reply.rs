@@ -1,0 +1,192 @@
+//! What a delivered message leaves in the outbox: its answer (or the work deferred to the school system) and its
+//! acknowledgement, written with the inbox's record of the answer as ONE durable step
+//! ([`crate::store::MessageStore::commit`]). The request pipeline, the deferred-work worker and the responses loop
+//! all answer and acknowledge through [`Replies`], and every step wakes the outbox's workers at once.
+#![forbid(unsafe_code)]
+
+use super::jobs::{self, AckJob, DeferredJob, Send, SendHead};
+use crate::outbox::{Clock, ItemState, Lease};
+use crate::smev::{build, MessageId, ResponseBody, SendResponse, Version};
+use crate::store::{MessageStore, NewItem, Step, StoreError};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Why a message could not be dealt with now (SMEV delivers it again, or the outbox retries the work).
+#[derive(Debug, thiserror::Error)]
+pub enum NotNow {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The outbox failed (the rarer steps that read an item before deciding).
+    #[error(transparent)]
+    Outbox(#[from] crate::outbox::OutboxError),
+    /// The school system cannot decide now.
+    #[error("the service is unavailable: {0}")]
+    Unavailable(#[from] crate::services::Unavailable),
+    /// The answer cannot be written as an envelope.
+    #[error(transparent)]
+    Build(#[from] crate::smev::SmevError),
+}
+
+/// What answers a request.
+#[derive(Debug)]
+pub enum Reply {
+    /// The answer, to send now.
+    Answer(ResponseBody),
+    /// Work deferred to the school system by a service; the answer follows it.
+    Defer {
+        /// The service that runs it.
+        service: String,
+        /// The service's record of the work.
+        work: String,
+    },
+}
+
+/// Answers and acknowledges delivered messages, each in one durable step. Cheap to clone.
+#[derive(Clone)]
+pub struct Replies {
+    /// The outbox and the inbox, written together.
+    pub store: Arc<dyn MessageStore>,
+    /// Time, for the store.
+    pub clock: Arc<dyn Clock>,
+    /// The schema version of the envelopes built.
+    pub version: Version,
+    /// Wakes the outbox's workers after each step, so that new work does not wait for their idle poll.
+    pub work_ready: Arc<Notify>,
+}
+
+/// A delivered request, as the reply to it needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answering<'a> {
+    /// SMEV's id of the request.
+    pub smev_id: &'a str,
+    /// The metrics label of the exchange (see [`SendHead::kind`]).
+    pub kind: &'a str,
+    /// The request's `ReplyTo`.
+    pub reply_to: &'a str,
+}
+
+/// An unsigned `SendResponseRequest` envelope and its MessageID.
+fn response_envelope(version: Version, reply_to: &str, body: ResponseBody) -> Result<(String, String), NotNow> {
+    let response =
+        SendResponse { message_id: MessageId::new_v1(), to: reply_to.to_string(), body, attachments: Vec::new() };
+    let envelope = build::send_response_unsigned_trusted(version, &response)?;
+    Ok((envelope, response.message_id.to_string()))
+}
+
+impl Replies {
+    fn now(&self) -> std::time::SystemTime {
+        self.clock.now()
+    }
+
+    /// Answers request `to` and queues its acknowledgement, in one durable step: the response (or the deferred
+    /// work), the acknowledgement, and the response's id in the inbox. A response already queued for the request
+    /// (the keys are idempotent) is kept, and so is the id the inbox recorded with it.
+    pub async fn answer(&self, to: Answering<'_>, reply: Reply) -> Result<(), NotNow> {
+        let ack = jobs::encode(&AckJob { message_id: to.smev_id.to_string(), accepted: true, kind: to.kind.into() });
+        let ack_key = jobs::ack_key(to.smev_id, 1);
+        let (work, key, queue, response_id) = match reply {
+            Reply::Answer(body) => {
+                let (envelope, response_id) = response_envelope(self.version, to.reply_to, body)?;
+                let head = SendHead {
+                    send: Send::Response,
+                    kind: to.kind.to_string(),
+                    message_id: response_id.clone(),
+                    answers: Some(to.smev_id.to_string()),
+                };
+                (
+                    jobs::encode_send(&head, &envelope),
+                    jobs::response_key(to.smev_id),
+                    jobs::SEND_QUEUE,
+                    Some(response_id),
+                )
+            }
+            Reply::Defer { service, work } => {
+                let job = DeferredJob {
+                    service,
+                    kind: to.kind.to_string(),
+                    message_id: to.smev_id.to_string(),
+                    reply_to: to.reply_to.to_string(),
+                    work,
+                };
+                (jobs::encode(&job), jobs::deferred_key(to.smev_id), jobs::DEFERRED_QUEUE, None)
+            }
+        };
+        let step = Step {
+            smev_id: to.smev_id,
+            enqueue: vec![
+                NewItem { queue, key: &key, payload: &work },
+                NewItem { queue: jobs::ACK_QUEUE, key: &ack_key, payload: &ack },
+            ],
+            response_message_id: response_id.as_deref(),
+            complete: None,
+            acked: false,
+        };
+        self.store.commit(step, self.now()).await?;
+        self.work_ready.notify_waiters();
+        Ok(())
+    }
+
+    /// Queues the answer that deferred work produced and completes the work's lease, in one durable step.
+    pub async fn answer_deferred(&self, lease: &Lease, job: &DeferredJob, body: ResponseBody) -> Result<(), NotNow> {
+        let (envelope, response_id) = response_envelope(self.version, &job.reply_to, body)?;
+        let head = SendHead {
+            send: Send::Response,
+            kind: job.kind.clone(),
+            message_id: response_id.clone(),
+            answers: Some(job.message_id.clone()),
+        };
+        let payload = jobs::encode_send(&head, &envelope);
+        let key = jobs::response_key(&job.message_id);
+        let step = Step {
+            smev_id: &job.message_id,
+            enqueue: vec![NewItem { queue: jobs::SEND_QUEUE, key: &key, payload: &payload }],
+            response_message_id: Some(&response_id),
+            complete: Some(lease),
+            acked: false,
+        };
+        self.store.commit(step, self.now()).await?;
+        self.work_ready.notify_waiters();
+        Ok(())
+    }
+
+    /// Queues the acknowledgement of a delivered message (`accepted` says whether the gateway took it), in one
+    /// durable step. A redelivery means SMEV has not taken an acknowledgement: if the earlier one was
+    /// dead-lettered it is revived, if it completed (SMEV lost it) a new one is queued, and if it is still waiting
+    /// nothing more is needed.
+    pub async fn acknowledge(&self, smev_id: &str, kind: &str, accepted: bool, deliveries: u32) -> Result<(), NotNow> {
+        let ack = jobs::encode(&AckJob { message_id: smev_id.to_string(), accepted, kind: kind.to_string() });
+        let first = self.enqueue_ack(smev_id, &jobs::ack_key(smev_id, 1), &ack).await?;
+        if deliveries <= 1 {
+            return Ok(());
+        }
+        let now = self.now();
+        let outbox = self.store.outbox();
+        match outbox.get(first).await?.map(|item| item.state) {
+            Some(ItemState::Dead { .. }) => {
+                tracing::info!(message_id = %smev_id, "redelivered: reviving its dead-lettered acknowledgement");
+                outbox.retry_dead(first, now).await?;
+                self.work_ready.notify_waiters();
+            }
+            Some(ItemState::Completed { .. }) => {
+                self.enqueue_ack(smev_id, &jobs::ack_key(smev_id, deliveries), &ack).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Queues one acknowledgement item in a step of its own.
+    async fn enqueue_ack(&self, smev_id: &str, key: &str, ack: &[u8]) -> Result<crate::outbox::ItemId, NotNow> {
+        let step = Step {
+            smev_id,
+            enqueue: vec![NewItem { queue: jobs::ACK_QUEUE, key, payload: ack }],
+            response_message_id: None,
+            complete: None,
+            acked: false,
+        };
+        let committed = self.store.commit(step, self.now()).await?;
+        self.work_ready.notify_waiters();
+        Ok(committed.items[0].0)
+    }
+}
