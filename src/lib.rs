@@ -17,4 +17,5 @@ pub mod school;
 pub mod serve;
 pub mod services;
 pub mod smev;
+pub mod store;
 pub mod xml;

@@ -323,15 +323,11 @@ async fn answer(
     // How the request was dealt with, for the metrics.
     let outcome;
     match &entry.response {
-        // Answered before: the same response, under the same MessageID, is (still) in the outbox.
-        Some(recorded) => {
+        // Answered before: the same response, under the same MessageID, is in the outbox (queued before it was
+        // recorded; its one copy), sent or on its way; only the acknowledgement is left to do.
+        Some(_) => {
             outcome = "redelivered";
             shared.metrics.remember_kind(smev_id, metrics_kind(provided, outcome));
-            let job = jobs::encode(&SendJob {
-                envelope: String::from_utf8_lossy(&recorded.body).into_owned(),
-                answers: Some(smev_id.to_string()),
-            });
-            shared.enqueue(jobs::SEND_QUEUE, &jobs::response_key(smev_id), &job, now).await?;
         }
         None => {
             let started = std::time::Instant::now();
@@ -401,11 +397,11 @@ pub async fn queue_response(shared: &Shared, smev_id: &str, reply_to: &str, body
         Some(stored) if stored != job => {
             let queued: SendJob = jobs::decode(&stored)?;
             let response_id = response_message_id(&queued.envelope).unwrap_or_default();
-            shared.inbox.record_response(smev_id, &response_id, queued.envelope.as_bytes(), now).await?;
+            shared.inbox.record_response(smev_id, &response_id, now).await?;
         }
         _ => {
             let response_id = response.message_id.to_string();
-            shared.inbox.record_response(smev_id, &response_id, send.envelope.as_bytes(), now).await?;
+            shared.inbox.record_response(smev_id, &response_id, now).await?;
         }
     }
     Ok(())
