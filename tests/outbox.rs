@@ -1068,3 +1068,181 @@ macro_rules! store_suite {
 
 store_suite!(store_memory, memory_store);
 store_suite!(store_sled, sled_store);
+
+// ---- What only the sled store has: steps that survive restarts and kills whole, or not at all.
+
+#[tokio::test]
+async fn a_step_survives_reopening_and_the_next_steps_follow() {
+    let (_dir, path) = state_dir();
+    let keys = keys_of("m-1");
+    let answered = {
+        let store = open_store(&path);
+        store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        store.commit(answer("m-1", &keys, "r-1", b"<response/>"), t(1)).await.expect("answer")
+    };
+    let store = open_store(&path);
+    let entry = store.inbox().get("m-1").await.expect("get").expect("entry");
+    assert_eq!(entry.response.map(|r| r.message_id), Some("r-1".to_owned()));
+    let again = store.commit(answer("m-1", &keys, "r-2", b"other"), t(2)).await.expect("answer again");
+    assert_eq!(again.items, answered.items.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>());
+    let send = store.outbox().lease(Q, "sender", 1, secs(30), t(3)).await.expect("lease").remove(0);
+    assert_eq!(send.payload, b"<response/>");
+    store.commit(Step { complete: Some(&send), ..Step::default() }, t(4)).await.expect("sent");
+    let ack = store.outbox().lease(ACKS, "acker", 1, secs(30), t(5)).await.expect("lease").remove(0);
+    let step = Step { smev_id: "m-1", complete: Some(&ack), acked: true, ..Step::default() };
+    store.commit(step, t(6)).await.expect("acked");
+    drop(store);
+    let store = open_store(&path);
+    assert_eq!(store.inbox().get("m-1").await.expect("get").expect("entry").acked_at, Some(t(6)));
+    let stats = store.outbox().stats(t(7)).await.expect("stats");
+    assert_eq!((stats.queue(Q).completed, stats.queue(ACKS).completed), (1, 1));
+}
+
+#[tokio::test]
+async fn a_delivery_not_settled_may_be_lost_in_a_crash_and_nothing_else() {
+    let (dir, path) = state_dir();
+    let (unsettled, settled) = (dir.path().join("unsettled"), dir.path().join("settled"));
+    let keys = keys_of("m-0");
+    let store = open_store(&path);
+    store.received("m-0", "progress", "marks", t(0)).await.expect("received");
+    store.commit(answer("m-0", &keys, "r-0", b"<response/>"), t(1)).await.expect("answer");
+    store.received("m-1", "progress", "marks", t(2)).await.expect("received");
+    store.received("m-0", "progress", "marks", t(3)).await.expect("redelivered");
+    // The files as they are now, with the store still open, are what a crash at this moment would leave behind.
+    copy_dir(&path, &unsettled);
+    store.settle().await.expect("settle");
+    copy_dir(&path, &settled);
+    drop(store);
+
+    let crashed = open_store(&unsettled);
+    let answered = crashed.inbox().get("m-0").await.expect("get").expect("the step's entry is durable");
+    assert_eq!(answered.response.map(|r| r.message_id), Some("r-0".to_owned()));
+    assert!(matches!(answered.deliveries, 1 | 2), "only the count of the unsettled delivery may be lost");
+    if let Some(entry) = crashed.inbox().get("m-1").await.expect("get") {
+        assert_eq!((entry.deliveries, entry.response, entry.acked_at), (1, None, None));
+    }
+    assert_eq!(crashed.outbox().stats(t(4)).await.expect("stats").queue(Q).pending, 1);
+    assert_eq!(crashed.outbox().stats(t(4)).await.expect("stats").queue(ACKS).pending, 1);
+
+    let recovered = open_store(&settled);
+    assert_eq!(recovered.inbox().get("m-1").await.expect("get").expect("settled").deliveries, 1);
+    assert_eq!(recovered.inbox().get("m-0").await.expect("get").expect("entry").deliveries, 2);
+}
+
+/// Where [`killed_store_child`] works, when a test runs it as a child process.
+const KILL_DIR: &str = "EDUGATE_STORE_KILL_DIR";
+/// The round of the kill test, so that each child's messages have ids of their own.
+const KILL_ROUND: &str = "EDUGATE_STORE_KILL_ROUND";
+
+/// Not a test of its own: the child process of [`a_killed_store_keeps_each_step_whole`], which runs it with
+/// [`KILL_DIR`] set. Producers answer requests and a worker acknowledges them, each a step, printing every step that
+/// returned, until the process is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_store_child() {
+    let Some(path) = std::env::var_os(KILL_DIR) else { return };
+    let round = std::env::var(KILL_ROUND).expect("round");
+    let store = Arc::new(open_store(Path::new(&path)));
+    let acker = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            loop {
+                let now = SystemTime::now();
+                let leases = store.outbox().lease(ACKS, "acker", 8, secs(600), now).await.expect("lease");
+                if leases.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                for lease in &leases {
+                    let smev_id = lease.idempotency_key.trim_start_matches("ack:").to_owned();
+                    let step = Step { smev_id: &smev_id, complete: Some(lease), acked: true, ..Step::default() };
+                    store.commit(step, now).await.expect("ack step");
+                    println!("acked {smev_id}");
+                }
+            }
+        })
+    };
+    let producers: Vec<_> = (0..4)
+        .map(|producer| {
+            let (store, round) = (Arc::clone(&store), round.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let smev_id = format!("m-{round}-{producer}-{n}");
+                    let keys = keys_of(&smev_id);
+                    let response_id = format!("r-{smev_id}");
+                    let now = SystemTime::now();
+                    store.received(&smev_id, "progress", "marks", now).await.expect("received");
+                    let payload = vec![b'x'; 512 + n % 4096];
+                    store.commit(answer(&smev_id, &keys, &response_id, &payload), now).await.expect("answer step");
+                    println!("answered {smev_id}");
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.expect("producer");
+    }
+    acker.await.expect("acker");
+}
+
+/// Kills a process that writes steps with SIGKILL, three times, and checks after each kill that every step is on
+/// disk whole or not at all, and that every step that returned is there.
+#[test]
+fn a_killed_store_keeps_each_step_whole() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let (_dir, path) = state_dir();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for round in 0..3 {
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args(["killed_store_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(KILL_DIR, &path)
+            .env(KILL_ROUND, round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("child");
+        let mut returned = Vec::new();
+        for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+            let line = line.expect("line");
+            if let Some(step) = line.strip_prefix("answered ").or_else(|| line.strip_prefix("acked ")) {
+                returned.push((line.starts_with("acked"), step.to_owned()));
+            }
+            // Kill while steps are being written, at a different point each round.
+            if returned.len() >= 150 + 70 * round {
+                break;
+            }
+        }
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert!(returned.len() >= 150, "the child stopped early after {} steps", returned.len());
+        runtime.block_on(check_steps_whole(&path, &returned));
+    }
+}
+
+/// Checks the store at `path` after a kill: the answer step of each message (response item, ack item, recorded
+/// response) and its ack step (ack completed, entry acknowledged) are each there whole or not at all, and every step
+/// in `returned` (acked or answered, message) is there.
+async fn check_steps_whole(path: &Path, returned: &[(bool, String)]) {
+    let store = open_store(path);
+    let all = ListFilter { limit: usize::MAX, ..ListFilter::default() };
+    let items = store.outbox().list(&all).await.expect("list");
+    let item = |key: &str| items.iter().find(|item| item.idempotency_key == key).cloned();
+    let mut messages = std::collections::BTreeSet::new();
+    for item in &items {
+        messages.insert(item.idempotency_key.split_once(':').expect("key").1.to_owned());
+    }
+    for (acked, smev_id) in returned {
+        assert!(messages.contains(smev_id), "a step that returned is lost: {smev_id}");
+        let entry = store.inbox().get(smev_id).await.expect("get").expect("entry");
+        assert!(!acked || entry.acked_at.is_some(), "an ack step that returned is lost: {smev_id}");
+    }
+    for smev_id in &messages {
+        let [response_key, ack_key] = keys_of(smev_id);
+        let entry = store.inbox().get(smev_id).await.expect("get").expect("the step's entry");
+        let response = item(&response_key).expect("the step's response item");
+        let ack = item(&ack_key).expect("the step's ack item");
+        assert_eq!(entry.response.map(|r| r.message_id), Some(format!("r-{smev_id}")), "{smev_id}");
+        let ack_done = matches!(ack.state, ItemState::Completed { .. });
+        assert_eq!(ack_done, entry.acked_at.is_some(), "the ack step of {smev_id} is half written: {ack:?}");
+        assert!(!matches!(response.state, ItemState::Dead { .. }), "{response:?}");
+    }
+}
