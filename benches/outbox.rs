@@ -11,16 +11,27 @@
 //! "Durable" is the same everywhere: sled's `flush` and then an fsync of sled's log file, as the outbox's group
 //! commit does (sled's flush alone uses `sync_file_range`, which does not survive a power loss).
 //!
-//! After criterion's own report, a table of throughputs and ratios is printed; docs/benchmarks.md records it. The
-//! table comes from a second, interleaved measurement in this process: each round runs the outbox and both floors
-//! back to back, and the table shows medians over rounds (`OUTBOX_BENCH_ROUNDS`, default 7), so that load from other
-//! processes that drifts during the run skews ours and the floors alike.
+//! A second group, `outbox_step`, measures the request task's writes of a lookup at K concurrent producers (1, 32),
+//! each producer answering requests one after another, in a fresh store:
+//! - `commit`: one [`MessageStore::commit`] of the step (the response item, the ack item, the response's MessageID
+//!   in the inbox entry): one durable write;
+//! - `separate`: the three awaited durable writes it replaces: enqueue the response, record the response in the
+//!   inbox, enqueue the acknowledgement.
+//!
+//! Both record the delivery first with [`MessageStore::received`] (not awaited), so the inbox entry exists.
+//!
+//! After criterion's own report, tables of throughputs and ratios are printed; docs/benchmarks.md records them. The
+//! tables come from a second, interleaved measurement in this process: each round runs the ways compared back to
+//! back, and the tables show medians over rounds (`OUTBOX_BENCH_ROUNDS`, default 7), so that load from other
+//! processes that drifts during the run skews each way alike. `OUTBOX_BENCH_TABLES` (`throughput`, `step`, or both
+//! separated by a comma, the default) chooses the tables.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use edugate::outbox::{Outbox, OutboxConfig, SledOutbox};
+use edugate::store::{MessageStore, NewItem, SledStore, Step};
 use futures_util::future::join_all;
 use tokio::sync::Notify;
 
@@ -237,8 +248,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn print_table() {
-    let rounds: usize = std::env::var("OUTBOX_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+fn print_table(rounds: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("\n## Durable throughput, {rounds} interleaved rounds (medians; items/s; ratio = outbox / floor)\n");
     println!(
@@ -260,15 +270,159 @@ fn print_table() {
     }
 }
 
+/// Producer counts of the step group.
+const STEP_PRODUCERS: [usize; 2] = [1, 32];
+
+/// Lookups per run with `k` producers.
+fn lookups_for(k: usize) -> usize {
+    if k == 1 {
+        300
+    } else {
+        3_000
+    }
+}
+
+/// How the request task's writes of a lookup are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// One `MessageStore::commit`.
+    Commit,
+    /// Enqueue, record, enqueue: three awaited writes.
+    Separate,
+}
+
+impl Way {
+    /// The name in reports.
+    fn name(self) -> &'static str {
+        match self {
+            Way::Commit => "commit",
+            Way::Separate => "separate",
+        }
+    }
+}
+
+/// Answers `lookups` requests with `k` producer tasks, each lookup's writes made `way`; returns the time taken and
+/// the flushes done.
+fn run_steps(runtime: &tokio::runtime::Runtime, way: Way, k: usize, lookups: usize) -> (Duration, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open_path(dir.path().join("state"), OutboxConfig::default()).unwrap());
+    let flushes_before = store.state().flushes();
+    let elapsed = runtime.block_on(async {
+        let started = Instant::now();
+        let producers: Vec<_> = (0..k)
+            .map(|p| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for n in (p..lookups).step_by(k) {
+                        answer(&store, way, n).await;
+                    }
+                })
+            })
+            .collect();
+        for task in producers {
+            task.await.unwrap();
+        }
+        started.elapsed()
+    });
+    let flushes = store.state().flushes() - flushes_before;
+    (elapsed, flushes)
+}
+
+/// The request task's writes of lookup `n`.
+async fn answer(store: &SledStore, way: Way, n: usize) {
+    let smev_id = format!("00000000-0000-0000-0000-{n:012}");
+    let (response_key, ack_key) = (format!("response:{smev_id}"), format!("ack:{smev_id}"));
+    let response_id = format!("11111111-0000-0000-0000-{n:012}");
+    let (response, ack) = (payload(n), b"{\"accepted\":true}".to_vec());
+    let now = SystemTime::now();
+    store.received(&smev_id, "progress", "marks of one pupil", now).await.unwrap();
+    match way {
+        Way::Commit => {
+            let step = Step {
+                smev_id: &smev_id,
+                enqueue: vec![
+                    NewItem { queue: QUEUE, key: &response_key, payload: &response },
+                    NewItem { queue: "ack", key: &ack_key, payload: &ack },
+                ],
+                response_message_id: Some(&response_id),
+                ..Step::default()
+            };
+            store.commit(step, now).await.unwrap();
+        }
+        Way::Separate => {
+            store.outbox().enqueue(QUEUE, &response_key, &response, now).await.unwrap();
+            store.inbox().record_response(&smev_id, &response_id, now).await.unwrap();
+            store.outbox().enqueue("ack", &ack_key, &ack, now).await.unwrap();
+        }
+    }
+}
+
+fn steps(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    for k in STEP_PRODUCERS {
+        let lookups = lookups_for(k);
+        let mut group = c.benchmark_group("outbox_step");
+        group.sampling_mode(SamplingMode::Flat).sample_size(10).throughput(Throughput::Elements(lookups as u64));
+        for way in [Way::Commit, Way::Separate] {
+            group.bench_function(BenchmarkId::new(way.name(), k), |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| run_steps(&runtime, way, k, lookups).0).sum())
+            });
+        }
+        group.finish();
+    }
+}
+
+/// Prints the step table: lookups per second and flushes per lookup of each way, medians over interleaved rounds.
+fn print_step_table(rounds: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    println!("\n## The request task's writes of a lookup, {rounds} interleaved rounds (medians)\n");
+    println!("| producers | commit, lookups/s | flushes per lookup | separate, lookups/s | flushes per lookup | commit / separate |");
+    println!("|---|---|---|---|---|---|");
+    for k in STEP_PRODUCERS {
+        let lookups = lookups_for(k);
+        let mut rates = [Vec::new(), Vec::new()];
+        let mut flushes = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        for _ in 0..rounds {
+            let mut rate = [0.0; 2];
+            for (i, way) in [Way::Commit, Way::Separate].into_iter().enumerate() {
+                let (elapsed, flushed) = run_steps(&runtime, way, k, lookups);
+                rate[i] = lookups as f64 / elapsed.as_secs_f64();
+                rates[i].push(rate[i]);
+                flushes[i].push(flushed as f64 / lookups as f64);
+            }
+            ratios.push(rate[0] / rate[1]);
+        }
+        let [commit_rate, separate_rate] = rates.map(median);
+        let [commit_flushes, separate_flushes] = flushes.map(median);
+        println!(
+            "| {k} | {commit_rate:.0} | {commit_flushes:.2} | {separate_rate:.0} | {separate_flushes:.2} | {:.2} |",
+            median(ratios)
+        );
+    }
+}
+
+/// Whether the table `name` was asked for (all are, by default).
+fn table_wanted(name: &str) -> bool {
+    std::env::var("OUTBOX_BENCH_TABLES").map_or(true, |tables| tables.split(',').any(|table| table.trim() == name))
+}
+
 fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(5))
         .configure_from_args();
     throughput(&mut c);
+    steps(&mut c);
     c.final_summary();
-    // `cargo bench` passes `--bench`; a test run of the benchmarks (`cargo test --benches`) skips the long table.
+    // `cargo bench` passes `--bench`; a test run of the benchmarks (`cargo test --benches`) skips the long tables.
     if std::env::args().any(|arg| arg == "--bench") {
-        print_table();
+        let rounds: usize = std::env::var("OUTBOX_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+        if table_wanted("throughput") {
+            print_table(rounds);
+        }
+        if table_wanted("step") {
+            print_step_table(rounds);
+        }
     }
 }

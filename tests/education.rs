@@ -5,8 +5,7 @@ mod oracle;
 mod procs;
 
 use edugate::gateway::Gateway;
-use edugate::inbox::MemoryInbox;
-use edugate::outbox::{MemoryOutbox, OutboxConfig, SystemClock};
+use edugate::outbox::{OutboxConfig, SystemClock};
 use edugate::school::{
     BoxFuture, EmbeddedSchool, EnrollmentApplication, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils,
     StatusChange, SubmitOutcome,
@@ -106,10 +105,7 @@ async fn world_with(mock_config: &str, edit: impl FnOnce(&mut edugate::config::C
     let client =
         edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
     let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
-    let store = edugate::store::Separate {
-        outbox: Arc::new(MemoryOutbox::new(OutboxConfig::default())),
-        inbox: Arc::new(MemoryInbox::new()),
-    };
+    let store = edugate::store::MemoryStore::new(OutboxConfig::default());
     let gateway =
         Gateway::with_parts(config, client, Arc::new(store), Arc::new(SystemClock), trust, school.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -121,11 +121,13 @@ async fn metrics_are_scraped_during_a_run_and_the_counters_move() {
     for id in [&echo, &lookup, &application] {
         answer(&control, id).await;
     }
-    // Acknowledgements follow the answers; scrape until they are counted.
+    // The answers and the acknowledgements are queued together and sent by their own workers, in either order;
+    // scrape until both are counted.
     let deadline = Instant::now() + Duration::from_secs(20);
     let during = loop {
         let during = scrape(&http, &base).await;
-        if value(&during, "edugate_messages_acknowledged_total", &[("outcome", "ok")]) >= 3.0 {
+        let acked = value(&during, "edugate_messages_acknowledged_total", &[("outcome", "ok")]);
+        if acked >= 3.0 && value(&during, "edugate_messages_sent_total", &[("outcome", "ok")]) >= 3.0 {
             break during;
         }
         assert!(Instant::now() < deadline, "acknowledgements counted");

@@ -1,5 +1,6 @@
-//! Behaviour of the outbox and the inbox, run over the memory and sled backends alike, plus what only the sled
-//! backend has: persistence across reopening, refusal of damaged stores, and group commit.
+//! Behaviour of the outbox, the inbox and the message store over both, run over the memory and sled backends alike,
+//! plus what only the sled backend has: persistence across reopening, refusal of damaged stores, group commit, and
+//! a step's write surviving a kill whole or not at all.
 //!
 //! Time is always passed in (or comes from tokio's paused clock); no test reads or asserts the wall clock.
 
@@ -11,8 +12,9 @@ use std::time::{Duration, SystemTime};
 use edugate::inbox::{Inbox, InboxError, MemoryInbox, SledInbox};
 use edugate::outbox::{
     lease_when_due, BackoffPolicy, Clock, DeadCause, FailOutcome, FailureKind, ItemId, ItemState, Lease, LeaseWait,
-    MemoryOutbox, OpenError, Outbox, OutboxConfig, OutboxError, SledOutbox, StateDb, TokioClock,
+    ListFilter, MemoryOutbox, OpenError, Outbox, OutboxConfig, OutboxError, SledOutbox, StateDb, TokioClock,
 };
+use edugate::store::{Committed, MemoryStore, MessageStore, NewItem, SledStore, Step, StoreError};
 use rand::rngs::mock::StepRng;
 
 /// The queue most tests use.
@@ -577,7 +579,7 @@ async fn populated() -> (tempfile::TempDir, PathBuf) {
         outbox.enqueue(Q, key, key.as_bytes(), t(0)).await.expect("enqueue");
     }
     inbox.record_received("m-1", "progress", "a request", t(0)).await.expect("inbox");
-    inbox.record_response("m-1", "r-1", b"<response/>", t(1)).await.expect("response");
+    inbox.record_response("m-1", "r-1", t(1)).await.expect("response");
     (dir, path)
 }
 
@@ -720,9 +722,9 @@ async fn damaged_records_refuse_to_open() {
             damaged,
         ),
         (
-            "inbox response body removed",
+            "unknown inbox key",
             |db| {
-                db.open_tree("inbox").expect("tree").remove(b"rm-1").expect("remove");
+                db.open_tree("inbox").expect("tree").insert(b"xm-1", &b"{}"[..]).expect("insert");
             },
             damaged,
         ),
@@ -747,7 +749,8 @@ async fn damaged_records_refuse_to_open() {
 #[tokio::test]
 async fn interrupted_removals_are_tidied_at_open() {
     let (_dir, path) = populated().await;
-    // What a crash would leave between the two deletions of a purge, and between the two writes of a response.
+    // What a crash would leave between the two deletions of a purge, and a response body an earlier version kept
+    // in the inbox (the response lives in its outbox item only).
     tamper(&path, |db| {
         outbox_tree(db).insert(record_key(b's', 999_999), &b"{}"[..]).expect("insert");
         db.open_tree("inbox").expect("tree").insert(b"rm-unrecorded", &b"body"[..]).expect("insert");
@@ -773,8 +776,8 @@ mod inbox_behaviour {
     pub async fn redelivery_finds_the_record(inbox: &dyn Inbox) {
         let first = inbox.record_received("m-1", "progress", "marks of one pupil", t(0)).await.expect("receive");
         assert_eq!((first.deliveries, first.response.is_none(), first.acked_at), (1, true, None));
-        let response = inbox.record_response("m-1", "r-1", b"<answer/>", t(1)).await.expect("respond");
-        assert_eq!((response.message_id.as_str(), response.body.as_slice()), ("r-1", &b"<answer/>"[..]));
+        let response = inbox.record_response("m-1", "r-1", t(1)).await.expect("respond");
+        assert_eq!((response.message_id.as_str(), response.recorded_at), ("r-1", t(1)));
         let again = inbox.record_received("m-1", "other kind", "other summary", t(100)).await.expect("redelivery");
         assert_eq!(
             (again.deliveries, again.kind.as_str(), again.received_at, again.last_received_at),
@@ -785,8 +788,8 @@ mod inbox_behaviour {
 
     pub async fn the_first_response_is_kept(inbox: &dyn Inbox) {
         inbox.record_received("m-1", "k", "s", t(0)).await.expect("receive");
-        let first = inbox.record_response("m-1", "r-1", b"one", t(1)).await.expect("respond");
-        let second = inbox.record_response("m-1", "r-2", b"two", t(2)).await.expect("respond again");
+        let first = inbox.record_response("m-1", "r-1", t(1)).await.expect("respond");
+        let second = inbox.record_response("m-1", "r-2", t(2)).await.expect("respond again");
         assert_eq!(second, first);
         let entry = inbox.get("m-1").await.expect("get").expect("entry");
         assert_eq!(entry.response, Some(first));
@@ -800,7 +803,7 @@ mod inbox_behaviour {
 
     pub async fn unknown_and_bad_ids_are_typed_errors(inbox: &dyn Inbox) {
         assert!(inbox.get("nobody").await.expect("get").is_none());
-        assert!(matches!(inbox.record_response("nobody", "r", b"", t(0)).await, Err(InboxError::NotFound(_))));
+        assert!(matches!(inbox.record_response("nobody", "r", t(0)).await, Err(InboxError::NotFound(_))));
         assert!(matches!(inbox.mark_acked("nobody", t(0)).await, Err(InboxError::NotFound(_))));
         assert!(matches!(inbox.record_received("", "k", "s", t(0)).await, Err(InboxError::InvalidMessageId { .. })));
         let long = "x".repeat(129);
@@ -813,7 +816,7 @@ mod inbox_behaviour {
         inbox.record_received("redelivered", "k", "s", t(0)).await.expect("receive");
         inbox.record_received("redelivered", "k", "s", t(200)).await.expect("receive again");
         inbox.record_received("answered", "k", "s", t(0)).await.expect("receive");
-        inbox.record_response("answered", "r", b"x", t(150)).await.expect("respond");
+        inbox.record_response("answered", "r", t(150)).await.expect("respond");
         assert_eq!(inbox.prune(t(100)).await.expect("prune"), 1);
         assert!(inbox.get("old").await.expect("get").is_none());
         assert!(inbox.get("redelivered").await.expect("get").is_some());
@@ -856,9 +859,390 @@ async fn the_inbox_and_outbox_share_a_directory_and_survive_reopening() {
     let outbox = SledOutbox::open(&state, config()).expect("outbox");
     let entry = inbox.get("m-1").await.expect("get").expect("entry");
     let response = entry.response.expect("response");
-    assert_eq!((response.message_id.as_str(), response.body.as_slice()), ("r-1", &b"<response/>"[..]));
+    assert_eq!((response.message_id.as_str(), response.recorded_at), ("r-1", t(1)));
     assert_eq!(outbox.stats(t(0)).await.expect("stats").queue(Q).pending, 3);
     let before = state.flushes();
     inbox.mark_acked("m-1", t(2)).await.expect("ack");
     assert!(state.flushes() > before, "the inbox's write was flushed by the shared group commit");
+}
+
+// ---- The message store: one durable write per step of a message, over both backends.
+
+/// The queue of acknowledgements in the store's tests.
+const ACKS: &str = "ack";
+
+/// A store under test, and the directory that keeps a sled store's files.
+struct StoreRig {
+    /// The backend.
+    store: Box<dyn MessageStore>,
+    /// The sled backend's directory, removed when the rig is dropped.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Deref for StoreRig {
+    type Target = dyn MessageStore;
+
+    fn deref(&self) -> &(dyn MessageStore + 'static) {
+        &*self.store
+    }
+}
+
+/// A memory store.
+fn memory_store() -> StoreRig {
+    let store = MemoryStore::from_parts(MemoryOutbox::new(config()).with_rng(half()), MemoryInbox::new());
+    StoreRig { store: Box::new(store), _dir: None }
+}
+
+/// A sled store in a fresh directory.
+fn sled_store() -> StoreRig {
+    let (dir, path) = state_dir();
+    StoreRig { store: Box::new(open_store(&path)), _dir: Some(dir) }
+}
+
+/// Opens the sled store at `path` with the half generator.
+fn open_store(path: &Path) -> SledStore {
+    SledStore::with_outbox(open_outbox(path)).expect("open store")
+}
+
+/// The request task's step of a lookup of `smev_id`: queue the response (`payload`, MessageID `response_id`) and
+/// the acknowledgement, and record the response.
+fn answer<'a>(smev_id: &'a str, keys: &'a [String; 2], response_id: &'a str, payload: &'a [u8]) -> Step<'a> {
+    Step {
+        smev_id,
+        enqueue: vec![
+            NewItem { queue: Q, key: &keys[0], payload },
+            NewItem { queue: ACKS, key: &keys[1], payload: b"{}" },
+        ],
+        response_message_id: Some(response_id),
+        ..Step::default()
+    }
+}
+
+/// The keys of the response and of the acknowledgement of `smev_id`.
+fn keys_of(smev_id: &str) -> [String; 2] {
+    [format!("response:{smev_id}"), format!("ack:{smev_id}")]
+}
+
+/// Ids of the items whose key contains `text`.
+async fn items_about(outbox: &dyn Outbox, text: &str) -> Vec<ItemId> {
+    let filter = ListFilter { key_contains: Some(text.to_owned()), limit: 100, ..ListFilter::default() };
+    outbox.list(&filter).await.expect("list").into_iter().map(|item| item.id).collect()
+}
+
+/// Each store behaviour, as a function of a store.
+mod store_behaviour {
+    use super::*;
+
+    pub async fn a_lookup_takes_three_steps(store: StoreRig) {
+        let keys = keys_of("m-1");
+        store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        let answered = store.commit(answer("m-1", &keys, "r-1", b"<response/>"), t(1)).await.expect("answer");
+        assert_eq!(answered.items.iter().map(|(_, created)| *created).collect::<Vec<_>>(), vec![true, true]);
+        let entry = answered.entry.expect("entry");
+        assert_eq!(entry.response.as_ref().map(|r| (r.message_id.as_str(), r.recorded_at)), Some(("r-1", t(1))));
+        assert_eq!(entry.acked_at, None);
+
+        let send = store.outbox().lease(Q, "sender", 1, secs(30), t(2)).await.expect("lease").remove(0);
+        assert_eq!((send.id, send.payload.as_slice()), (answered.items[0].0, &b"<response/>"[..]));
+        let sent = store.commit(Step { complete: Some(&send), ..Step::default() }, t(3)).await.expect("sent");
+        assert_eq!(sent, Committed { items: Vec::new(), entry: None });
+
+        let ack = store.outbox().lease(ACKS, "acker", 1, secs(30), t(4)).await.expect("lease").remove(0);
+        let acked = Step { smev_id: "m-1", complete: Some(&ack), acked: true, ..Step::default() };
+        let entry = store.commit(acked, t(5)).await.expect("acked").entry.expect("entry");
+        assert_eq!((entry.acked_at, entry.response.map(|r| r.message_id)), (Some(t(5)), Some("r-1".to_owned())));
+        for (id, _) in answered.items {
+            let item = store.outbox().get(id).await.expect("get").expect("item");
+            assert!(matches!(item.state, ItemState::Completed { .. }), "{item:?}");
+        }
+        assert_eq!(store.inbox().get("m-1").await.expect("get").expect("entry").acked_at, Some(t(5)));
+    }
+
+    pub async fn items_are_idempotent_and_the_first_response_is_kept(store: StoreRig) {
+        let keys = keys_of("m-1");
+        store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        let first = store.commit(answer("m-1", &keys, "r-1", b"one"), t(1)).await.expect("first");
+        store.received("m-1", "progress", "marks", t(10)).await.expect("redelivered");
+        let second = store.commit(answer("m-1", &keys, "r-2", b"two"), t(11)).await.expect("second");
+        let ids = |committed: &Committed| committed.items.iter().map(|(id, _)| *id).collect::<Vec<_>>();
+        assert_eq!(ids(&second), ids(&first));
+        assert!(second.items.iter().all(|(_, created)| !created), "{second:?}");
+        let entry = second.entry.expect("entry");
+        assert_eq!(entry.deliveries, 2);
+        assert_eq!(entry.response.map(|r| (r.message_id, r.recorded_at)), Some(("r-1".to_owned(), t(1))));
+        let response = store.outbox().get(first.items[0].0).await.expect("get").expect("item");
+        assert_eq!(response.payload, b"one", "the response is stored once, as first queued");
+        assert_eq!(store.outbox().stats(t(11)).await.expect("stats").queue(Q).pending, 1);
+    }
+
+    pub async fn a_lost_lease_fails_the_whole_step(store: StoreRig) {
+        store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        let job = NewItem { queue: "call-school", key: "school:m-1", payload: b"job" };
+        store.commit(Step { smev_id: "m-1", enqueue: vec![job], ..Step::default() }, t(0)).await.expect("defer");
+        let lapsed = store.outbox().lease("call-school", "slow", 1, secs(10), t(1)).await.expect("lease").remove(0);
+        let taken = store.outbox().lease("call-school", "fast", 1, secs(10), t(20)).await.expect("lease").remove(0);
+        let keys = keys_of("m-1");
+        let step = Step { complete: Some(&lapsed), acked: true, ..answer("m-1", &keys, "r-1", b"late") };
+        let refused = store.commit(step, t(21)).await;
+        assert!(matches!(refused, Err(StoreError::Outbox(OutboxError::StaleLease { .. }))), "{refused:?}");
+        assert!(items_about(&**store.outbox(), "response:m-1").await.is_empty(), "no item of the step");
+        assert!(items_about(&**store.outbox(), "ack:m-1").await.is_empty(), "no item of the step");
+        let entry = store.inbox().get("m-1").await.expect("get").expect("entry");
+        assert_eq!((entry.response, entry.acked_at), (None, None));
+        // The worker that holds the lease now finishes the step.
+        let step = Step { complete: Some(&taken), ..answer("m-1", &keys, "r-2", b"on time") };
+        let done = store.commit(step, t(22)).await.expect("the holder's step");
+        assert_eq!(done.entry.and_then(|entry| entry.response).map(|r| r.message_id), Some("r-2".to_owned()));
+    }
+
+    pub async fn a_refused_step_writes_nothing(store: StoreRig) {
+        let keys = keys_of("nobody");
+        let unknown = store.commit(answer("nobody", &keys, "r-1", b"x"), t(0)).await;
+        assert!(matches!(unknown, Err(StoreError::Inbox(InboxError::NotFound(_)))), "{unknown:?}");
+        store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        let bad = Step {
+            smev_id: "m-1",
+            enqueue: vec![
+                NewItem { queue: Q, key: "good", payload: b"x" },
+                NewItem { queue: "", key: "k", payload: b"" },
+            ],
+            response_message_id: Some("r-1"),
+            ..Step::default()
+        };
+        let refused = store.commit(bad, t(1)).await;
+        assert!(matches!(refused, Err(StoreError::Outbox(OutboxError::InvalidQueue { .. }))), "{refused:?}");
+        assert_eq!(store.outbox().stats(t(1)).await.expect("stats").queues.len(), 0, "no item at all");
+        assert_eq!(store.inbox().get("m-1").await.expect("get").expect("entry").response, None);
+        assert!(store.inbox().get("nobody").await.expect("get").is_none());
+    }
+
+    pub async fn steps_without_an_entry(store: StoreRig) {
+        let push = NewItem { queue: Q, key: "status:42:enrolled", payload: b"push" };
+        let pushed = store.commit(Step { enqueue: vec![push], ..Step::default() }, t(0)).await.expect("push");
+        assert_eq!((pushed.items.len(), pushed.items[0].1, pushed.entry), (1, true, None));
+        let again = store.commit(Step { enqueue: vec![push], ..Step::default() }, t(1)).await.expect("again");
+        assert_eq!(again.items, vec![(pushed.items[0].0, false)]);
+        let nothing = store.commit(Step::default(), t(2)).await.expect("an empty step");
+        assert_eq!(nothing, Committed { items: Vec::new(), entry: None });
+        let nameless = Step { response_message_id: Some("r-1"), ..Step::default() };
+        assert!(matches!(store.commit(nameless, t(3)).await, Err(StoreError::InvalidStep { .. })));
+        let nameless = Step { acked: true, ..Step::default() };
+        assert!(matches!(store.commit(nameless, t(3)).await, Err(StoreError::InvalidStep { .. })));
+        // A consumer's step: an entry, an ack queued, nothing recorded in the entry.
+        let received = store.received("m-9", "response", "an answer", t(4)).await.expect("received");
+        let ack = NewItem { queue: ACKS, key: "ack:m-9", payload: b"{}" };
+        let step = Step { smev_id: "m-9", enqueue: vec![ack], ..Step::default() };
+        assert_eq!(store.commit(step, t(5)).await.expect("ack queued").entry, Some(received));
+    }
+
+    pub async fn deliveries_are_counted_and_settled(store: StoreRig) {
+        let first = store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        assert_eq!((first.deliveries, first.received_at), (1, t(0)));
+        let second = store.received("m-1", "other", "other", t(5)).await.expect("received again");
+        assert_eq!((second.deliveries, second.kind.as_str(), second.last_received_at), (2, "progress", t(5)));
+        store.settle().await.expect("settle");
+        assert_eq!(store.inbox().get("m-1").await.expect("get"), Some(second));
+        assert!(matches!(store.received("", "k", "s", t(6)).await, Err(StoreError::Inbox(_))));
+    }
+}
+
+/// Runs every store behaviour over one backend.
+macro_rules! store_suite {
+    ($backend:ident, $make:ident) => {
+        mod $backend {
+            use super::*;
+            store_suite!(@each $make; a_lookup_takes_three_steps, items_are_idempotent_and_the_first_response_is_kept,
+                a_lost_lease_fails_the_whole_step, a_refused_step_writes_nothing, steps_without_an_entry,
+                deliveries_are_counted_and_settled);
+        }
+    };
+    (@each $make:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(start_paused = true)]
+            async fn $name() {
+                store_behaviour::$name(super::$make()).await
+            }
+        )*
+    };
+}
+
+store_suite!(store_memory, memory_store);
+store_suite!(store_sled, sled_store);
+
+// ---- What only the sled store has: steps that survive restarts and kills whole, or not at all.
+
+#[tokio::test]
+async fn a_step_survives_reopening_and_the_next_steps_follow() {
+    let (_dir, path) = state_dir();
+    let keys = keys_of("m-1");
+    let answered = {
+        let store = open_store(&path);
+        store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+        store.commit(answer("m-1", &keys, "r-1", b"<response/>"), t(1)).await.expect("answer")
+    };
+    let store = open_store(&path);
+    let entry = store.inbox().get("m-1").await.expect("get").expect("entry");
+    assert_eq!(entry.response.map(|r| r.message_id), Some("r-1".to_owned()));
+    let again = store.commit(answer("m-1", &keys, "r-2", b"other"), t(2)).await.expect("answer again");
+    assert_eq!(again.items, answered.items.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>());
+    let send = store.outbox().lease(Q, "sender", 1, secs(30), t(3)).await.expect("lease").remove(0);
+    assert_eq!(send.payload, b"<response/>");
+    store.commit(Step { complete: Some(&send), ..Step::default() }, t(4)).await.expect("sent");
+    let ack = store.outbox().lease(ACKS, "acker", 1, secs(30), t(5)).await.expect("lease").remove(0);
+    let step = Step { smev_id: "m-1", complete: Some(&ack), acked: true, ..Step::default() };
+    store.commit(step, t(6)).await.expect("acked");
+    drop(store);
+    let store = open_store(&path);
+    assert_eq!(store.inbox().get("m-1").await.expect("get").expect("entry").acked_at, Some(t(6)));
+    let stats = store.outbox().stats(t(7)).await.expect("stats");
+    assert_eq!((stats.queue(Q).completed, stats.queue(ACKS).completed), (1, 1));
+}
+
+#[tokio::test]
+async fn a_delivery_not_settled_may_be_lost_in_a_crash_and_nothing_else() {
+    let (dir, path) = state_dir();
+    let (unsettled, settled) = (dir.path().join("unsettled"), dir.path().join("settled"));
+    let keys = keys_of("m-0");
+    let store = open_store(&path);
+    store.received("m-0", "progress", "marks", t(0)).await.expect("received");
+    store.commit(answer("m-0", &keys, "r-0", b"<response/>"), t(1)).await.expect("answer");
+    store.received("m-1", "progress", "marks", t(2)).await.expect("received");
+    store.received("m-0", "progress", "marks", t(3)).await.expect("redelivered");
+    // The files as they are now, with the store still open, are what a crash at this moment would leave behind.
+    copy_dir(&path, &unsettled);
+    store.settle().await.expect("settle");
+    copy_dir(&path, &settled);
+    drop(store);
+
+    let crashed = open_store(&unsettled);
+    let answered = crashed.inbox().get("m-0").await.expect("get").expect("the step's entry is durable");
+    assert_eq!(answered.response.map(|r| r.message_id), Some("r-0".to_owned()));
+    assert!(matches!(answered.deliveries, 1 | 2), "only the count of the unsettled delivery may be lost");
+    if let Some(entry) = crashed.inbox().get("m-1").await.expect("get") {
+        assert_eq!((entry.deliveries, entry.response, entry.acked_at), (1, None, None));
+    }
+    assert_eq!(crashed.outbox().stats(t(4)).await.expect("stats").queue(Q).pending, 1);
+    assert_eq!(crashed.outbox().stats(t(4)).await.expect("stats").queue(ACKS).pending, 1);
+
+    let recovered = open_store(&settled);
+    assert_eq!(recovered.inbox().get("m-1").await.expect("get").expect("settled").deliveries, 1);
+    assert_eq!(recovered.inbox().get("m-0").await.expect("get").expect("entry").deliveries, 2);
+}
+
+/// Where [`killed_store_child`] works, when a test runs it as a child process.
+const KILL_DIR: &str = "EDUGATE_STORE_KILL_DIR";
+/// The round of the kill test, so that each child's messages have ids of their own.
+const KILL_ROUND: &str = "EDUGATE_STORE_KILL_ROUND";
+
+/// Not a test of its own: the child process of [`a_killed_store_keeps_each_step_whole`], which runs it with
+/// [`KILL_DIR`] set. Producers answer requests and a worker acknowledges them, each a step, printing every step that
+/// returned, until the process is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_store_child() {
+    let Some(path) = std::env::var_os(KILL_DIR) else { return };
+    let round = std::env::var(KILL_ROUND).expect("round");
+    let store = Arc::new(open_store(Path::new(&path)));
+    let acker = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            loop {
+                let now = SystemTime::now();
+                let leases = store.outbox().lease(ACKS, "acker", 8, secs(600), now).await.expect("lease");
+                if leases.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                for lease in &leases {
+                    let smev_id = lease.idempotency_key.trim_start_matches("ack:").to_owned();
+                    let step = Step { smev_id: &smev_id, complete: Some(lease), acked: true, ..Step::default() };
+                    store.commit(step, now).await.expect("ack step");
+                    println!("acked {smev_id}");
+                }
+            }
+        })
+    };
+    let producers: Vec<_> = (0..4)
+        .map(|producer| {
+            let (store, round) = (Arc::clone(&store), round.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let smev_id = format!("m-{round}-{producer}-{n}");
+                    let keys = keys_of(&smev_id);
+                    let response_id = format!("r-{smev_id}");
+                    let now = SystemTime::now();
+                    store.received(&smev_id, "progress", "marks", now).await.expect("received");
+                    let payload = vec![b'x'; 512 + n % 4096];
+                    store.commit(answer(&smev_id, &keys, &response_id, &payload), now).await.expect("answer step");
+                    println!("answered {smev_id}");
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.expect("producer");
+    }
+    acker.await.expect("acker");
+}
+
+/// Kills a process that writes steps with SIGKILL, three times, and checks after each kill that every step is on
+/// disk whole or not at all, and that every step that returned is there.
+#[test]
+fn a_killed_store_keeps_each_step_whole() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let (_dir, path) = state_dir();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for round in 0..3 {
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args(["killed_store_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(KILL_DIR, &path)
+            .env(KILL_ROUND, round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("child");
+        let mut returned = Vec::new();
+        for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+            let line = line.expect("line");
+            if let Some(step) = line.strip_prefix("answered ").or_else(|| line.strip_prefix("acked ")) {
+                returned.push((line.starts_with("acked"), step.to_owned()));
+            }
+            // Kill while steps are being written, at a different point each round.
+            if returned.len() >= 150 + 70 * round {
+                break;
+            }
+        }
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert!(returned.len() >= 150, "the child stopped early after {} steps", returned.len());
+        runtime.block_on(check_steps_whole(&path, &returned));
+    }
+}
+
+/// Checks the store at `path` after a kill: the answer step of each message (response item, ack item, recorded
+/// response) and its ack step (ack completed, entry acknowledged) are each there whole or not at all, and every step
+/// in `returned` (acked or answered, message) is there.
+async fn check_steps_whole(path: &Path, returned: &[(bool, String)]) {
+    let store = open_store(path);
+    let all = ListFilter { limit: usize::MAX, ..ListFilter::default() };
+    let items = store.outbox().list(&all).await.expect("list");
+    let item = |key: &str| items.iter().find(|item| item.idempotency_key == key).cloned();
+    let mut messages = std::collections::BTreeSet::new();
+    for item in &items {
+        messages.insert(item.idempotency_key.split_once(':').expect("key").1.to_owned());
+    }
+    for (acked, smev_id) in returned {
+        assert!(messages.contains(smev_id), "a step that returned is lost: {smev_id}");
+        let entry = store.inbox().get(smev_id).await.expect("get").expect("entry");
+        assert!(!acked || entry.acked_at.is_some(), "an ack step that returned is lost: {smev_id}");
+    }
+    for smev_id in &messages {
+        let [response_key, ack_key] = keys_of(smev_id);
+        let entry = store.inbox().get(smev_id).await.expect("get").expect("the step's entry");
+        let response = item(&response_key).expect("the step's response item");
+        let ack = item(&ack_key).expect("the step's ack item");
+        assert_eq!(entry.response.map(|r| r.message_id), Some(format!("r-{smev_id}")), "{smev_id}");
+        let ack_done = matches!(ack.state, ItemState::Completed { .. });
+        assert_eq!(ack_done, entry.acked_at.is_some(), "the ack step of {smev_id} is half written: {ack:?}");
+        assert!(!matches!(response.state, ItemState::Dead { .. }), "{response:?}");
+    }
 }

@@ -27,7 +27,11 @@ impl MemoryInbox {
     }
 
     /// Applies `change` to the entry of `message_id`.
-    fn change<T>(&self, message_id: &str, change: impl FnOnce(&mut InboxEntry) -> T) -> Result<T, InboxError> {
+    pub(crate) fn change<T>(
+        &self,
+        message_id: &str,
+        change: impl FnOnce(&mut InboxEntry) -> T,
+    ) -> Result<T, InboxError> {
         validate_message_id(message_id)?;
         let mut entries = self.lock();
         let entry = entries.get_mut(message_id).ok_or_else(|| InboxError::NotFound(message_id.to_owned()))?;
@@ -62,17 +66,12 @@ impl Inbox for MemoryInbox {
         &'a self,
         message_id: &'a str,
         response_message_id: &'a str,
-        body: &'a [u8],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<RecordedResponse, InboxError>> {
         Box::pin(async move {
             self.change(message_id, |entry| {
-                let recorded = RecordedResponse {
-                    message_id: response_message_id.to_owned(),
-                    body: body.to_vec(),
-                    recorded_at: now,
-                };
-                entry.response.get_or_insert(recorded).clone()
+                entry.respond(response_message_id, now);
+                entry.response.clone().unwrap_or_else(|| unreachable!("recorded above"))
             })
         })
     }
@@ -87,7 +86,7 @@ impl Inbox for MemoryInbox {
     fn mark_acked<'a>(&'a self, message_id: &'a str, now: SystemTime) -> BoxFuture<'a, Result<InboxEntry, InboxError>> {
         Box::pin(async move {
             self.change(message_id, |entry| {
-                entry.acked_at.get_or_insert(now);
+                entry.ack(now);
                 entry.clone()
             })
         })

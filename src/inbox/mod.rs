@@ -1,12 +1,16 @@
-//! The inbox: every request received from SMEV, recorded by its MessageID before it is processed, with the response
-//! the gateway gave.
+//! The inbox: every request received from SMEV, recorded by its MessageID before it is processed, with the MessageID
+//! of the response the gateway gave.
 //!
 //! SMEV delivers a request again until it is acknowledged, and operators of other gateways report redeliveries for
 //! weeks when acks fail. The inbox makes processing exactly once per MessageID: the gateway records the request
-//! ([`Inbox::record_received`]) before doing anything, records its response ([`Inbox::record_response`]) before
-//! sending it, and marks the request acknowledged ([`Inbox::mark_acked`]) after the ack. A redelivered request finds
-//! its entry: if it holds a response, the gateway sends that same response (same MessageID, same bytes) again and
-//! acknowledges, without processing; if not, the earlier processing was interrupted (a crash) and is redone.
+//! ([`Inbox::record_received`]) before doing anything, records its response ([`Inbox::record_response`]) together
+//! with queueing it, and marks the request acknowledged ([`Inbox::mark_acked`]) after the ack. A redelivered request
+//! finds its entry: if it records a response, that response is in the outbox already (under the request's response
+//! key, the one place its bytes are kept), so the gateway only acknowledges again, without processing; if not, the
+//! earlier processing was interrupted (a crash) and is redone.
+//!
+//! [`crate::store::MessageStore`] writes an entry's changes in the same durable write as the outbox items of the
+//! same step; this trait remains for reads, operators and retention.
 //!
 //! Durability is that of the outbox (see [`crate::outbox`]): [`SledInbox`] lives in the same state directory, in its
 //! own tree, and every method that changes an entry returns only once the change is on disk.
@@ -46,13 +50,12 @@ pub struct InboxEntry {
     pub acked_at: Option<SystemTime>,
 }
 
-/// The gateway's response to a request, kept to answer redeliveries identically.
+/// Which response the gateway gave to a request. Only its id and time: the response's bytes live once, in the
+/// outbox item that sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedResponse {
     /// The response's own MessageID; a redelivered request is answered under the same one.
     pub message_id: String,
-    /// The response as sent (the envelope or its payload, as the caller chooses).
-    pub body: Vec<u8>,
     /// When it was recorded.
     pub recorded_at: SystemTime,
 }
@@ -76,6 +79,25 @@ impl InboxEntry {
     fn redelivered(&mut self, now: SystemTime) {
         self.deliveries = self.deliveries.saturating_add(1);
         self.last_received_at = self.last_received_at.max(now);
+    }
+
+    /// Records `response_message_id` as the response given, unless one is recorded already; says whether the entry
+    /// changed.
+    pub(crate) fn respond(&mut self, response_message_id: &str, now: SystemTime) -> bool {
+        if self.response.is_some() {
+            return false;
+        }
+        self.response = Some(RecordedResponse { message_id: response_message_id.to_owned(), recorded_at: now });
+        true
+    }
+
+    /// Records the acknowledgement, unless one is recorded already; says whether the entry changed.
+    pub(crate) fn ack(&mut self, now: SystemTime) -> bool {
+        if self.acked_at.is_some() {
+            return false;
+        }
+        self.acked_at = Some(now);
+        true
     }
 
     /// The last time anything happened to the entry; retention counts from here.
@@ -121,14 +143,8 @@ impl From<DurabilityError> for InboxError {
     }
 }
 
-impl From<::sled::Error> for InboxError {
-    fn from(error: ::sled::Error) -> InboxError {
-        InboxError::Backend(Box::new(error))
-    }
-}
-
 /// Checks that `message_id` is usable: 1 to [`MAX_MESSAGE_ID_LEN`] bytes.
-fn validate_message_id(message_id: &str) -> Result<(), InboxError> {
+pub(crate) fn validate_message_id(message_id: &str) -> Result<(), InboxError> {
     if message_id.is_empty() || message_id.len() > MAX_MESSAGE_ID_LEN {
         return Err(InboxError::InvalidMessageId {
             message_id: message_id.chars().take(MAX_MESSAGE_ID_LEN).collect(),
@@ -150,13 +166,12 @@ pub trait Inbox: Send + Sync {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<InboxEntry, InboxError>>;
 
-    /// Records the response to request `message_id` and returns it; if a response is already recorded, keeps and
-    /// returns that one instead, so that every delivery is answered the same way.
+    /// Records the MessageID of the response to request `message_id` and returns the record; if a response is
+    /// already recorded, keeps and returns that one instead, so that every delivery is answered the same way.
     fn record_response<'a>(
         &'a self,
         message_id: &'a str,
         response_message_id: &'a str,
-        body: &'a [u8],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<RecordedResponse, InboxError>>;
 

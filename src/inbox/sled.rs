@@ -1,16 +1,16 @@
 //! The inbox in the `inbox` tree of the gateway's sled state directory.
 //!
 //! Layout of the tree:
-//! - `e` + MessageID -> the entry as JSON (everything but the response's body);
-//! - `r` + MessageID -> the response's body, once recorded.
+//! - `e` + MessageID -> the entry as JSON.
+//!
+//! Earlier versions also kept `r` + MessageID -> a second copy of the response's bytes; the response now lives only
+//! in its outbox item, and [`SledInbox::open`] deletes such records.
 //!
 //! Writes are single-key (atomic, and far cheaper than sled batches) under a writer lock, made durable by the state
-//! directory's group commit. A response's body is written before the entry that records it, and an entry is removed
-//! before its body, so a crash between the two leaves at worst a body no entry mentions, which
-//! [`SledInbox::open`] deletes.
+//! directory's group commit; `crate::store` writes an entry in one sled transaction with the outbox records of the
+//! same step.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -26,8 +26,8 @@ use crate::outbox::{BoxFuture, OpenError, StateDb};
 const TREE: &str = "inbox";
 /// Prefix of entries.
 const ENTRY: u8 = b'e';
-/// Prefix of response bodies.
-const RESPONSE: u8 = b'r';
+/// Prefix of the response bodies earlier versions kept, deleted at open.
+const LEGACY_RESPONSE: u8 = b'r';
 
 /// The inbox on sled, durable across crashes and restarts.
 #[derive(Debug)]
@@ -59,30 +59,76 @@ impl SledInbox {
         Ok(self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// The entry of `message_id` without the response's body.
+    /// The entry of `message_id`.
     fn load(&self, message_id: &str) -> Result<Option<InboxEntry>, InboxError> {
-        let Some(bytes) = self.tree.get(key(ENTRY, message_id))? else { return Ok(None) };
+        let Some(bytes) = self.tree.get(key(ENTRY, message_id)).map_err(backend)? else { return Ok(None) };
         decode_entry(message_id, &bytes).map(Some)
     }
 
-    /// The entry of `message_id` with the response's body.
-    fn load_full(&self, message_id: &str) -> Result<Option<InboxEntry>, InboxError> {
-        let Some(mut entry) = self.load(message_id)? else { return Ok(None) };
-        if let Some(response) = &mut entry.response {
-            let body = self.tree.get(key(RESPONSE, message_id))?;
-            response.body = body.ok_or_else(|| corrupt(message_id, "its response body is missing"))?.to_vec();
-        }
-        Ok(Some(entry))
+    /// Stores `entry`, registering the write with the group commit.
+    fn store(&self, entry: &InboxEntry) -> Result<Ticket, InboxError> {
+        self.write(entry)?;
+        Ok(self.state.commit().register())
     }
 
-    /// Stores `entry` (after `body`, if given), registering the writes with the group commit.
-    fn store(&self, entry: &InboxEntry, body: Option<&[u8]>) -> Result<Ticket, InboxError> {
-        let encoded = encode_entry(entry)?;
-        if let Some(body) = body {
-            self.tree.insert(key(RESPONSE, &entry.message_id), body)?;
+    /// Writes `entry` without registering the write: a later registered write's flush makes it durable.
+    fn write(&self, entry: &InboxEntry) -> Result<(), InboxError> {
+        let (stored_key, value) = entry_record(entry)?;
+        self.tree.insert(stored_key, value).map_err(backend)?;
+        Ok(())
+    }
+
+    /// Records a delivery as [`Inbox::record_received`] does, without registering the write with the group commit
+    /// (see [`crate::store::MessageStore::received`]).
+    pub(crate) fn receive_unregistered(
+        &self,
+        message_id: &str,
+        kind: &str,
+        summary: &str,
+        now: SystemTime,
+    ) -> Result<InboxEntry, InboxError> {
+        validate_message_id(message_id)?;
+        let _writer = self.lock()?;
+        let entry = Self::received_entry(self.load(message_id)?, message_id, kind, summary, now);
+        self.write(&entry)?;
+        Ok(entry)
+    }
+
+    /// The entry after a delivery: `existing` with the delivery counted, or a new one.
+    fn received_entry(
+        existing: Option<InboxEntry>,
+        message_id: &str,
+        kind: &str,
+        summary: &str,
+        now: SystemTime,
+    ) -> InboxEntry {
+        match existing {
+            Some(mut entry) => {
+                entry.redelivered(now);
+                entry
+            }
+            None => InboxEntry::new(message_id, kind, summary, now),
         }
-        self.tree.insert(key(ENTRY, &entry.message_id), encoded)?;
-        Ok(self.state.commit().register())
+    }
+
+    /// Takes the writer lock and applies `change` to the entry of `message_id`: the inbox's half of a step of
+    /// `crate::store`, which writes the entry's record (when `change` changed it) in the same transaction as the
+    /// outbox's, and must hold the returned guard until it has registered that write.
+    pub(crate) fn stage(
+        &self,
+        message_id: &str,
+        change: impl FnOnce(&mut InboxEntry) -> bool,
+    ) -> Result<Staged<'_>, InboxError> {
+        validate_message_id(message_id)?;
+        let writer = self.lock()?;
+        let mut entry = self.load(message_id)?.ok_or_else(|| InboxError::NotFound(message_id.to_owned()))?;
+        let record = if change(&mut entry) { Some(entry_record(&entry)?) } else { None };
+        Ok(Staged { _writer: writer, entry, record })
+    }
+
+    /// The inbox's tree, for a transaction over it and the outbox's.
+    pub(crate) fn tree(&self) -> &sled::Tree {
+        &self.tree
     }
 
     /// Waits until `ticket` is durable, then returns `value`.
@@ -102,14 +148,8 @@ impl SledInbox {
     ) -> Result<(InboxEntry, Ticket), InboxError> {
         validate_message_id(message_id)?;
         let _writer = self.lock()?;
-        let entry = match self.load_full(message_id)? {
-            Some(mut entry) => {
-                entry.redelivered(now);
-                entry
-            }
-            None => InboxEntry::new(message_id, kind, summary, now),
-        };
-        let ticket = self.store(&entry, None)?;
+        let entry = Self::received_entry(self.load(message_id)?, message_id, kind, summary, now);
+        let ticket = self.store(&entry)?;
         Ok((entry, ticket))
     }
 
@@ -118,34 +158,30 @@ impl SledInbox {
         &self,
         message_id: &str,
         response_message_id: &str,
-        body: &[u8],
         now: SystemTime,
     ) -> Result<(RecordedResponse, Ticket), InboxError> {
-        validate_message_id(message_id)?;
-        let _writer = self.lock()?;
-        let mut entry = self.load_full(message_id)?.ok_or_else(|| InboxError::NotFound(message_id.to_owned()))?;
-        if let Some(existing) = entry.response {
-            // Already recorded, perhaps by a caller still waiting for its flush: wait for that flush too.
-            return Ok((existing, self.state.commit().covering_registered()));
-        }
-        let response =
-            RecordedResponse { message_id: response_message_id.to_owned(), body: body.to_vec(), recorded_at: now };
-        entry.response = Some(response.clone());
-        let ticket = self.store(&entry, Some(body))?;
-        Ok((response, ticket))
+        let staged = self.stage(message_id, |entry| entry.respond(response_message_id, now))?;
+        let response = staged.entry.response.clone().unwrap_or_else(|| unreachable!("recorded by the change"));
+        Ok((response, self.finish(staged)?))
     }
 
     /// The step of [`Inbox::mark_acked`].
     fn ack_step(&self, message_id: &str, now: SystemTime) -> Result<(InboxEntry, Ticket), InboxError> {
-        validate_message_id(message_id)?;
-        let _writer = self.lock()?;
-        let mut entry = self.load_full(message_id)?.ok_or_else(|| InboxError::NotFound(message_id.to_owned()))?;
-        if entry.acked_at.is_some() {
-            return Ok((entry, self.state.commit().covering_registered()));
+        let staged = self.stage(message_id, |entry| entry.ack(now))?;
+        let entry = staged.entry.clone();
+        Ok((entry, self.finish(staged)?))
+    }
+
+    /// Writes a staged change of one entry on its own and registers it; an unchanged entry (already recorded,
+    /// perhaps by a caller still waiting for its flush) waits for every write registered so far.
+    fn finish(&self, staged: Staged<'_>) -> Result<Ticket, InboxError> {
+        match staged.record {
+            Some((stored_key, value)) => {
+                self.tree.insert(stored_key, value).map_err(backend)?;
+                Ok(self.state.commit().register())
+            }
+            None => Ok(self.state.commit().covering_registered()),
         }
-        entry.acked_at = Some(now);
-        let ticket = self.store(&entry, None)?;
-        Ok((entry, ticket))
     }
 
     /// The step of [`Inbox::prune`].
@@ -153,15 +189,14 @@ impl SledInbox {
         let _writer = self.lock()?;
         let mut idle = Vec::new();
         for entry in self.tree.scan_prefix([ENTRY]) {
-            let (stored_key, value) = entry?;
+            let (stored_key, value) = entry.map_err(backend)?;
             let message_id = message_id_of(&stored_key)?;
             if decode_entry(&message_id, &value)?.last_activity() < before {
                 idle.push(message_id);
             }
         }
         for message_id in &idle {
-            self.tree.remove(key(ENTRY, message_id))?;
-            self.tree.remove(key(RESPONSE, message_id))?;
+            self.tree.remove(key(ENTRY, message_id)).map_err(backend)?;
         }
         let ticket = (!idle.is_empty()).then(|| self.state.commit().register());
         Ok((idle.len(), ticket))
@@ -183,16 +218,15 @@ impl Inbox for SledInbox {
         &'a self,
         message_id: &'a str,
         response_message_id: &'a str,
-        body: &'a [u8],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<RecordedResponse, InboxError>> {
-        Box::pin(async move { self.durable(self.respond_step(message_id, response_message_id, body, now)).await })
+        Box::pin(async move { self.durable(self.respond_step(message_id, response_message_id, now)).await })
     }
 
     fn get<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Option<InboxEntry>, InboxError>> {
         Box::pin(async move {
             validate_message_id(message_id)?;
-            self.load_full(message_id)
+            self.load(message_id)
         })
     }
 
@@ -211,7 +245,18 @@ impl Inbox for SledInbox {
     }
 }
 
-/// An entry as stored: the [`InboxEntry`] without the response's body, times in nanoseconds since the epoch.
+/// The inbox's half of one step of `crate::store`: the entry as the step leaves it, and its record if the step
+/// changed it; holds the inbox's writer lock.
+pub(crate) struct Staged<'s> {
+    /// The writer lock, held until the step's write is registered.
+    _writer: MutexGuard<'s, ()>,
+    /// The entry as the step leaves it.
+    pub(crate) entry: InboxEntry,
+    /// The key and value to write, if the step changed the entry.
+    pub(crate) record: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// An entry as stored: the [`InboxEntry`], times in nanoseconds since the epoch.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredEntry {
     /// The request's MessageID, checked against the key.
@@ -234,13 +279,18 @@ struct StoredEntry {
     acked: Option<u64>,
 }
 
-/// A [`RecordedResponse`] as stored, without its body.
+/// A [`RecordedResponse`] as stored.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredResponse {
     /// The response's MessageID.
     id: String,
     /// When it was recorded.
     at: u64,
+}
+
+/// The key and value of `entry`'s record.
+fn entry_record(entry: &InboxEntry) -> Result<(Vec<u8>, Vec<u8>), InboxError> {
+    Ok((key(ENTRY, &entry.message_id), encode_entry(entry)?))
 }
 
 /// Encodes an entry.
@@ -261,7 +311,7 @@ fn encode_entry(entry: &InboxEntry) -> Result<Vec<u8>, InboxError> {
     serde_json::to_vec(&stored).map_err(|error| corrupt(&entry.message_id, &format!("cannot encode it: {error}")))
 }
 
-/// Decodes the entry stored under `message_id` (the response without its body) and checks that it names itself.
+/// Decodes the entry stored under `message_id` and checks that it names itself.
 fn decode_entry(message_id: &str, bytes: &[u8]) -> Result<InboxEntry, InboxError> {
     let stored: StoredEntry = serde_json::from_slice(bytes).map_err(|error| corrupt(message_id, &error.to_string()))?;
     if stored.id != message_id {
@@ -274,41 +324,23 @@ fn decode_entry(message_id: &str, bytes: &[u8]) -> Result<InboxEntry, InboxError
         received_at: from_nanos(stored.received),
         last_received_at: from_nanos(stored.last_received),
         deliveries: stored.deliveries,
-        response: stored.response.map(|r| RecordedResponse {
-            message_id: r.id,
-            body: Vec::new(),
-            recorded_at: from_nanos(r.at),
-        }),
+        response: stored.response.map(|r| RecordedResponse { message_id: r.id, recorded_at: from_nanos(r.at) }),
         acked_at: stored.acked.map(from_nanos),
     })
 }
 
-/// Checks every entry at start-up: each decodes, has its response body if it has a response, and nothing else is
-/// in the tree. A body no entry mentions (a crash between writing the body and the entry, or between removing the
-/// entry and the body) is deleted.
+/// Checks every entry at start-up: each decodes, and nothing else is in the tree but the response bodies earlier
+/// versions kept, which are deleted (the response lives in its outbox item).
 fn check_tree(tree: &sled::Tree) -> Result<(), InboxError> {
-    let mut with_response = BTreeSet::new();
-    let mut bodies = BTreeSet::new();
     for item in tree.iter() {
-        let (stored_key, value) = item?;
+        let (stored_key, value) = item.map_err(backend)?;
         let message_id = message_id_of(&stored_key)?;
-        match stored_key[0] {
-            ENTRY => {
-                if decode_entry(&message_id, &value)?.response.is_some() {
-                    with_response.insert(message_id);
-                }
-            }
-            _ => {
-                bodies.insert(message_id);
-            }
+        if stored_key[0] == ENTRY {
+            decode_entry(&message_id, &value)?;
+        } else {
+            tracing::debug!(message_id, "deleting a response body an earlier version kept in the inbox");
+            tree.remove(&stored_key).map_err(backend)?;
         }
-    }
-    if let Some(message_id) = with_response.difference(&bodies).next() {
-        return Err(corrupt(message_id, "its response body is missing"));
-    }
-    for message_id in bodies.difference(&with_response) {
-        tracing::warn!(message_id, "deleting a response body that no inbox entry records");
-        tree.remove(key(RESPONSE, message_id))?;
     }
     Ok(())
 }
@@ -328,11 +360,16 @@ fn message_id_of(stored_key: &[u8]) -> Result<String, InboxError> {
         reason: "unknown key".to_owned(),
     };
     match stored_key.split_first() {
-        Some((&(ENTRY | RESPONSE), rest)) if !rest.is_empty() => {
+        Some((&(ENTRY | LEGACY_RESPONSE), rest)) if !rest.is_empty() => {
             String::from_utf8(rest.to_vec()).map_err(|_| unknown())
         }
         _ => Err(unknown()),
     }
+}
+
+/// An [`InboxError::Backend`] for a sled failure.
+fn backend(error: sled::Error) -> InboxError {
+    InboxError::Backend(Box::new(error))
 }
 
 /// A [`InboxError::Corrupt`] about the entry of `message_id`.

@@ -61,12 +61,6 @@ pub enum OutboxError {
     Backend(#[source] BackendError),
 }
 
-impl From<sled::Error> for OutboxError {
-    fn from(error: sled::Error) -> OutboxError {
-        OutboxError::Backend(Box::new(error))
-    }
-}
-
 /// Why the gateway's state directory could not be opened. The gateway refuses to start on any of these rather than
 /// start empty and lose the work it held.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use rand::RngCore;
 
-use super::table::{Enqueued, Table};
+use super::table::{Batch, Enqueued, Table};
 use super::{
     BoxFuture, FailOutcome, FailureKind, ItemId, Lease, ListFilter, Outbox, OutboxConfig, OutboxError, Stats, WorkItem,
 };
@@ -52,6 +52,30 @@ impl MemoryOutbox {
     /// Takes the lock; every change replaces whole items, so a poisoned lock still guards a consistent table.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies `batch` and then runs `then` (the rest of the step: the inbox's half) under the outbox's lock,
+    /// undoing the batch if `then` fails: nobody sees a step half made.
+    pub(crate) fn with_batch<T, E: From<OutboxError>>(
+        &self,
+        batch: Batch<'_, '_>,
+        now: SystemTime,
+        then: impl FnOnce() -> Result<T, E>,
+    ) -> Result<(Vec<(ItemId, bool)>, T), E> {
+        let inner = &mut *self.lock();
+        let next_id = &mut inner.next_id;
+        let mut allocate = || {
+            *next_id += 1;
+            Ok(ItemId(*next_id - 1))
+        };
+        let applied = inner.table.apply_batch(batch, true, now, &mut allocate)?;
+        match then() {
+            Ok(value) => Ok((applied.items, value)),
+            Err(error) => {
+                inner.table.undo(applied);
+                Err(error)
+            }
+        }
     }
 
     /// Applies `change` to the item `lease` names, if the lease is still its.

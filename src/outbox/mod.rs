@@ -80,6 +80,7 @@ pub use self::memory::MemoryOutbox;
 pub use self::poll::{lease_when_due, LeaseWait};
 pub use self::sled::SledOutbox;
 pub use self::state::StateDb;
+pub use self::table::NewItem;
 
 /// A boxed future that may move between threads, as the trait's methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::commit::Ticket;
 use super::error::{OpenError, OutboxError};
 use super::item::{from_nanos, nanos, DeadCause, ItemId, ItemState, WorkItem};
-use super::table::{Enqueued, Table};
+use super::table::{Batch, Enqueued, Table};
 use super::{BoxFuture, FailOutcome, FailureKind, Lease, ListFilter, Outbox, OutboxConfig, StateDb, Stats};
 
 /// The name of the outbox's tree in the state directory.
@@ -35,6 +35,12 @@ const ITEM: u8 = b'i';
 const STATE: u8 = b's';
 /// How many completed items one pruning step removes while holding the lock.
 const PRUNE_CHUNK: usize = 1024;
+
+/// A key and its value, to write.
+pub(crate) type Record = (Vec<u8>, Vec<u8>);
+
+/// The id of each item of a batch, in order, and whether the batch created it.
+pub(crate) type BatchItems = Vec<(ItemId, bool)>;
 
 /// The outbox on sled: durable across crashes and restarts, for one gateway process.
 pub struct SledOutbox {
@@ -126,7 +132,7 @@ impl SledOutbox {
         if let Err(error) = write() {
             tracing::error!(%error, "writing the outbox failed; refusing further changes");
             inner.broken = Some(format!("a write failed: {error}"));
-            return Err(error.into());
+            return Err(backend(error));
         }
         Ok(self.state.commit().register())
     }
@@ -153,7 +159,11 @@ impl SledOutbox {
 
     /// The payload of item `id`, from its creation record.
     fn payload(&self, id: ItemId) -> Result<Vec<u8>, OutboxError> {
-        let record = self.tree.get(record_key(ITEM, id))?.ok_or_else(|| corrupt(id, "its record is missing"))?;
+        let record = self
+            .tree
+            .get(record_key(ITEM, id))
+            .map_err(backend)?
+            .ok_or_else(|| corrupt(id, "its record is missing"))?;
         Ok(split_created(id, &record)?.1.to_vec())
     }
 
@@ -171,7 +181,7 @@ impl SledOutbox {
         now: SystemTime,
     ) -> Result<(ItemId, Ticket), OutboxError> {
         let mut inner = self.lock()?;
-        let allocate = || Ok(ItemId(self.state.generate_id()?));
+        let allocate = || Ok(ItemId(self.state.generate_id().map_err(backend)?));
         match inner.table.enqueue(queue, key, &[], now, allocate)? {
             // The existing item may have been written by a caller still waiting for its flush: wait for it too.
             Enqueued::Existing(id) => Ok((id, self.state.commit().covering_registered())),
@@ -182,6 +192,62 @@ impl SledOutbox {
                 Ok((id, ticket))
             }
         }
+    }
+
+    /// Applies `batch` to the table and hands the records it changed (keys and values of the outbox's tree) to
+    /// `write`, which writes them together with the rest of its step, as one atomic write, and registers that write
+    /// with the group commit; all under the outbox's lock, so nobody sees the step half made. If `write` fails the
+    /// batch is undone: the table stays as the disk has it. Returns the id of each item of the batch (and whether
+    /// the batch created it), what `write` returned and its ticket.
+    pub(crate) fn write_batch<T, E: From<OutboxError>>(
+        &self,
+        batch: Batch<'_, '_>,
+        now: SystemTime,
+        write: impl FnOnce(&sled::Tree, Vec<Record>) -> Result<(T, Ticket), E>,
+    ) -> Result<(BatchItems, T, Ticket), E> {
+        let mut inner = self.lock()?;
+        let allocate = &mut || Ok(ItemId(self.state.generate_id().map_err(backend)?));
+        let applied = inner.table.apply_batch(batch, false, now, allocate)?;
+        let records = match self.batch_records(&inner.table, batch, &applied, now) {
+            Ok(records) => records,
+            Err(error) => {
+                inner.table.undo(applied);
+                return Err(error.into());
+            }
+        };
+        match write(&self.tree, records) {
+            Ok((value, ticket)) => {
+                for id in applied.created() {
+                    inner.unflushed.insert(id, ticket);
+                }
+                Ok((applied.items, value, ticket))
+            }
+            Err(error) => {
+                inner.table.undo(applied);
+                Err(error)
+            }
+        }
+    }
+
+    /// The records a batch changed: the state of the completed item, the creation record of each new item.
+    fn batch_records(
+        &self,
+        table: &Table,
+        batch: Batch<'_, '_>,
+        applied: &super::table::Applied,
+        now: SystemTime,
+    ) -> Result<Vec<Record>, OutboxError> {
+        let mut records = Vec::with_capacity(applied.items.len() + 1);
+        if let Some(item) = applied.completed.as_ref().and_then(|before| table.get(before.id)) {
+            records.push((record_key(STATE, item.id).to_vec(), encode_state(item)?));
+        }
+        for (new, (id, created)) in batch.enqueue.iter().zip(&applied.items) {
+            if *created {
+                let record = encode_created(&WorkItem::new(*id, new.queue, new.key, &[], now), new.payload)?;
+                records.push((record_key(ITEM, *id).to_vec(), record));
+            }
+        }
+        Ok(records)
     }
 
     /// The newest ticket covering the creation of an item that may not be on disk yet, forgetting those that are.
@@ -547,7 +613,7 @@ fn apply_state(item: &mut WorkItem, bytes: &[u8]) -> Result<(), OutboxError> {
 fn load(tree: &sled::Tree) -> Result<Table, OutboxError> {
     let mut table = Table::default();
     for entry in tree.iter() {
-        let (key, value) = entry?;
+        let (key, value) = entry.map_err(backend)?;
         let id = id_of(&key)?;
         match key[0] {
             ITEM => table.put(decode_created(id, &value)?),
@@ -558,12 +624,17 @@ fn load(tree: &sled::Tree) -> Result<Table, OutboxError> {
                 }
                 None => {
                     tracing::warn!(item = %id, "deleting the state of an item whose removal was interrupted");
-                    tree.remove(&key)?;
+                    tree.remove(&key).map_err(backend)?;
                 }
             },
         }
     }
     Ok(table)
+}
+
+/// An [`OutboxError::Backend`] for a sled failure: the engine's error, boxed, so the outbox's API names no engine.
+fn backend(error: sled::Error) -> OutboxError {
+    OutboxError::Backend(Box::new(error))
 }
 
 /// A [`OutboxError::Corrupt`] about item `id`.

@@ -36,6 +36,43 @@ struct QueueIndex {
     due: BTreeSet<(u64, ItemId)>,
 }
 
+/// An item to create as part of a [`Batch`]; idempotent by (queue, key) exactly like [`super::Outbox::enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewItem<'a> {
+    /// The queue to add it to.
+    pub queue: &'a str,
+    /// Its idempotency key: if the queue already holds an item with this key, that item stands for it.
+    pub key: &'a str,
+    /// The work; ignored when the key exists already.
+    pub payload: &'a [u8],
+}
+
+/// Several changes to the table made at once, all or nothing: the outbox's half of one step of a message
+/// (see `crate::store`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batch<'b, 'a> {
+    /// Items to create, in order.
+    pub(crate) enqueue: &'b [NewItem<'a>],
+    /// A lease whose item the batch completes, validated like [`super::Outbox::complete`].
+    pub(crate) complete: Option<&'b Lease>,
+}
+
+/// What [`Table::apply_batch`] changed, to write it through to disk or to undo it.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// The id of each item of the batch, in order, and whether the batch created it.
+    pub(crate) items: Vec<(ItemId, bool)>,
+    /// The completed item as it was before, to undo the completion.
+    pub(crate) completed: Option<WorkItem>,
+}
+
+impl Applied {
+    /// The ids of the items the batch created.
+    pub(crate) fn created(&self) -> impl Iterator<Item = ItemId> + '_ {
+        self.items.iter().filter(|(_, created)| *created).map(|(id, _)| *id)
+    }
+}
+
 /// What [`Table::enqueue`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Enqueued {
@@ -159,6 +196,55 @@ impl Table {
             self.remove(*id);
         }
         old
+    }
+
+    /// Applies `batch`: completes its lease's item, then creates its items (with their payloads if
+    /// `keep_payloads`, else empty as the sled backend keeps them), with ids from `allocate`. Checks everything that
+    /// can be checked before changing anything, and undoes what it did if an allocation fails, so an error leaves
+    /// the table as it was.
+    pub(crate) fn apply_batch(
+        &mut self,
+        batch: Batch<'_, '_>,
+        keep_payloads: bool,
+        now: SystemTime,
+        allocate: &mut dyn FnMut() -> Result<ItemId, OutboxError>,
+    ) -> Result<Applied, OutboxError> {
+        for item in batch.enqueue {
+            validate_queue(item.queue)?;
+            validate_key(item.key)?;
+        }
+        let completed = match batch.complete {
+            Some(lease) => Some(self.update(lease.id, |item| {
+                item.check_lease(lease)?;
+                let before = item.clone();
+                item.complete(now);
+                Ok(before)
+            })?),
+            None => None,
+        };
+        let mut applied = Applied { items: Vec::with_capacity(batch.enqueue.len()), completed };
+        for item in batch.enqueue {
+            let payload = if keep_payloads { item.payload } else { &[] };
+            match self.enqueue(item.queue, item.key, payload, now, &mut *allocate) {
+                Ok(Enqueued::New(id)) => applied.items.push((id, true)),
+                Ok(Enqueued::Existing(id)) => applied.items.push((id, false)),
+                Err(error) => {
+                    self.undo(applied);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Undoes a batch applied by [`Table::apply_batch`] (its disk write failed, or the other half of its step did).
+    pub(crate) fn undo(&mut self, applied: Applied) {
+        for id in applied.created() {
+            self.remove(id);
+        }
+        if let Some(before) = applied.completed {
+            self.put(before);
+        }
     }
 
     /// When the first item of `queue` becomes available.

@@ -1,0 +1,163 @@
+//! The message store on sled: the outbox and the inbox of one state directory, a step written as one sled
+//! transaction over both trees and made durable by one wait for the directory's group commit.
+//!
+//! The outbox's lock is held from the step's first check to the registration of its write (the inbox's writer lock
+//! inside it, always in that order), so the outbox's in-memory table never shows a step half made: a refused step is
+//! undone in memory before anything is written, and a failed write is undone too. A step that changes one outbox
+//! record and no inbox entry (a worker's completion) is a single-key write, which sled makes atomic without the
+//! cost of a transaction.
+#![forbid(unsafe_code)]
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sled::transaction::{ConflictableTransactionResult, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::{Committed, MessageStore, Step, StoreError};
+use crate::inbox::{Inbox, InboxEntry, SledInbox};
+use crate::outbox::commit::Ticket;
+use crate::outbox::sled::Record;
+use crate::outbox::{BoxFuture, OpenError, Outbox, OutboxConfig, OutboxError, SledOutbox, StateDb};
+
+/// The message store on sled, durable across crashes and restarts, for one gateway process.
+pub struct SledStore {
+    /// The state directory, for its group commit.
+    state: StateDb,
+    /// The outbox, for the step's half of it.
+    outbox: Arc<SledOutbox>,
+    /// The inbox, for the step's half of it.
+    inbox: Arc<SledInbox>,
+    /// The same outbox, as the trait hands it out.
+    dyn_outbox: Arc<dyn Outbox>,
+    /// The same inbox, as the trait hands it out.
+    dyn_inbox: Arc<dyn Inbox>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").field("path", &self.state.path()).finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens the outbox and the inbox of an open state directory, checking every stored record (see
+    /// [`SledOutbox::open`] and [`SledInbox::open`]).
+    pub fn open(state: &StateDb, config: OutboxConfig) -> Result<SledStore, OpenError> {
+        SledStore::with_outbox(SledOutbox::open(state, config)?)
+    }
+
+    /// Opens (or creates) the state directory `path` and the store in it.
+    pub fn open_path(path: impl AsRef<Path>, config: OutboxConfig) -> Result<SledStore, OpenError> {
+        SledStore::open(&StateDb::open(path)?, config)
+    }
+
+    /// A store over `outbox` (a test that sets its jitter generator first) and the inbox of its state directory.
+    /// The inbox must be used through this store only: another handle on it would not share its writer lock.
+    pub fn with_outbox(outbox: SledOutbox) -> Result<SledStore, OpenError> {
+        let state = outbox.state().clone();
+        let inbox = Arc::new(SledInbox::open(&state)?);
+        let outbox = Arc::new(outbox);
+        let dyn_outbox: Arc<dyn Outbox> = outbox.clone();
+        let dyn_inbox: Arc<dyn Inbox> = inbox.clone();
+        Ok(SledStore { state, outbox, inbox, dyn_outbox, dyn_inbox })
+    }
+
+    /// The state directory the store lives in.
+    pub fn state(&self) -> &StateDb {
+        &self.state
+    }
+
+    /// Applies and writes `step` as one atomic write, and returns what it left with the ticket to wait for.
+    fn write(&self, step: &Step<'_>, now: SystemTime) -> Result<(Committed, Ticket), StoreError> {
+        step.check()?;
+        let commit = self.state.commit();
+        let (items, entry, ticket) = self.outbox.write_batch(step.batch(), now, |outbox, records| {
+            let staged = match step.smev_id {
+                "" => None,
+                smev_id => Some(self.inbox.stage(smev_id, |entry| step.change(entry, now))?),
+            };
+            let entry_record = staged.as_ref().and_then(|staged| staged.record.as_ref());
+            let ticket = if records.is_empty() && entry_record.is_none() {
+                // Nothing changed; what the step read may have been written by a caller still waiting for its flush.
+                commit.covering_registered()
+            } else {
+                write_records(outbox, self.inbox.tree(), &records, entry_record)?;
+                commit.register()
+            };
+            // The inbox's writer lock is released here, after the registration.
+            Ok::<_, StoreError>((staged.map(|staged| staged.entry), ticket))
+        })?;
+        Ok((Committed { items, entry }, ticket))
+    }
+}
+
+/// Writes a step's records atomically: one single-key write when there is one outbox record and nothing else, a
+/// sled transaction over both trees otherwise.
+fn write_records(
+    outbox: &sled::Tree,
+    inbox: &sled::Tree,
+    records: &[Record],
+    entry: Option<&Record>,
+) -> Result<(), OutboxError> {
+    if let ([(key, value)], None) = (records, entry) {
+        return outbox.insert(key.as_slice(), value.as_slice()).map(drop).map_err(backend);
+    }
+    let transaction = |(outbox, inbox): &(TransactionalTree, TransactionalTree)| {
+        for (key, value) in records {
+            outbox.insert(key.as_slice(), value.as_slice())?;
+        }
+        if let Some((key, value)) = entry {
+            inbox.insert(key.as_slice(), value.as_slice())?;
+        }
+        ConflictableTransactionResult::<(), Infallible>::Ok(())
+    };
+    (outbox, inbox).transaction(transaction).map_err(|error| match error {
+        TransactionError::Storage(error) => backend(error),
+        TransactionError::Abort(never) => match never {},
+    })
+}
+
+/// An [`OutboxError::Backend`] for a sled failure.
+fn backend(error: sled::Error) -> OutboxError {
+    OutboxError::Backend(Box::new(error))
+}
+
+impl MessageStore for SledStore {
+    fn received<'a>(
+        &'a self,
+        smev_id: &'a str,
+        kind: &'a str,
+        summary: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<InboxEntry, StoreError>> {
+        Box::pin(async move { Ok(self.inbox.receive_unregistered(smev_id, kind, summary, now)?) })
+    }
+
+    fn settle(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            // A fresh registration: the deliveries written since the last one are registered by nobody.
+            let commit = self.state.commit();
+            commit.wait(commit.register()).await.map_err(OutboxError::from)?;
+            Ok(())
+        })
+    }
+
+    fn commit<'a>(&'a self, step: Step<'a>, now: SystemTime) -> BoxFuture<'a, Result<Committed, StoreError>> {
+        Box::pin(async move {
+            let (committed, ticket) = self.write(&step, now)?;
+            self.state.commit().wait(ticket).await.map_err(OutboxError::from)?;
+            Ok(committed)
+        })
+    }
+
+    fn outbox(&self) -> &Arc<dyn Outbox> {
+        &self.dyn_outbox
+    }
+
+    fn inbox(&self) -> &Arc<dyn Inbox> {
+        &self.dyn_inbox
+    }
+}
