@@ -50,10 +50,21 @@ impl SoapPortal {
 
     /// Takes the next response of `kind` waiting for the portal, if any, and acknowledges it.
     pub async fn collect(&self, kind: &KindOfData) -> Result<Option<ReceivedResponse>, PortalError> {
-        let Some(received) = self.client.get_response(Some(kind)).await? else { return Ok(None) };
-        let response = received.message;
-        self.client.ack(response.metadata.message_id.as_deref().unwrap_or_default(), true).await?;
+        let Some(response) = self.take_response(kind).await? else { return Ok(None) };
+        self.acknowledge(&response).await?;
         Ok(Some(response))
+    }
+
+    /// Takes the next response of `kind` waiting for the portal, if any, without acknowledging it yet (a caller
+    /// that times its arrival acknowledges it after, with [`SoapPortal::acknowledge`]).
+    pub async fn take_response(&self, kind: &KindOfData) -> Result<Option<ReceivedResponse>, PortalError> {
+        Ok(self.client.get_response(Some(kind)).await?.map(|received| received.message))
+    }
+
+    /// Acknowledges a response taken with [`SoapPortal::take_response`].
+    pub async fn acknowledge(&self, response: &ReceivedResponse) -> Result<(), PortalError> {
+        self.client.ack(response.metadata.message_id.as_deref().unwrap_or_default(), true).await?;
+        Ok(())
     }
 
     /// Takes the next request of `kind` sent to the portal, if any, answers it with the content `answer` makes of
