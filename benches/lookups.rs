@@ -12,8 +12,7 @@
 mod procs;
 
 use edugate::crypto::{Certificate, PrivateKey};
-use edugate::dsig::Signer;
-use edugate::smev::client::{ClientConfig, SmevClient};
+use edugate::demo::portal::SoapPortal;
 use edugate::smev::{KindOfData, SendRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -142,15 +141,13 @@ fn main() {
     ];
     let mut gateway = procs::start_gateway_with(dir.path(), &mock.addr, Some("warn"), &settings);
     let certs = edugate::config::certs_dev();
-    let key = PrivateKey::from_pem(&std::fs::read(certs.join("portal.key")).unwrap()).unwrap();
-    let cert = Certificate::load(&certs.join("portal.crt")).unwrap();
     let (gkey, gcert) = (
         PrivateKey::from_pem(&std::fs::read(certs.join("gateway.key")).unwrap()).unwrap(),
         Certificate::load(&certs.join("gateway.crt")).unwrap(),
     );
     let (sign_us, verify_us) = floor(&gkey, &gcert);
     let floor_us = 3.0 * sign_us + 2.0 * verify_us;
-    let signer = Arc::new(Signer::new(key, cert).unwrap());
+    let signer = SoapPortal::dev_signer(&certs).unwrap();
     let url = format!("http://{}/smev/1.3", mock.addr);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -172,14 +169,10 @@ fn main() {
     let warmup = Duration::from_secs(setting("LOOKUP_WARMUP_SECS", 3));
     let (before, after, window) = runtime.block_on(async {
         // One lookup end to end before the load starts.
-        let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
+        let portal = SoapPortal::new(&url, signer.clone()).unwrap();
         let kind = KindOfData::new("urn://edugate/progress/1.0.0", "ProgressResponse");
-        client.send_request(&SendRequest::new(content)).await.unwrap();
-        loop {
-            if let Some(r) = client.get_response(Some(&kind)).await.unwrap() {
-                client.ack(r.message.metadata.message_id.as_deref().unwrap(), true).await.unwrap();
-                break;
-            }
+        portal.send(&SendRequest::new(content)).await.unwrap();
+        while portal.collect(&kind).await.unwrap().is_none() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let window =
@@ -189,7 +182,7 @@ fn main() {
         // collected); collectors take the responses.
         let in_flight = Arc::new(tokio::sync::Semaphore::new(clients * 2));
         for _ in 0..clients {
-            let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
+            let portal = SoapPortal::new(&url, signer.clone()).unwrap();
             let (sent, in_flight) = (sent.clone(), in_flight.clone());
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < window.end {
@@ -201,7 +194,7 @@ fn main() {
                     let request = SendRequest::new(content);
                     let id = request.message_id.to_string();
                     sent.lock().unwrap().insert(id.clone(), Instant::now());
-                    if client.send_request(&request).await.is_err() {
+                    if portal.send(&request).await.is_err() {
                         sent.lock().unwrap().remove(&id);
                         continue;
                     }
@@ -210,7 +203,7 @@ fn main() {
             }));
         }
         for _ in 0..4 {
-            let client = SmevClient::new(ClientConfig::new(url.clone()), signer.clone()).unwrap();
+            let portal = SoapPortal::new(&url, signer.clone()).unwrap();
             let (sent, latencies, kind) = (sent.clone(), latencies.clone(), kind.clone());
             let (portal_polls, in_flight) = (portal_polls.clone(), in_flight.clone());
             let completions = completions.clone();
@@ -219,9 +212,9 @@ fn main() {
                     if window.contains(Instant::now()) {
                         portal_polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    match client.get_response(Some(&kind)).await {
+                    match portal.take_response(&kind).await {
                         Ok(Some(r)) => {
-                            let original = r.message.original_message_id.clone().unwrap_or_default();
+                            let original = r.original_message_id.clone().unwrap_or_default();
                             if let Some(at) = sent.lock().unwrap().remove(&original) {
                                 in_flight.add_permits(1);
                                 if window.contains(Instant::now()) {
@@ -229,8 +222,7 @@ fn main() {
                                     completions.lock().unwrap().push(Instant::now());
                                 }
                             }
-                            let _ =
-                                client.ack(r.message.metadata.message_id.as_deref().unwrap_or_default(), true).await;
+                            let _ = portal.acknowledge(&r).await;
                         }
                         // An empty poll costs a signature here and a verification in mock-smev, like any
                         // other call: a portal waits a little before asking again.

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod cpu;
 pub mod crypto;
+pub mod demo;
 pub mod dsig;
 pub mod gateway;
 pub mod inbox;

@@ -1,5 +1,4 @@
 //! The `edugate` command line. Errors get their context here and nowhere else.
-mod demo;
 mod ops_cli;
 
 use anyhow::{bail, Context, Result};
@@ -191,7 +190,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Trace { id, pii, target } => ops_cli::trace(target, &id, pii),
         Command::Demo { mock, data } => {
             crypto::init_engine(&engine)?;
-            demo::run(&mock, &data, &demo::certs_dev())
+            Ok(edugate::demo::run(&mock, &data, &edugate::config::certs_dev())?)
         }
     }
 }

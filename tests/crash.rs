@@ -6,7 +6,7 @@
 //! for 10,000 requests and 50 kills. Both print `lost=N duplicated=N` last.
 mod procs;
 
-use procs::{start_gateway, start_mock, Control};
+use procs::{start_gateway, start_mock, Control, Direction, MessageState, MessageSummary};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -68,17 +68,17 @@ async fn killed_gateway_loses_and_duplicates_nothing() {
     }
 
     // Count what mock-smev holds: responses per request, and whether each request was acknowledged.
-    let responses = control.messages("response").await;
+    let responses = control.messages(Direction::Response).await;
     let mut per_request: HashMap<String, usize> = HashMap::new();
     for r in &responses {
-        *per_request.entry(r["original_message_id"].as_str().unwrap_or("").to_string()).or_default() += 1;
+        *per_request.entry(r.original_message_id.clone().unwrap_or_default()).or_default() += 1;
     }
     // The gateway acknowledges a request through its outbox after queuing the answer: give the last acknowledgements
     // time to go out before counting.
     let mut unacked = usize::MAX;
     while Instant::now() < deadline + Duration::from_secs(30) {
-        let requests_held = control.messages("request").await;
-        unacked = requests_held.iter().filter(|r| r["state"] != "acknowledged").count();
+        let requests_held = control.messages(Direction::Request).await;
+        unacked = requests_held.iter().filter(|r| r.state != MessageState::Acknowledged).count();
         if unacked == 0 {
             break;
         }
@@ -88,11 +88,11 @@ async fn killed_gateway_loses_and_duplicates_nothing() {
     let duplicated: usize = per_request.values().map(|n| n.saturating_sub(1)).sum();
     // What a duplicate looked like, for the investigation: every response mock-smev holds for that request.
     for (request, _) in per_request.iter().filter(|(_, n)| **n > 1) {
-        let held: Vec<&serde_json::Value> =
-            responses.iter().filter(|r| r["original_message_id"].as_str() == Some(request.as_str())).collect();
+        let held: Vec<&MessageSummary> =
+            responses.iter().filter(|r| r.original_message_id.as_deref() == Some(request.as_str())).collect();
         println!("request {request} has {} responses: {held:?}", held.len());
     }
-    let wrong = answered.iter().filter(|(_, r)| r["kind"] != "content" || r["signatures_valid"] != true).count();
+    let wrong = answered.iter().filter(|(_, r)| r.content().is_none() || !r.signatures_valid).count();
     drop(gateway);
     drop(mock);
     println!("requests={requests} kills={killed} answered={} unacked={unacked} wrong={wrong}", answered.len());

@@ -10,12 +10,11 @@ use edugate::crypto::{
 
 mod support;
 
-/// Skips the calling test with a printed reason, or fails it when `EDUGATE_REQUIRE_ORACLES=1` (CI installs the
-/// openssl CLI and the gost engine, so there a missing one is a broken machine, not a reason to pass).
+/// Skips the calling test with a printed reason, or fails it when `EDUGATE_REQUIRE_ORACLES=1`, by
+/// `support::oracle`'s one rule (CI installs the openssl CLI and the gost engine, so there a missing one is a
+/// broken machine, not a reason to pass).
 fn skip_unless_required(reason: &str) {
-    let required = std::env::var(support::REQUIRE_ORACLES).is_ok_and(|v| v == "1");
-    assert!(!required, "{reason} (Debian package libengine-gost-openssl), and {}=1", support::REQUIRE_ORACLES);
-    eprintln!("SKIPPED: {reason}; install the Debian package libengine-gost-openssl to run this test");
+    support::missing_oracle(&format!("{reason}; install the Debian package libengine-gost-openssl to run this test"));
 }
 
 fn certs_dir() -> PathBuf {

@@ -23,7 +23,7 @@ fn screenshot_path() -> PathBuf {
     }
 }
 
-use procs::{start_mock, Control, Proc};
+use procs::{start_mock, wait_for, Control, Proc};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -409,21 +409,6 @@ fn numbers_of_page(page: &Value) -> Numbers {
     queues.sort_by(|a, b| a.0.cmp(&b.0));
     let c = |i: usize| shown(&page["counters"][i]);
     Numbers { queues, counters: [c(0), c(1), c(2)] }
-}
-
-async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Nothing pending or leased, and the same numbers twice in a row.

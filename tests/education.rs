@@ -4,6 +4,7 @@
 mod oracle;
 mod procs;
 
+use edugate::demo::control::PortalAnswer;
 use edugate::gateway::Gateway;
 use edugate::outbox::{OutboxConfig, SystemClock};
 use edugate::school::{
@@ -11,16 +12,17 @@ use edugate::school::{
     StatusChange, SubmitOutcome,
 };
 use edugate::services::enrollment;
-use procs::{start_mock, Control};
+use procs::{start_mock, Control, PortalResponse};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// The embedded school behind a switch: while down, every call fails as an unreachable system's would.
 struct Switchable {
     inner: EmbeddedSchool,
     down: AtomicBool,
     submissions: AtomicU32,
+    /// Applications refused because the school was down: each is a try the gateway must repeat later.
+    refused_submissions: AtomicU32,
 }
 
 impl Switchable {
@@ -56,7 +58,10 @@ impl SchoolSystem for Switchable {
         a: &'a EnrollmentApplication,
     ) -> BoxFuture<'a, Result<SubmitOutcome, SchoolError>> {
         Box::pin(async move {
-            self.check()?;
+            if let Err(down) = self.check() {
+                self.refused_submissions.fetch_add(1, Ordering::SeqCst);
+                return Err(down);
+            }
             self.submissions.fetch_add(1, Ordering::SeqCst);
             self.inner.submit_application(a).await
         })
@@ -97,7 +102,12 @@ async fn world_with(mock_config: &str, edit: impl FnOnce(&mut edugate::config::C
     let mut config = procs::gateway_config(dir.path(), &mock.addr);
     edit(&mut config);
     let inner = EmbeddedSchool::open(&config.school.data, &dir.path().join("journal.jsonl")).unwrap();
-    let school = Arc::new(Switchable { inner, down: AtomicBool::new(false), submissions: AtomicU32::new(0) });
+    let school = Arc::new(Switchable {
+        inner,
+        down: AtomicBool::new(false),
+        submissions: AtomicU32::new(0),
+        refused_submissions: AtomicU32::new(0),
+    });
     edugate::crypto::ensure_default_engine().unwrap();
     let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();
     let cert = edugate::crypto::Certificate::load(&config.identity.cert).unwrap();
@@ -125,24 +135,6 @@ impl Drop for World {
     }
 }
 
-impl World {
-    async fn answer(&self, content: &str) -> serde_json::Value {
-        let id = self.control.portal_send(content).await;
-        self.answer_to(&id).await
-    }
-
-    async fn answer_to(&self, id: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(r) = self.control.portal_response(id).await {
-                return r;
-            }
-            assert!(Instant::now() < deadline, "no answer to {id}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
 fn lookup(snils: &str) -> String {
     format!(
         "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>{snils}</p:ApplicantSnils>\
@@ -150,8 +142,8 @@ fn lookup(snils: &str) -> String {
     )
 }
 
-fn order_status(answer: &serde_json::Value) -> (String, String) {
-    let content = answer["content"].as_str().unwrap_or_default();
+fn order_status(answer: &PortalResponse) -> (String, String) {
+    let content = answer.content().unwrap_or_default();
     let pick = |tag: &str| {
         content.split(&format!("<e:{tag}>")).nth(1).and_then(|s| s.split('<').next()).unwrap_or("").to_string()
     };
@@ -162,10 +154,10 @@ fn order_status(answer: &serde_json::Value) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_lookups() {
     let w = world().await;
-    let linked = w.answer(&lookup("112-233-445 95")).await;
-    let content = linked["content"].as_str().expect("grades");
+    let linked = w.control.answer(&lookup("112-233-445 95")).await;
+    let content = linked.content().expect("grades");
     assert_eq!(content.matches("<p:Pupil>").count(), 2, "two children linked with consent");
-    assert!(linked["signatures_valid"] == true);
+    assert!(linked.signatures_valid);
     let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("xsd/progress-1.0.0.xsd");
     let file = w._dir.path().join("answer.xml");
     std::fs::write(&file, content).unwrap();
@@ -178,30 +170,23 @@ async fn progress_lookups() {
     // No link, no consent, consent withdrawn, unknown: one and the same answer.
     let mut answers = Vec::new();
     for snils in ["123-456-789 64", "145-678-901 05", "198-765-432 47"] {
-        let a = w.answer(&lookup(snils)).await;
-        answers.push((a["kind"].clone(), a["reasons"].clone()));
+        let a = w.control.answer(&lookup(snils)).await;
+        answers.push(a.answer);
     }
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
-    assert_eq!(answers[0].1[0]["code"], "NO_DATA");
+    let PortalAnswer::Rejected { reasons } = &answers[0] else { panic!("a refusal: {answers:?}") };
+    assert_eq!(reasons[0].code, "NO_DATA");
 
     // A wrong check number is refused with a reason a person can read.
-    let wrong = w.answer(&lookup("198-765-432 48")).await;
-    assert_eq!(wrong["kind"], "rejected");
-    assert!(wrong["reasons"][0]["description"].as_str().unwrap().contains("СНИЛС"), "{wrong}");
+    let wrong = w.control.answer(&lookup("198-765-432 48")).await;
+    assert_eq!(wrong.kind(), "rejected");
+    assert!(wrong.reasons()[0].description.contains("СНИЛС"), "{wrong:?}");
 
     // Schema-invalid content never reaches the gateway: SMEV refuses it.
     let bad = "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:Wrong/></p:ProgressRequest>";
-    let reply = w
-        .control
-        .http
-        .post(format!("{}/control/portal/send", w.control.base))
-        .header("Content-Type", "application/json")
-        .body(serde_json::json!({ "content": bad }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status().as_u16(), 422);
-    assert!(reply.text().await.unwrap().contains("InvalidContent"));
+    let refused = w.control.client.portal_send(bad).await.expect_err("SMEV refuses invalid content");
+    assert_eq!(refused.status(), Some(422), "{refused}");
+    assert_eq!(refused.fault(), Some("InvalidContent"), "{refused}");
 }
 
 /// An application reaches the school exactly once, even while the school is down; the same order sent twice is
@@ -209,33 +194,37 @@ async fn progress_lookups() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollment_applications() {
     let w = world().await;
-    let first = w.answer(&enrollment::sample_form(4_300_000_001)).await;
+    let first = w.control.answer(&enrollment::sample_form(4_300_000_001)).await;
     assert_eq!(order_status(&first).0, "110");
 
     // The same orderId again, as a new request: answered the same, not submitted again.
-    let again = w.answer(&enrollment::sample_form(4_300_000_001)).await;
+    let again = w.control.answer(&enrollment::sample_form(4_300_000_001)).await;
     assert_eq!(order_status(&again).0, "110");
     assert_eq!(w.school.inner.submitted_orders().iter().filter(|&&o| o == 4_300_000_001).count(), 1);
 
     // The school goes down; the application waits in the outbox and arrives once it is back.
     w.school.down.store(true, Ordering::SeqCst);
     let id = w.control.portal_send(&enrollment::sample_form(4_300_000_002)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Tried, refused and tried again: the application is kept for a later try, not answered.
+    procs::wait_for("two tries while the school is down", procs::ANSWER_LIMIT, || async {
+        (w.school.refused_submissions.load(Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await;
     assert!(w.control.portal_response(&id).await.is_none(), "no answer while the school is down");
     assert!(w.school.inner.order_status(4_300_000_002).is_none());
     w.school.down.store(false, Ordering::SeqCst);
-    let late = w.answer_to(&id).await;
+    let late = w.control.answer_to(&id).await;
     assert_eq!(order_status(&late).0, "110");
     assert_eq!(w.school.inner.submitted_orders().iter().filter(|&&o| o == 4_300_000_002).count(), 1);
 
     // Refusals carry their reason.
     let unknown_school = enrollment::sample_form(4_300_000_003).replace("SCH-002", "SCH-999");
-    let refused = w.answer(&unknown_school).await;
+    let refused = w.control.answer(&unknown_school).await;
     let (status, comment) = order_status(&refused);
     assert_eq!(status, "150");
     assert!(comment.contains("SCH-999"), "{comment}");
     let bad_snils = enrollment::sample_form(4_300_000_004).replace("112-233-445 95", "112-233-445 96");
-    let refused = w.answer(&bad_snils).await;
+    let refused = w.control.answer(&bad_snils).await;
     let (status, comment) = order_status(&refused);
     assert_eq!(status, "150");
     assert!(comment.contains("СНИЛС"), "{comment}");
@@ -266,12 +255,12 @@ fn rogue_portal() -> String {
 async fn a_sender_outside_the_trust_of_its_kind_gets_access_denied() {
     // The development profile trusts the dev portal's certificate only.
     let w = world_with(&rogue_portal(), |_| {}).await;
-    let refused = w.answer(&lookup("112-233-445 95")).await;
-    assert_eq!(refused["kind"], "rejected", "{refused}");
-    assert_eq!(refused["reasons"][0]["code"], "ACCESS_DENIED", "{refused}");
-    assert!(!refused.to_string().contains("Pupil"), "nothing of the child: {refused}");
+    let refused = w.control.answer(&lookup("112-233-445 95")).await;
+    assert_eq!(refused.kind(), "rejected", "{refused:?}");
+    assert_eq!(refused.reasons()[0].code, "ACCESS_DENIED", "{refused:?}");
+    assert!(!format!("{refused:?}").contains("Pupil"), "nothing of the child: {refused:?}");
     // Counted under `unverified`, not under the kind the unverified content names.
-    let metrics = w.control.http.get(format!("{}/metrics", w.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", w.base)).await.unwrap().text().await.unwrap();
     let received: Vec<&str> = metrics.lines().filter(|l| l.starts_with("edugate_messages_received_total{")).collect();
     assert_eq!(received, vec!["edugate_messages_received_total{kind=\"unverified\",outcome=\"untrusted\"} 1"]);
     drop(w);
@@ -283,7 +272,7 @@ async fn a_sender_outside_the_trust_of_its_kind_gets_access_denied() {
         progress.sender_trust = edugate::config::SenderTrustConfig { ca: Some(ca), certs: Vec::new() };
     })
     .await;
-    let answered = w.answer(&lookup("112-233-445 95")).await;
-    let content = answered["content"].as_str().unwrap_or_else(|| panic!("grades: {answered}"));
+    let answered = w.control.answer(&lookup("112-233-445 95")).await;
+    let content = answered.content().unwrap_or_else(|| panic!("grades: {answered:?}"));
     assert_eq!(content.matches("<p:Pupil>").count(), 2);
 }

@@ -66,11 +66,7 @@ fn observations(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 async fn answer(control: &Control, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while control.portal_response(id).await.is_none() {
-        assert!(Instant::now() < deadline, "no answer to {id}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    control.answer_to(id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

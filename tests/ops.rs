@@ -11,7 +11,7 @@ use edugate::inbox::{Inbox, SledInbox};
 use edugate::ops::AuditLog;
 use edugate::outbox::{FailureKind, ItemState, Outbox, OutboxConfig, SledOutbox, StateDb};
 use edugate::services::enrollment;
-use procs::{edugate_bin, start_mock, Control};
+use procs::{edugate_bin, start_mock, Control, MessageState};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,16 +130,22 @@ impl World {
         dead_letter(&*self.shared().outbox, key, payload, reason).await
     }
 
-    /// Waits for the portal's answer to request `id`.
-    async fn answer_to(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(answer) = self.control.portal_response(id).await {
-                return answer;
-            }
-            assert!(Instant::now() < deadline, "no answer to {id}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// The GetRequest calls the gateway has made so far, from its /metrics.
+    async fn polls(&self) -> u64 {
+        let text = self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("edugate_smev_call_duration_seconds_count{") && l.contains("\"GetRequest\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    /// Waits until the gateway has made `more` GetRequest calls after `since`: its pollers went round their loops
+    /// that many times (counted, not timed).
+    async fn polled_more(&self, since: u64, more: u64) {
+        procs::wait_for("the gateway's polls", procs::ANSWER_LIMIT, || async {
+            (self.polls().await >= since + more).then_some(())
+        })
+        .await;
     }
 
     /// Stops the gateway and waits until its state directory is free.
@@ -406,7 +412,7 @@ async fn pause_keeps_requests_queued_in_smev_and_resume_answers_them() {
     let w = world().await;
     // The gateway answers while the kind is not paused.
     let first = w.control.portal_send("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">one</e:Echo>").await;
-    w.answer_to(&first).await;
+    w.control.answer_to(&first).await;
 
     let paused = w.post("/ops/api/kinds/Echo/pause", OPERATOR, None).await;
     assert_eq!(paused.status, 200, "{paused:?}");
@@ -415,23 +421,27 @@ async fn pause_keeps_requests_queued_in_smev_and_resume_answers_them() {
     assert_eq!(w.post("/ops/api/kinds/NoSuchKind/pause", OPERATOR, None).await.status, 404);
     let summary = w.get("/ops/api/summary", VIEWER).await;
     assert_eq!(summary.body["paused_kinds"], serde_json::json!(["Echo"]));
-    // A loop in the middle of a poll finishes it; after that nothing is taken.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A loop in the middle of a poll finishes it; after that nothing is taken. The other kinds' pollers going
+    // round several times stands for that poll's round trip.
+    w.polled_more(w.polls().await, 6).await;
 
     let second = w.control.portal_send("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">two</e:Echo>").await;
     // Other kinds go on: a progress lookup is answered while Echo is paused.
     let lookup = "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>112-233-445 95</p:ApplicantSnils>\
                   <p:PeriodFrom>2026-09-01</p:PeriodFrom><p:PeriodTo>2026-10-24</p:PeriodTo></p:ProgressRequest>";
     let other = w.control.portal_send(lookup).await;
-    w.answer_to(&other).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    w.control.answer_to(&other).await;
+    // Enough polling of the other kinds that a poller of the paused one, were it still polling, would have polled
+    // many times too.
+    w.polled_more(w.polls().await, 30).await;
     let message = w.control.message(&second).await.expect("mock-smev knows the request");
-    assert_eq!(message["state"], "queued", "a paused kind's request stays in SMEV: {message}");
+    let state = (message.summary.state, message.summary.delivery_count);
+    assert_eq!(state, (MessageState::Queued, 0), "a paused kind's request stays in SMEV: {message:?}");
     assert!(w.control.portal_response(&second).await.is_none());
 
     let resumed = w.post("/ops/api/kinds/Echo/resume", OPERATOR, None).await;
     assert_eq!((resumed.status, resumed.body["paused"].as_bool()), (200, Some(false)));
-    w.answer_to(&second).await;
+    w.control.answer_to(&second).await;
     assert!(w.get("/ops/api/summary", VIEWER).await.body["paused_kinds"].as_array().unwrap().is_empty());
     let actions: Vec<String> = AuditLog::in_store(&w.store).read_all().unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, vec!["pause", "pause", "resume"]);
@@ -442,7 +452,7 @@ async fn trace_by_message_id_and_by_order_id() {
     let w = world().await;
     let order = 4_300_000_123u64;
     let message_id = w.control.portal_send(&enrollment::sample_form(order as i64)).await;
-    w.answer_to(&message_id).await;
+    w.control.answer_to(&message_id).await;
     // The acknowledgement is the last step; wait for it.
     let deadline = Instant::now() + Duration::from_secs(20);
     while w.shared().inbox.get(&message_id).await.unwrap().and_then(|e| e.acked_at).is_none() {
@@ -494,7 +504,7 @@ async fn summary_reports_queues_breakers_kinds_faults_and_counters() {
     let w = world().await;
     w.dead_letter("summary:1", "{}", "bad").await;
     let id = w.control.portal_send("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">hi</e:Echo>").await;
-    w.answer_to(&id).await;
+    w.control.answer_to(&id).await;
     w.control.inject("GetRequest", "SMEVFailure", 1).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let summary = loop {
@@ -639,7 +649,7 @@ async fn the_command_line_against_a_running_gateway() {
 
     // A trace.
     let id = w.control.portal_send("<e:Echo xmlns:e=\"urn://edugate/echo/1.0.0\">cli</e:Echo>").await;
-    w.answer_to(&id).await;
+    w.control.answer_to(&id).await;
     let (code, out, err) = w.cli(&["trace", &id, "--url", &url], &as_operator).await;
     assert_eq!(code, 0, "{err}");
     assert!(

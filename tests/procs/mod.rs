@@ -1,5 +1,5 @@
-//! Starting mock-smev and the gateway as separate processes for the crash and soak tests, and talking to
-//! mock-smev's control API.
+//! Starting mock-smev and the gateway as separate processes for the crash and soak tests, talking to mock-smev's
+//! control API (through the library's one client, `edugate::demo::control`), and waiting with a bound.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -171,80 +171,83 @@ pub fn gateway_config(dir: &Path, mock_addr: &str) -> edugate::config::Config {
     config
 }
 
-/// mock-smev's control API.
+/// The control API's records, for the tests that read them.
+#[allow(unused_imports)]
+pub use edugate::demo::control::{
+    ControlClient, Direction, MessageDetail, MessageState, MessageSummary, PortalResponse,
+};
+
+/// How long a test waits for the portal's answer to one request before it fails.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(30);
+
+/// mock-smev's control API for tests: the library's [`ControlClient`], with a failed call failing the test.
 pub struct Control {
-    pub base: String,
-    pub http: reqwest::Client,
+    /// The client, for a test that checks a call's error itself.
+    pub client: ControlClient,
 }
 
 impl Control {
+    /// The control API of mock-smev at `addr` (`host:port`).
     pub fn new(addr: &str) -> Control {
-        Control { base: format!("http://{addr}"), http: reqwest::Client::new() }
+        Control { client: ControlClient::new(addr) }
     }
 
     /// Sends a request as the portal; returns its MessageID.
     pub async fn portal_send(&self, content: &str) -> String {
-        let body = serde_json::json!({ "content": content }).to_string();
-        let reply = self
-            .http
-            .post(format!("{}/control/portal/send", self.base))
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("control API");
-        let status = reply.status();
-        let text = reply.text().await.unwrap();
-        assert!(status.is_success(), "portal send: {status} {text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["message_id"].as_str().unwrap().to_string()
+        self.client.portal_send(content).await.unwrap_or_else(|e| panic!("portal send: {e}"))
     }
 
-    /// The portal's response to a request, once it arrived.
-    pub async fn portal_response(&self, id: &str) -> Option<serde_json::Value> {
-        let reply = self.http.get(format!("{}/control/portal/responses/{id}", self.base)).send().await.ok()?;
-        if !reply.status().is_success() {
-            return None;
-        }
-        serde_json::from_str(&reply.text().await.ok()?).ok()
+    /// The portal's response to a request, if it has arrived.
+    pub async fn portal_response(&self, id: &str) -> Option<PortalResponse> {
+        self.client.portal_response(id).await.unwrap_or_else(|e| panic!("portal response: {e}"))
     }
 
-    /// Every message of a direction, as the control API lists it.
-    pub async fn messages(&self, direction: &str) -> Vec<serde_json::Value> {
-        let url = format!("{}/control/messages?direction={direction}", self.base);
-        let text = self.http.get(url).send().await.unwrap().text().await.unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["messages"].as_array().cloned().unwrap_or_default()
+    /// Waits (at most [`ANSWER_LIMIT`]) for the portal's answer to request `id`.
+    pub async fn answer_to(&self, id: &str) -> PortalResponse {
+        self.client.wait_portal_response(id, ANSWER_LIMIT).await.unwrap_or_else(|e| panic!("{e}"))
     }
-}
 
-impl Control {
+    /// Sends `content` as the portal and waits for the answer.
+    pub async fn answer(&self, content: &str) -> PortalResponse {
+        let id = self.portal_send(content).await;
+        self.answer_to(&id).await
+    }
+
+    /// Every message of a direction the emulator holds.
+    pub async fn messages(&self, direction: Direction) -> Vec<MessageSummary> {
+        self.client.messages(direction).await.unwrap_or_else(|e| panic!("messages: {e}"))
+    }
+
+    /// The control API's view of one message.
+    pub async fn message(&self, id: &str) -> Option<MessageDetail> {
+        self.client.message(id).await.unwrap_or_else(|e| panic!("message {id}: {e}"))
+    }
+
     /// Makes the next `count` calls of `operation` fail with `fault`.
     pub async fn inject(&self, operation: &str, fault: &str, count: u32) {
-        let body = serde_json::json!({ "operation": operation, "fault": fault, "count": count }).to_string();
-        let reply = self
-            .http
-            .post(format!("{}/control/faults", self.base))
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(reply.status().is_success(), "inject: {}", reply.text().await.unwrap());
+        self.client.inject_fault(operation, fault, count).await.unwrap_or_else(|e| panic!("inject: {e}"))
     }
 
     /// Removes every fault rule.
     pub async fn clear_faults(&self) {
-        self.http.delete(format!("{}/control/faults", self.base)).send().await.unwrap();
+        self.client.clear_faults().await.unwrap_or_else(|e| panic!("clear faults: {e}"))
     }
+}
 
-    /// The control API's view of one message.
-    pub async fn message(&self, id: &str) -> Option<serde_json::Value> {
-        let reply = self.http.get(format!("{}/control/messages/{id}", self.base)).send().await.ok()?;
-        if !reply.status().is_success() {
-            return None;
+/// Polls `probe` every 100 ms until it returns something, failing the test, with `what`, after `limit`: a bound
+/// against a hang, never a measurement.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
         }
-        serde_json::from_str(&reply.text().await.ok()?).ok()
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

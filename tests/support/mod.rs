@@ -9,7 +9,7 @@ pub mod xmlgen;
 
 // Re-exported for the tests that include this module; each uses some of them.
 #[allow(unused_imports)]
-pub use oracle::{missing_oracle, oracle, oracles_required, REQUIRE_ORACLES};
+pub use oracle::{missing_oracle, oracle, oracle_path, oracles_required, REQUIRE_ORACLES};
 
 /// A numeric knob from the environment, or its default.
 pub fn env_u64(name: &str, default: u64) -> u64 {
