@@ -76,6 +76,9 @@ struct Shared {
     wake: Condvar,
     /// Flushes performed, for statistics and the group-commit test.
     flushes: AtomicU64,
+    /// Writes a caller waited for (one per durable step): what `ARCHITECTURE.md` counts per lookup, and what the
+    /// test of that count reads.
+    waits: AtomicU64,
     /// Where the flusher announces progress.
     announce: watch::Sender<Flushed>,
     /// A failure the next flush reports instead of flushing, set by [`GroupCommit::inject_failure`]: the one way
@@ -112,6 +115,7 @@ impl GroupCommit {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
             announce,
             injected: Mutex::new(None),
             #[cfg(test)]
@@ -145,6 +149,7 @@ impl GroupCommit {
 
     /// Waits until the write of `ticket` (and every earlier one) is on disk.
     pub(crate) async fn wait(&self, ticket: Ticket) -> Result<(), DurabilityError> {
+        self.shared.waits.fetch_add(1, Ordering::Relaxed);
         let mut progress = self.progress.clone();
         let reached = progress.wait_for(|flushed| flushed.upto >= ticket.0 || flushed.failed.is_some()).await;
         let flushed = reached.map_err(|_| DurabilityError("the flusher stopped".to_owned()))?;
@@ -200,6 +205,11 @@ impl GroupCommit {
     /// Flushes performed so far.
     pub(crate) fn flushes(&self) -> u64 {
         self.shared.flushes.load(Ordering::Relaxed)
+    }
+
+    /// How many times a writer has waited for its write to be durable.
+    pub(crate) fn waits(&self) -> u64 {
+        self.shared.waits.load(Ordering::Relaxed)
     }
 }
 

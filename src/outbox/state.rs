@@ -75,6 +75,12 @@ impl StateDb {
         self.inner.commit.flushes()
     }
 
+    /// How many awaited durable writes the outbox and the inbox have made since the directory was opened: each
+    /// step of a message that its caller waits for counts once, however many writes a flush covers.
+    pub fn durable_waits(&self) -> u64 {
+        self.inner.commit.waits()
+    }
+
     /// Why the directory can no longer make writes durable, once a flush has failed: every later write of the
     /// outbox and the inbox fails, so the gateway must stop (a restart recovers the last flushed state).
     pub fn failure(&self) -> Option<String> {
