@@ -69,7 +69,16 @@ async fn ready(State(shared): State<Arc<Shared>>) -> (StatusCode, Json<serde_jso
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }
 
-/// The metrics in the Prometheus text format; the gauges are read now. A failing store leaves its gauges out
+/// A breaker's state as the metrics name it (they know nothing of the gateway's breakers).
+fn metrics_state(state: BreakerState) -> crate::metrics::BreakerState {
+    match state {
+        BreakerState::Closed => crate::metrics::BreakerState::Closed,
+        BreakerState::Open => crate::metrics::BreakerState::Open,
+        BreakerState::HalfOpen => crate::metrics::BreakerState::HalfOpen,
+    }
+}
+
+/// The metrics in the OpenMetrics text format; the gauges are read now. A failing store leaves its gauges out
 /// rather than failing the scrape, so that the counters still tell what happened.
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     let stats = shared.outbox.stats(shared.clock.now()).await.unwrap_or_default();
@@ -80,6 +89,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         .iter()
         .map(|kind| (kind.root.clone(), shared.paused.is_paused(&kind.root)))
         .collect();
-    let snapshot = Snapshot { stats, breakers: breaker_states(&shared), kinds };
+    let breakers = breaker_states(&shared).into_iter().map(|(name, state)| (name, metrics_state(state))).collect();
+    let snapshot = Snapshot { stats, breakers, kinds };
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], shared.metrics.render(&snapshot))
 }

@@ -20,6 +20,7 @@ pub mod http;
 mod journal;
 pub mod model;
 pub mod snils;
+pub mod timed;
 
 use std::future::Future;
 use std::pin::Pin;
