@@ -24,7 +24,10 @@ pub trait LabelName: Copy + Eq + std::hash::Hash + fmt::Debug + Send + Sync + 's
 /// It exists so that the gateway can pass either the typed value or, as it does today, its name: a name outside the
 /// set is counted as `other` rather than minting a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Closed<T>(pub Option<T>);
+pub struct Closed<T>(
+    /// The value, or `None` for a name outside the set.
+    pub Option<T>,
+);
 
 impl<T: LabelName> From<T> for Closed<T> {
     fn from(value: T) -> Closed<T> {
@@ -190,7 +193,10 @@ impl LabelName for CallOutcome {
 /// An open label value: configuration (a kind of data, a destination), an outbox queue's name or a fault's type.
 /// At most [`MAX_TEXT`] characters, with the characters simple parsers split on replaced; escaped when written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Text(String);
+pub struct Text(
+    /// The bounded value, unescaped.
+    String,
+);
 
 impl Text {
     /// The label value of `value`.

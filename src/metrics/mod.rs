@@ -454,7 +454,10 @@ impl Metrics {
 /// A family written even before its first series, with its HELP and TYPE lines: the crate leaves empty families
 /// out, and the catalogue (and the metrics test) expects every family from the first scrape on.
 #[derive(Debug)]
-struct Declared<M>(M);
+struct Declared<M>(
+    /// The family.
+    M,
+);
 
 impl<M: EncodeMetric> EncodeMetric for Declared<M> {
     fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
