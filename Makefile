@@ -41,6 +41,7 @@ bench: deps
 	$(CARGO) bench --bench outbox
 	$(CARGO) bench -p mock-smev --bench exchange
 	$(CARGO) bench --bench lookups
+	$(CARGO) bench --bench metrics
 
 conformance: build
 	EDUGATE_BIN=$(EDUGATE) bash ../shared/conformance/run all

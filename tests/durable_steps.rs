@@ -42,12 +42,14 @@ async fn a_lookup_costs_three_awaited_durable_writes() {
     let id = control.portal_send(LOOKUP).await;
     control.answer_to(&id).await;
     wait_for("the acknowledgement", Duration::from_secs(30), || acked(id.clone())).await;
+    let key = edugate::gateway::jobs::response_key(&id);
     let sent = || {
-        let outbox = handles.outbox.clone();
+        let (outbox, key) = (handles.outbox.clone(), key.clone());
         async move {
             let filter = edugate::outbox::ListFilter {
-                key_contains: Some(edugate::gateway::jobs::response_key(&id)),
+                key_contains: Some(key),
                 state: Some(edugate::outbox::StateFilter::Completed),
+                limit: 10,
                 ..Default::default()
             };
             (!outbox.list(&filter).await.unwrap().is_empty()).then_some(())

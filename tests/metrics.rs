@@ -11,31 +11,34 @@ use procs::{start_mock, Control};
 use prometheus_parse::{Scrape, Value};
 use std::time::{Duration, Instant};
 
-/// Every family the gateway exports.
+/// Every family the gateway exports, as its HELP and TYPE lines name it (OpenMetrics names a counter family
+/// without the `_total` its samples carry).
 const FAMILIES: &[&str] = &[
-    "edugate_messages_received_total",
-    "edugate_messages_sent_total",
-    "edugate_messages_acknowledged_total",
-    "edugate_outbox_retries_total",
-    "edugate_outbox_dead_letters_total",
+    "edugate_messages_received",
+    "edugate_messages_sent",
+    "edugate_messages_acknowledged",
+    "edugate_outbox_retries",
+    "edugate_outbox_dead_letters",
     "edugate_outbox_items",
     "edugate_outbox_oldest_pending_age_seconds",
-    "edugate_smev_faults_total",
+    "edugate_smev_faults",
     "edugate_smev_call_duration_seconds",
     "edugate_school_call_duration_seconds",
-    "edugate_signatures_total",
+    "edugate_signatures",
     "edugate_signature_duration_seconds",
     "edugate_circuit_breaker_state",
     "edugate_kind_paused",
     "edugate_uptime_seconds",
+    "edugate_development_profile",
 ];
 
 async fn scrape(http: &reqwest::Client, base: &str) -> Scrape {
     let response = http.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"), "{content_type}");
     let text = response.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with its EOF marker");
     Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).expect("the text format parses")
 }
 

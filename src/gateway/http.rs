@@ -70,7 +70,16 @@ async fn ready(State(handles): State<Handles>) -> (StatusCode, Json<serde_json::
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }
 
-/// The metrics in the Prometheus text format; the gauges are read now. A failing store leaves its gauges out
+/// A breaker's state as the metrics name it (they know nothing of the gateway's breakers).
+fn metrics_state(state: BreakerState) -> crate::metrics::BreakerState {
+    match state {
+        BreakerState::Closed => crate::metrics::BreakerState::Closed,
+        BreakerState::Open => crate::metrics::BreakerState::Open,
+        BreakerState::HalfOpen => crate::metrics::BreakerState::HalfOpen,
+    }
+}
+
+/// The metrics in the OpenMetrics text format; the gauges are read now. A failing store leaves its gauges out
 /// rather than failing the scrape, so that the counters still tell what happened.
 async fn metrics(State(handles): State<Handles>) -> impl IntoResponse {
     let stats = handles.outbox.stats(handles.clock.now()).await.unwrap_or_default();
@@ -80,6 +89,7 @@ async fn metrics(State(handles): State<Handles>) -> impl IntoResponse {
         .iter()
         .map(|r| (r.kind.root_element.clone(), handles.paused.is_paused(&r.kind.root_element)))
         .collect();
-    let snapshot = Snapshot { stats, breakers: handles.breaker_states(), kinds };
+    let breakers = handles.breaker_states().into_iter().map(|(name, state)| (name, metrics_state(state))).collect();
+    let snapshot = Snapshot { stats, breakers, kinds };
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], handles.metrics.render(&snapshot))
 }

@@ -21,6 +21,7 @@ mod journal;
 pub mod mask;
 pub mod model;
 pub mod snils;
+pub mod timed;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,0 +1,128 @@
+//! A school system whose every call is timed and reported to an observer; everything else is the inner system's.
+//!
+//! It lives next to the port it wraps, not in the metrics: it knows the port's methods, and whoever watches the
+//! calls (the metrics today, a tracing span tomorrow) is a callback, so that the metrics stay a registry.
+use super::{
+    BoxFuture, EnrollmentApplication, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils, StatusChange,
+    SubmitOutcome,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A method of the [`SchoolSystem`] port, as observers name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// [`SchoolSystem::linked_children`].
+    LinkedChildren,
+    /// [`SchoolSystem::marks`].
+    Marks,
+    /// [`SchoolSystem::submit_application`].
+    SubmitApplication,
+    /// [`SchoolSystem::status_changes`].
+    StatusChanges,
+}
+
+impl Call {
+    /// Every method.
+    pub const ALL: &'static [Call] = &[Call::LinkedChildren, Call::Marks, Call::SubmitApplication, Call::StatusChanges];
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Call::LinkedChildren => "linked_children",
+            Call::Marks => "marks",
+            Call::SubmitApplication => "submit_application",
+            Call::StatusChanges => "status_changes",
+        }
+    }
+}
+
+/// How a call ended, as far as an observer cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallOutcome {
+    /// It answered.
+    Ok,
+    /// It failed in a way the outbox retries.
+    Unavailable,
+    /// It failed for good.
+    Error,
+}
+
+impl CallOutcome {
+    /// Every outcome.
+    pub const ALL: &'static [CallOutcome] = &[CallOutcome::Ok, CallOutcome::Unavailable, CallOutcome::Error];
+
+    /// The outcome of `result`.
+    pub fn of<T>(result: &Result<T, SchoolError>) -> CallOutcome {
+        match result {
+            Ok(_) => CallOutcome::Ok,
+            Err(e) if e.is_retryable() => CallOutcome::Unavailable,
+            Err(_) => CallOutcome::Error,
+        }
+    }
+
+    /// The outcome's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Unavailable => "unavailable",
+            CallOutcome::Error => "error",
+        }
+    }
+}
+
+/// Told of every call: which method, how it ended, how long it took.
+pub type Observer = Arc<dyn Fn(Call, CallOutcome, Duration) + Send + Sync>;
+
+/// A school system whose calls are timed into an [`Observer`].
+pub struct TimedSchool {
+    /// The system that answers.
+    inner: Arc<dyn SchoolSystem>,
+    /// Where the timings go.
+    observer: Observer,
+}
+
+impl TimedSchool {
+    /// Wraps `inner`, telling `observer` of each call.
+    pub fn new(inner: Arc<dyn SchoolSystem>, observer: Observer) -> TimedSchool {
+        TimedSchool { inner, observer }
+    }
+
+    /// Times `future` as a call of `call`.
+    async fn timed<T>(&self, call: Call, future: BoxFuture<'_, Result<T, SchoolError>>) -> Result<T, SchoolError> {
+        let started = Instant::now();
+        let result = future.await;
+        (self.observer)(call, CallOutcome::of(&result), started.elapsed());
+        result
+    }
+}
+
+impl SchoolSystem for TimedSchool {
+    fn linked_children<'a>(&'a self, guardian: &'a Snils) -> BoxFuture<'a, Result<Vec<Pupil>, SchoolError>> {
+        Box::pin(self.timed(Call::LinkedChildren, self.inner.linked_children(guardian)))
+    }
+
+    fn marks<'a>(
+        &'a self,
+        pupil: &'a PupilId,
+        from: time::Date,
+        to: time::Date,
+    ) -> BoxFuture<'a, Result<Marks, SchoolError>> {
+        Box::pin(self.timed(Call::Marks, self.inner.marks(pupil, from, to)))
+    }
+
+    fn submit_application<'a>(
+        &'a self,
+        application: &'a EnrollmentApplication,
+    ) -> BoxFuture<'a, Result<SubmitOutcome, SchoolError>> {
+        Box::pin(self.timed(Call::SubmitApplication, self.inner.submit_application(application)))
+    }
+
+    fn status_changes<'a>(&'a self, since: u64, limit: usize) -> BoxFuture<'a, Result<Vec<StatusChange>, SchoolError>> {
+        Box::pin(self.timed(Call::StatusChanges, self.inner.status_changes(since, limit)))
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+}
