@@ -5,6 +5,7 @@
 //! original bytes without re-serializing (and so without disturbing) anything else.
 #![forbid(unsafe_code)]
 
+use super::escape::{push_escaped, Escape};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -355,10 +356,7 @@ impl<'a> Document<'a> {
                 None => out.push_str(" xmlns"),
             }
             out.push_str("=\"");
-            let mut escaped = Vec::new();
-            super::c14n::write_escaped(&mut escaped, uri, super::c14n::Escape::C14nAttribute)
-                .expect("writing to a Vec cannot fail");
-            out.push_str(std::str::from_utf8(&escaped).expect("escaping keeps UTF-8"));
+            push_escaped(&mut out, uri, Escape::C14nAttribute);
             out.push('"');
         }
         out.push_str(&text[name_len..]);
