@@ -185,9 +185,23 @@ fn failure(e: &ClientError) -> Result<(), FailureKind> {
     if class == RetryClass::BackOffAndAlert {
         tracing::warn!(error = %e, "SMEV asks to back off: operator attention needed");
     }
-    match FailureKind::for_retry_class(class, e.to_string()) {
+    match failure_for(class, e.to_string()) {
         None => Ok(()),
         Some(f) => Err(f),
+    }
+}
+
+/// The failure that an SMEV retry class calls for, or `None` for [`RetryClass::AlreadyDone`], where the item is to be
+/// completed rather than failed. Here, not in the outbox, because storage knows nothing of SMEV.
+///
+/// [`RetryClass::NewMessageId`] is retryable: the worker's next attempt makes a new MessageID and signs again.
+fn failure_for(class: RetryClass, reason: String) -> Option<FailureKind> {
+    match class {
+        RetryClass::AlreadyDone => None,
+        RetryClass::Final => Some(FailureKind::Final { reason }),
+        RetryClass::NewMessageId | RetryClass::Retry | RetryClass::RetryWithLaterEol | RetryClass::BackOffAndAlert => {
+            Some(FailureKind::Retryable { reason })
+        }
     }
 }
 
@@ -317,4 +331,24 @@ async fn school(shared: &Shared, lease: &Lease) -> Result<(), FailureKind> {
     super::provider::queue_response(shared, &job.message_id, &job.reply_to, body)
         .await
         .map_err(|e| FailureKind::Retryable { reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_classes_map_to_failures() {
+        let cases = [
+            (RetryClass::AlreadyDone, None),
+            (RetryClass::Final, Some(FailureKind::Final { reason: "r".into() })),
+            (RetryClass::Retry, Some(FailureKind::Retryable { reason: "r".into() })),
+            (RetryClass::NewMessageId, Some(FailureKind::Retryable { reason: "r".into() })),
+            (RetryClass::RetryWithLaterEol, Some(FailureKind::Retryable { reason: "r".into() })),
+            (RetryClass::BackOffAndAlert, Some(FailureKind::Retryable { reason: "r".into() })),
+        ];
+        for (class, expected) in cases {
+            assert_eq!(failure_for(class, "r".into()), expected, "{class:?}");
+        }
+    }
 }
