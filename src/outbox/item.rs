@@ -14,38 +14,6 @@ use super::dead::DeadCause;
 use super::error::OutboxError;
 use super::id::ItemId;
 
-/// The gateway's own queues, so that callers name them by type rather than by string.
-///
-/// The outbox itself takes any valid queue name (see [`validate_queue`]); these are the ones the gateway uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WorkKind {
-    /// A message to send to SMEV (`SendRequest`, `SendResponse`).
-    SendToSmev,
-    /// A call to a school information system on behalf of a received request.
-    CallSchool,
-    /// An acknowledgement of a message received from SMEV.
-    Ack,
-}
-
-impl WorkKind {
-    /// Every kind.
-    pub const ALL: [WorkKind; 3] = [WorkKind::SendToSmev, WorkKind::CallSchool, WorkKind::Ack];
-
-    /// The queue this kind of work lives in.
-    pub fn queue(self) -> &'static str {
-        match self {
-            WorkKind::SendToSmev => "send-to-smev",
-            WorkKind::CallSchool => "call-school",
-            WorkKind::Ack => "ack",
-        }
-    }
-
-    /// The kind whose queue is `queue`, if it is one of the gateway's own.
-    pub fn from_queue(queue: &str) -> Option<WorkKind> {
-        WorkKind::ALL.into_iter().find(|kind| kind.queue() == queue)
-    }
-}
-
 /// Where an item is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemState {
@@ -412,15 +380,6 @@ mod tests {
         for bad in ["", "with space", "nul\0", "кириллица", &"q".repeat(65)] {
             assert!(matches!(validate_queue(bad), Err(OutboxError::InvalidQueue { .. })), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn work_kinds_round_trip() {
-        for kind in WorkKind::ALL {
-            assert_eq!(WorkKind::from_queue(kind.queue()), Some(kind));
-            assert!(validate_queue(kind.queue()).is_ok());
-        }
-        assert_eq!(WorkKind::from_queue("other"), None);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub use self::clock::{Clock, SystemClock, TokioClock};
 pub use self::dead::DeadCause;
 pub use self::error::{BackendError, OpenError, OutboxError};
 pub use self::id::ItemId;
-pub use self::item::{FailOutcome, FailureKind, ItemState, Lease, WorkItem, WorkKind};
+pub use self::item::{FailOutcome, FailureKind, ItemState, Lease, WorkItem};
 pub use self::memory::MemoryOutbox;
 pub use self::poll::{lease_when_due, LeaseWait};
 pub use self::sled::SledOutbox;

@@ -264,18 +264,6 @@ impl<'a> Document<'a> {
         self.elements().filter(move |&e| self.attr(e, "Id") == Some(value))
     }
 
-    /// Whether `ancestor` is `id` or contains it.
-    pub fn is_ancestor_or_self(&self, ancestor: NodeId, id: NodeId) -> bool {
-        let mut cur = Some(id);
-        while let Some(c) = cur {
-            if c == ancestor {
-                return true;
-            }
-            cur = self.parent(c);
-        }
-        false
-    }
-
     /// The namespace a prefix (`None` = default) is bound to at an element, looking up its ancestors.
     /// Returns `None` when the prefix is unbound or the default namespace is empty.
     pub fn lookup_prefix(&self, id: NodeId, prefix: Option<&str>) -> Option<&str> {
@@ -304,17 +292,6 @@ impl<'a> Document<'a> {
             Some(ns) => format!("{{{}}}{}", self.ns_uri(ns), e.local),
             None => e.local.to_string(),
         }
-    }
-
-    /// The element's text, as written in the input, between its start and end tags.
-    pub fn inner_source(&self, id: NodeId) -> &'a str {
-        let e = self.element(id);
-        if e.start_tag_end >= e.span.end {
-            return "";
-        }
-        let inner = &self.src[e.start_tag_end..e.span.end];
-        let close = inner.rfind("</").unwrap_or(inner.len());
-        &inner[..close]
     }
 
     /// The element's source text, made self-contained: every namespace the subtree needs that is declared on an
