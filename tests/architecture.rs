@@ -90,87 +90,128 @@ enum Tok {
 
 /// Splits Rust source text into tokens with their 1-based line numbers.
 fn lex(text: &str) -> Vec<(Tok, usize)> {
-    let c: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let (mut i, mut line) = (0, 1);
-    let count_lines = |from: usize, to: usize, line: &mut usize| {
-        *line += c[from..to].iter().filter(|&&ch| ch == '\n').count();
-    };
-    while i < c.len() {
-        let ch = c[i];
-        let next = c.get(i + 1).copied();
-        if ch == '\n' {
-            line += 1;
-            i += 1;
-        } else if ch.is_whitespace() {
-            i += 1;
+    let mut lexer = Lexer { c: text.chars().collect(), i: 0, line: 1, out: Vec::new() };
+    while lexer.i < lexer.c.len() {
+        lexer.step();
+    }
+    lexer.out
+}
+
+/// The state of lexing one text.
+struct Lexer {
+    /// The text's characters.
+    c: Vec<char>,
+    /// The next character to read.
+    i: usize,
+    /// The line of `c[i]`.
+    line: usize,
+    /// The tokens so far.
+    out: Vec<(Tok, usize)>,
+}
+
+impl Lexer {
+    /// The character `k` places after the next one.
+    fn at(&self, k: usize) -> Option<char> {
+        self.c.get(self.i + k).copied()
+    }
+
+    /// Moves to `end`, counting the lines passed.
+    fn advance_to(&mut self, end: usize) {
+        let end = end.min(self.c.len());
+        self.line += self.c[self.i..end].iter().filter(|&&ch| ch == '\n').count();
+        self.i = end;
+    }
+
+    /// Reads one token, or skips whitespace, a comment or a literal that holds no path.
+    fn step(&mut self) {
+        let (ch, next) = (self.c[self.i], self.at(1));
+        if ch.is_whitespace() {
+            self.advance_to(self.i + 1);
         } else if ch == '/' && next == Some('/') {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
+            let end = self.c[self.i..].iter().position(|&c| c == '\n').map_or(self.c.len(), |p| self.i + p);
+            self.advance_to(end);
         } else if ch == '/' && next == Some('*') {
-            let start = i;
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            count_lines(start, i.min(c.len()), &mut line);
-        } else if let Some(end) = raw_string_end(&c, i) {
-            let body: String = c[i..end].iter().collect();
-            count_lines(i, end, &mut line);
-            out.push((Tok::Str(body), line));
-            i = end;
+            let end = self.block_comment_end();
+            self.advance_to(end);
+        } else if let Some(end) = raw_string_end(&self.c, self.i) {
+            self.string_token(self.i, end, end);
         } else if ch == '"' || (ch == 'b' && next == Some('"')) {
-            let start = i;
-            i += if ch == 'b' { 2 } else { 1 };
-            let body_start = i;
-            while i < c.len() && c[i] != '"' {
-                i += if c[i] == '\\' { 2 } else { 1 };
-            }
-            let body: String = c[body_start..i.min(c.len())].iter().collect();
-            let at = line;
-            count_lines(start, i.min(c.len()), &mut line);
-            out.push((Tok::Str(body), at));
-            i += 1;
+            self.quoted_string(if ch == 'b' { self.i + 2 } else { self.i + 1 });
         } else if ch == '\'' || (ch == 'b' && next == Some('\'')) {
-            i = skip_char_or_lifetime(&c, if ch == 'b' { i + 1 } else { i });
+            self.i = skip_char_or_lifetime(&self.c, if ch == 'b' { self.i + 1 } else { self.i });
         } else if ch.is_alphabetic() || ch == '_' {
-            let mut start = i;
-            if ch == 'r' && next == Some('#') {
-                start += 2;
-                i += 2;
-            }
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_') {
-                i += 1;
-            }
-            out.push((Tok::Ident(c[start..i].iter().collect()), line));
+            self.identifier();
         } else if ch.is_ascii_digit() {
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '.') {
-                if c[i] == '.' && !c.get(i + 1).is_some_and(|d| d.is_ascii_digit()) {
-                    break;
-                }
-                i += 1;
-            }
+            self.number();
         } else if ch == ':' && next == Some(':') {
-            out.push((Tok::Sep, line));
-            i += 2;
+            self.out.push((Tok::Sep, self.line));
+            self.i += 2;
         } else {
-            out.push((Tok::Punct(ch), line));
-            i += 1;
+            self.out.push((Tok::Punct(ch), self.line));
+            self.i += 1;
         }
     }
-    out
+
+    /// The index after the (nested) block comment that starts here.
+    fn block_comment_end(&self) -> usize {
+        let (mut j, mut depth) = (self.i, 0);
+        while j < self.c.len() {
+            if self.c[j] == '/' && self.c.get(j + 1) == Some(&'*') {
+                depth += 1;
+                j += 2;
+            } else if self.c[j] == '*' && self.c.get(j + 1) == Some(&'/') {
+                depth -= 1;
+                j += 2;
+                if depth == 0 {
+                    return j;
+                }
+            } else {
+                j += 1;
+            }
+        }
+        j
+    }
+
+    /// Reads a `"…"` string whose body starts at `body`.
+    fn quoted_string(&mut self, body: usize) {
+        let mut j = body;
+        while j < self.c.len() && self.c[j] != '"' {
+            j += if self.c[j] == '\\' { 2 } else { 1 };
+        }
+        let end = j.min(self.c.len());
+        self.string_token(body, end, end + 1);
+    }
+
+    /// Pushes the string `c[from..to]` as a token on the current line and moves to `next`.
+    fn string_token(&mut self, from: usize, to: usize, next: usize) {
+        let body: String = self.c[from..to.min(self.c.len())].iter().collect();
+        self.out.push((Tok::Str(body), self.line));
+        self.advance_to(next);
+    }
+
+    /// Reads an identifier (or keyword), a raw one without its `r#`.
+    fn identifier(&mut self) {
+        if self.c[self.i] == 'r' && self.at(1) == Some('#') {
+            self.i += 2;
+        }
+        let start = self.i;
+        while self.i < self.c.len() && (self.c[self.i].is_alphanumeric() || self.c[self.i] == '_') {
+            self.i += 1;
+        }
+        self.out.push((Tok::Ident(self.c[start..self.i].iter().collect()), self.line));
+    }
+
+    /// Skips a number literal (a `.` followed by no digit ends it: `1..2`, `x.0.len()`).
+    fn number(&mut self) {
+        while self.i < self.c.len()
+            && (self.c[self.i].is_alphanumeric() || self.c[self.i] == '_' || self.c[self.i] == '.')
+        {
+            if self.c[self.i] == '.' && !self.at(1).is_some_and(|d| d.is_ascii_digit()) {
+                break;
+            }
+            self.i += 1;
+        }
+    }
 }
 
 /// If a raw string (`r"…"`, `r#"…"#`, `br#"…"#`) starts at `i`, the index just past its end.
@@ -284,97 +325,140 @@ const ITEM_KEYWORDS: &[&str] = &["fn", "struct", "enum", "trait", "type", "const
 
 /// Reads a file that is the module `module`.
 fn read_file(file: &str, module: &ModPath, text: &str) -> FileFacts {
-    let toks = lex(text);
-    let mut facts = FileFacts::default();
-    let mut scopes: BTreeMap<ModPath, Scope> = BTreeMap::new();
-    scopes.insert(module.clone(), Scope { file: file.to_string(), ..Scope::default() });
-    let mut inline: Vec<(ModPath, usize)> = Vec::new();
-    let mut depth = 0usize;
-    let mut pending_path: Option<String> = None;
+    let mut reader = Reader {
+        toks: lex(text),
+        module: module.clone(),
+        facts: FileFacts::default(),
+        scopes: BTreeMap::from([(module.clone(), Scope::default())]),
+        inline: Vec::new(),
+        depth: 0,
+        pending_path: None,
+    };
     let mut i = 0;
-    while i < toks.len() {
-        let scope = inline.last().map(|(m, _)| m.clone()).unwrap_or_else(|| module.clone());
-        let (tok, line) = (&toks[i].0, toks[i].1);
-        match tok {
-            Tok::Punct('{') => depth += 1,
-            Tok::Punct('}') => {
-                depth = depth.saturating_sub(1);
-                if inline.last().is_some_and(|(_, d)| *d == depth) {
-                    inline.pop();
-                }
-            }
-            Tok::Punct('#') => {
-                if let Some(path) = path_attribute(&toks[i..]) {
-                    pending_path = Some(path);
-                }
-            }
-            Tok::Ident(word) if word == "use" => {
-                let reexport = is_public(&toks, i);
-                let (leaves, end) = parse_use(&toks, i + 1);
-                let entry = scopes.entry(scope.clone()).or_default();
-                for leaf in leaves {
-                    match &leaf.alias {
-                        _ if leaf.glob => entry.globs.push(leaf.path.clone()),
-                        Some(alias) if alias == "_" => {}
-                        Some(alias) => drop(entry.imports.insert(alias.clone(), leaf.path.clone())),
-                        None => {
-                            let name = leaf.path.last().cloned().unwrap_or_default();
-                            let target = if name == "self" {
-                                leaf.path[..leaf.path.len() - 1].to_vec()
-                            } else {
-                                leaf.path.clone()
-                            };
-                            if let Some(last) = target.last() {
-                                entry.imports.insert(last.clone(), target.clone());
-                            }
-                        }
-                    }
-                    facts.refs.push(Reference { line, scope: scope.clone(), segments: leaf.path, reexport });
-                }
-                i = end;
-                continue;
-            }
-            Tok::Ident(word) if word == "mod" => {
-                if let Some((Tok::Ident(name), _)) = toks.get(i + 1) {
-                    match toks.get(i + 2).map(|t| &t.0) {
-                        Some(Tok::Punct(';')) => {
-                            scopes.entry(scope.clone()).or_default().children.insert(name.clone());
-                            let path = pending_path.take();
-                            facts.mods.push(ModDecl { scope: scope.clone(), name: name.clone(), path, line });
-                        }
-                        Some(Tok::Punct('{')) => {
-                            scopes.entry(scope.clone()).or_default().children.insert(name.clone());
-                            let mut child = scope.clone();
-                            child.push(name.clone());
-                            scopes.insert(child.clone(), Scope { file: file.to_string(), ..Scope::default() });
-                            inline.push((child, depth));
-                            pending_path = None;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Tok::Ident(word) if ITEM_KEYWORDS.contains(&word.as_str()) || word == "macro_rules" => {
-                let name_at = if word == "macro_rules" { i + 2 } else { i + 1 };
-                if let Some((Tok::Ident(name), _)) = toks.get(name_at) {
-                    scopes.entry(scope.clone()).or_default().defs.insert(name.clone());
-                }
-            }
-            Tok::Ident(_) if starts_path(&toks, i) => {
-                let (segments, end) = read_path(&toks, i);
-                facts.refs.push(Reference { line, scope, segments, reexport: false });
-                i = end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
+    while i < reader.toks.len() {
+        i = reader.step(i);
     }
+    let Reader { mut facts, mut scopes, .. } = reader;
     for scope in scopes.values_mut() {
         scope.file = file.to_string();
     }
     facts.scopes = scopes.into_iter().collect();
     facts
+}
+
+/// The state of reading one file's tokens.
+struct Reader {
+    /// The file's tokens.
+    toks: Vec<(Tok, usize)>,
+    /// The module the file is.
+    module: ModPath,
+    /// What has been read so far.
+    facts: FileFacts,
+    /// The scopes seen so far: the file's module and its inline modules.
+    scopes: BTreeMap<ModPath, Scope>,
+    /// The inline modules open, each with the brace depth it closes at.
+    inline: Vec<(ModPath, usize)>,
+    /// How many braces are open.
+    depth: usize,
+    /// A `#[path]` waiting for its `mod`.
+    pending_path: Option<String>,
+}
+
+impl Reader {
+    /// The module whose scope the reader is in.
+    fn scope(&self) -> ModPath {
+        self.inline.last().map_or_else(|| self.module.clone(), |(m, _)| m.clone())
+    }
+
+    /// Reads the construct at `toks[i]`; returns the index after it.
+    fn step(&mut self, i: usize) -> usize {
+        match &self.toks[i].0 {
+            Tok::Punct('{') => self.depth += 1,
+            Tok::Punct('}') => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.inline.last().is_some_and(|(_, d)| *d == self.depth) {
+                    self.inline.pop();
+                }
+            }
+            Tok::Punct('#') => {
+                if let Some(path) = path_attribute(&self.toks[i..]) {
+                    self.pending_path = Some(path);
+                }
+            }
+            Tok::Ident(word) if word == "use" => return self.use_declaration(i),
+            Tok::Ident(word) if word == "mod" => self.mod_declaration(i),
+            Tok::Ident(word) if ITEM_KEYWORDS.contains(&word.as_str()) || word == "macro_rules" => {
+                let name_at = if word == "macro_rules" { i + 2 } else { i + 1 };
+                if let Some((Tok::Ident(name), _)) = self.toks.get(name_at) {
+                    let name = name.clone();
+                    self.scopes.entry(self.scope()).or_default().defs.insert(name);
+                }
+            }
+            Tok::Ident(_) if starts_path(&self.toks, i) => {
+                let (segments, end) = read_path(&self.toks, i);
+                let reference = Reference { line: self.toks[i].1, scope: self.scope(), segments, reexport: false };
+                self.facts.refs.push(reference);
+                return end;
+            }
+            _ => {}
+        }
+        i + 1
+    }
+
+    /// Reads the `use` declaration at `toks[i]`: its imports and its references.
+    fn use_declaration(&mut self, i: usize) -> usize {
+        let (scope, line) = (self.scope(), self.toks[i].1);
+        let reexport = is_public(&self.toks, i);
+        let (leaves, end) = parse_use(&self.toks, i + 1);
+        let entry = self.scopes.entry(scope.clone()).or_default();
+        for leaf in leaves {
+            entry.import(&leaf);
+            self.facts.refs.push(Reference { line, scope: scope.clone(), segments: leaf.path, reexport });
+        }
+        end
+    }
+
+    /// Reads the `mod` at `toks[i]`: an out-of-line declaration, or an inline module that opens a scope.
+    fn mod_declaration(&mut self, i: usize) {
+        let Some((Tok::Ident(name), line)) = self.toks.get(i + 1).cloned() else { return };
+        let scope = self.scope();
+        match self.toks.get(i + 2).map(|t| &t.0) {
+            Some(Tok::Punct(';')) => {
+                self.scopes.entry(scope.clone()).or_default().children.insert(name.clone());
+                let path = self.pending_path.take();
+                self.facts.mods.push(ModDecl { scope, name, path, line });
+            }
+            Some(Tok::Punct('{')) => {
+                self.scopes.entry(scope.clone()).or_default().children.insert(name.clone());
+                let mut child = scope;
+                child.push(name);
+                self.scopes.insert(child.clone(), Scope::default());
+                self.inline.push((child, self.depth));
+                self.pending_path = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Scope {
+    /// Records the name a `use` leaf brings into this scope.
+    fn import(&mut self, leaf: &UseLeaf) {
+        match &leaf.alias {
+            _ if leaf.glob => self.globs.push(leaf.path.clone()),
+            Some(alias) if alias == "_" => {}
+            Some(alias) => drop(self.imports.insert(alias.clone(), leaf.path.clone())),
+            None => {
+                let target = match leaf.path.split_last() {
+                    Some((last, rest)) if last == "self" => rest.to_vec(),
+                    _ => leaf.path.clone(),
+                };
+                if let Some(last) = target.last() {
+                    self.imports.insert(last.clone(), target.clone());
+                }
+            }
+        }
+    }
 }
 
 /// Whether the `use` at `toks[i]` is preceded by `pub` or `pub(…)`.
