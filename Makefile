@@ -5,7 +5,7 @@ EDUGATE := target/debug/edugate
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: deps build demo serve test lint bench conformance certs-dev soak fuzz fuzz-smoke fuzz-seeds
+.PHONY: deps build demo serve test lint bench conformance certs-dev soak fuzz fuzz-smoke fuzz-seeds school-data
 
 deps:
 	@bash scripts/install-deps.sh
@@ -48,6 +48,11 @@ conformance: build
 
 certs-dev: deps
 	bash certs-dev/make.sh
+
+# Regenerates the embedded school system's demo data (data/school-demo.json) with the developer tool
+# edugate-school-data; the result is byte for byte the same unless the generator changed (tests/school.rs checks).
+school-data:
+	$(CARGO) run --quiet --bin edugate-school-data -- demo data/school-demo.json
 
 # Every fuzz target (fuzz/fuzz_targets/) in turn for FUZZ_SECONDS each, one process each, with libFuzzer's memory
 # and input-size limits (FUZZ_RSS_MB, FUZZ_MAX_LEN); the corpus grows in fuzz/corpus/, logs go to fuzz/logs/, a

@@ -2,12 +2,19 @@
 //! their journal, status changes from the data file and from `set_status`, damaged files, and the shipped demo data.
 #![forbid(unsafe_code)]
 
+// The demo data generator and its fixtures live in the `edugate-school-data` tool, not in the library.
+#[allow(dead_code)]
+#[path = "../src/bin/school_data/fixtures.rs"]
+mod fixtures;
+#[allow(dead_code)]
+#[path = "../src/bin/school_data/generate.rs"]
+mod generate;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use edugate::school::fixtures;
 use edugate::school::{
     EmbeddedSchool, EnrollmentApplication, MarkValue, PupilId, SchoolError, SchoolSystem, Snils, SubmitOutcome,
 };
@@ -577,15 +584,11 @@ async fn the_demo_data_loads_with_its_documented_fixtures() {
 fn the_demo_data_is_reproducible_from_its_seed() {
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("school-demo.json");
-    edugate::school::generate::generate_demo_to(&fresh).unwrap();
-    if std::env::var("EDUGATE_REGENERATE_DEMO").is_ok_and(|v| v == "1") {
-        std::fs::copy(&fresh, demo_path()).unwrap();
-    }
+    generate::generate_demo_to(&fresh).unwrap();
     let shipped = std::fs::read(demo_path()).unwrap();
     assert!(
         std::fs::read(&fresh).unwrap() == shipped,
-        "data/school-demo.json differs from what its seed generates; regenerate it with \
-         EDUGATE_REGENERATE_DEMO=1 cargo test --test school the_demo_data_is_reproducible"
+        "data/school-demo.json differs from what its seed generates; regenerate it with `make school-data`"
     );
 }
 
@@ -593,7 +596,7 @@ fn the_demo_data_is_reproducible_from_its_seed() {
 fn generated_data_of_any_size_loads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.json");
-    edugate::school::generate_to(&path, 7, 2, 30, date!(2027 - 01 - 12), date!(2027 - 03 - 20)).unwrap();
+    generate::generate_to(&path, 7, 2, 30, date!(2027 - 01 - 12), date!(2027 - 03 - 20)).unwrap();
     let school = EmbeddedSchool::open(&path, &dir.path().join("journal.jsonl")).unwrap();
     assert_eq!(school.pupil_count(), 30 + 30);
     assert_eq!(ids(&school.linked_children_now(&snils(fixtures::PARENT_WITH_CONSENT))).len(), 2);
@@ -601,12 +604,12 @@ fn generated_data_of_any_size_loads() {
         school.marks_now(&PupilId(fixtures::CHILD_ANNA.into()), date!(2027 - 01 - 01), date!(2027 - 03 - 31)).unwrap();
     assert!(marks.subjects.iter().all(|s| s.terms.iter().all(|(term, _)| *term == 3)), "January to March is term 3");
 
-    let value = edugate::school::generate(7, 1, 10, date!(2026 - 09 - 01), date!(2026 - 09 - 30));
+    let value = generate::generate(7, 1, 10, date!(2026 - 09 - 01), date!(2026 - 09 - 30));
     assert_eq!(value["format"], "edugate-school-data/1");
     assert_eq!(value["schools"].as_array().unwrap().len(), 1);
-    let again = edugate::school::generate(7, 1, 10, date!(2026 - 09 - 01), date!(2026 - 09 - 30));
+    let again = generate::generate(7, 1, 10, date!(2026 - 09 - 01), date!(2026 - 09 - 30));
     assert_eq!(value, again, "the same seed gives the same data");
-    assert_ne!(value, edugate::school::generate(8, 1, 10, date!(2026 - 09 - 01), date!(2026 - 09 - 30)));
+    assert_ne!(value, generate::generate(8, 1, 10, date!(2026 - 09 - 01), date!(2026 - 09 - 30)));
 }
 
 #[test]

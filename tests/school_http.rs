@@ -3,6 +3,11 @@
 //! N calls 503, answers that are not JSON, answers too slow for the connector, or down entirely).
 #![forbid(unsafe_code)]
 
+// The demo data's well-known records, from the `edugate-school-data` tool.
+#[allow(dead_code)]
+#[path = "../src/bin/school_data/fixtures.rs"]
+mod fixtures;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -15,7 +20,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use edugate::school::fixtures;
 use edugate::school::{
     EmbeddedSchool, EnrollmentApplication, HttpSchool, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils,
     StatusChange, SubmitOutcome,

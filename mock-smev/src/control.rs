@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use crate::inject::{self, Effect, InjectError, Rule, Trigger};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::{Direction, ListFilter, MessageRecord, MessageState};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};

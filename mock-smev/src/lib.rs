@@ -11,6 +11,7 @@ pub mod inject;
 pub mod queue;
 pub mod server;
 pub mod soap;
+pub mod state;
 pub mod store;
 pub mod validate;
 

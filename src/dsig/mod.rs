@@ -6,18 +6,20 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod limits;
 mod model;
 mod sign;
 mod verify;
 
 pub use crate::xml::TransformVariant;
 pub use error::DsigError;
+pub use limits::VerifyLimits;
 pub use model::{Reference, SignatureModel, Transform};
 pub use sign::{Placement, Signer};
 pub(crate) use verify::resolve_id;
 pub use verify::{
     find_signatures, verify_document, verify_signature, KeySelection, SignatureReport, Validity, VerifiedReference,
-    VerifiedSignature, VerifyLimits, VerifyOptions,
+    VerifiedSignature, VerifyOptions,
 };
 
 /// The XMLDSig namespace.

@@ -2,7 +2,8 @@
 //! outside it is refused rather than guessed at.
 #![forbid(unsafe_code)]
 
-use super::{DsigError, VerifyLimits, DSIG_NS, ENVELOPED_SIGNATURE, EXC_C14N, SMEV_TRANSFORM};
+use super::limits::VerifyLimits;
+use super::{DsigError, DSIG_NS, ENVELOPED_SIGNATURE, EXC_C14N, SMEV_TRANSFORM};
 use crate::crypto::GostAlg;
 use crate::xml::{Document, NodeId};
 use base64::Engine as _;

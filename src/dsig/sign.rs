@@ -5,7 +5,7 @@ use super::model::Transform;
 use super::verify::{digest_element, resolve_id};
 use super::{DsigError, DSIG_NS, ENVELOPED_SIGNATURE, EXC_C14N, SMEV_TRANSFORM};
 use crate::crypto::{Certificate, GostAlg, PrivateKey};
-use crate::xml::c14n::{write_escaped, Escape};
+use crate::xml::escape::{push_escaped, Escape};
 use crate::xml::{self, Document, Limits, NodeId};
 use base64::Engine as _;
 
@@ -115,9 +115,7 @@ fn signed_info_content(id: &str, alg: GostAlg, enveloped: bool, digest_b64: &str
     method(&mut s, "CanonicalizationMethod", EXC_C14N);
     method(&mut s, "SignatureMethod", alg.signature_uri());
     s.push_str("<ds:Reference URI=\"#");
-    let mut escaped = Vec::new();
-    write_escaped(&mut escaped, id, Escape::C14nAttribute).expect("writing to a Vec cannot fail");
-    s.push_str(std::str::from_utf8(&escaped).expect("escaping keeps UTF-8"));
+    push_escaped(&mut s, id, Escape::C14nAttribute);
     s.push_str("\"><ds:Transforms>");
     if enveloped {
         method(&mut s, "Transform", ENVELOPED_SIGNATURE);

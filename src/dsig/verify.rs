@@ -4,6 +4,7 @@
 //! document. The report says which element each signature covers.
 #![forbid(unsafe_code)]
 
+use super::limits::VerifyLimits;
 use super::model::{SignatureModel, Transform};
 use super::{DsigError, DSIG_NS};
 use crate::crypto::{Certificate, Digester, GostAlg};
@@ -34,25 +35,6 @@ pub enum Validity {
     At(i64),
     /// Not checked: for forensic checks of old messages.
     Skip,
-}
-
-/// Bounds on the work one document may ask of the verifier. SMEV messages carry a handful of signatures with one
-/// reference each; without bounds a message of many signatures or references costs work out of proportion to its
-/// size (every reference may digest the whole document).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifyLimits {
-    /// Most `ds:Signature` elements in one document (SMEV's, the sender's and a personal signature make three).
-    pub max_signatures: usize,
-    /// Most `ds:Reference` elements in one signature (SMEV uses one).
-    pub max_references: usize,
-    /// Most prefixes in one InclusiveNamespaces PrefixList (each is looked up on every element canonicalized).
-    pub max_inclusive_prefixes: usize,
-}
-
-impl Default for VerifyLimits {
-    fn default() -> Self {
-        VerifyLimits { max_signatures: 8, max_references: 4, max_inclusive_prefixes: 16 }
-    }
 }
 
 /// How to verify.

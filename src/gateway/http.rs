@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use super::breaker::BreakerState;
-use super::runtime::Handles;
+use super::handles::Handles;
 use crate::metrics::{Snapshot, CONTENT_TYPE};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod breaker;
+pub mod handles;
 pub mod http;
 pub mod intake;
 pub mod jobs;
@@ -16,5 +17,6 @@ pub mod shutdown;
 pub mod status_push;
 pub mod workers;
 
+pub use handles::{Handles, StoreHealth};
 pub use pause::PauseSet;
-pub use runtime::{Gateway, Handles, StartError};
+pub use runtime::{Gateway, StartError};

@@ -4,7 +4,8 @@
 //! [`StatusPush`], [`Responses`]) holding what it uses and nothing else.
 #![forbid(unsafe_code)]
 
-use super::breaker::{BreakerPolicy, BreakerState, Breakers};
+use super::breaker::{BreakerPolicy, Breakers};
+use super::handles::Handles;
 use super::intake::{Arrivals, Intake, PollPacing, PollerRole};
 use super::jobs;
 use super::pause::PauseSet;
@@ -17,12 +18,10 @@ use crate::config::{Config, SenderTrustConfig};
 use crate::cpu::CpuPool;
 use crate::crypto::{self, Certificate, EngineConfig, KeySource, PrivateKey};
 use crate::dsig::Signer;
-use crate::inbox::Inbox;
 use crate::metrics::Metrics;
-use crate::outbox::{BackoffPolicy, Clock, Outbox, OutboxConfig, StateDb, SystemClock};
+use crate::outbox::{BackoffPolicy, Clock, OutboxConfig, StateDb, SystemClock};
 use crate::school::{EmbeddedSchool, HttpSchool, SchoolError, SchoolSystem};
 use crate::serve::{serve, ServeLimits, ServeStats};
-use crate::services::Registry;
 use crate::smev::client::{ClientConfig, SmevClient, TlsConfig};
 use crate::smev::delivered::{DeliveryCheck, SenderTrust};
 use crate::store::MessageStore;
@@ -32,41 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
-
-/// Whether the gateway's state directory still makes writes durable. A failed flush is sticky (see
-/// [`crate::outbox`]): every later write of the outbox and the inbox fails, so a gateway that went on would take
-/// requests from SMEV it can neither answer nor keep. Stores other than the state directory (the memory twins of
-/// tests) never fail.
-#[derive(Debug, Default)]
-pub struct StoreHealth {
-    /// The state directory watched, once set.
-    state: std::sync::OnceLock<StateDb>,
-}
-
-impl StoreHealth {
-    /// Watches `state` (the directory the outbox and the inbox write to); a second call is ignored.
-    pub fn watch(&self, state: StateDb) {
-        let _ = self.state.set(state);
-    }
-
-    /// The state directory watched, if any (tests inject a flush failure through it).
-    pub fn state(&self) -> Option<&StateDb> {
-        self.state.get()
-    }
-
-    /// Why the store can no longer keep work, once it cannot.
-    pub fn failure(&self) -> Option<String> {
-        self.state.get().and_then(StateDb::failure)
-    }
-
-    /// Completes when the store fails, with the reason; never, for a store that cannot fail.
-    async fn failed(&self) -> String {
-        match self.state.get() {
-            Some(state) => state.failed().await,
-            None => std::future::pending().await,
-        }
-    }
-}
 
 /// Why a running gateway stopped by itself.
 #[derive(Debug, thiserror::Error)]
@@ -183,42 +147,6 @@ fn outbox_config(config: &Config) -> OutboxConfig {
         max_age: Some(Duration::from_secs(config.retry.max_age_secs)),
     };
     OutboxConfig { default_policy: policy, queue_policies: Default::default(), jitter_seed: None }
-}
-
-/// What the layers above the gateway (the operators' API, tests) may hold of a gateway: the stores, the pause
-/// switches, the counters and the breakers. Cheap to clone.
-#[derive(Clone)]
-pub struct Handles {
-    /// The outbox.
-    pub outbox: Arc<dyn Outbox>,
-    /// The inbox.
-    pub inbox: Arc<dyn Inbox>,
-    /// Time, as the stores see it.
-    pub clock: Arc<dyn Clock>,
-    /// Kinds of data whose polling an operator paused.
-    pub paused: PauseSet,
-    /// Counters and histograms.
-    pub metrics: Metrics,
-    /// Circuit breakers per destination.
-    pub breakers: Arc<Breakers>,
-    /// The kinds of data served.
-    pub registry: Registry,
-    /// The school system's name (its breaker's destination).
-    pub school_name: String,
-    /// Whether the state directory still keeps work.
-    pub store_health: Arc<StoreHealth>,
-    /// What the HTTP port's accept loop has done.
-    pub http_connections: Arc<ServeStats>,
-}
-
-impl Handles {
-    /// SMEV's breaker and the school system's, in that order.
-    pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
-        vec![
-            (SMEV_DESTINATION.to_owned(), self.breakers.state(SMEV_DESTINATION)),
-            (self.school_name.clone(), self.breakers.state(&self.school_name)),
-        ]
-    }
 }
 
 /// A gateway ready to run.

@@ -373,3 +373,23 @@ fn failure_for_retry_class(class: RetryClass, reason: String) -> Option<FailureK
         RetryClass::Final => Some(FailureKind::Final { reason }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_classes_map_to_failures() {
+        let cases = [
+            (RetryClass::AlreadyDone, None),
+            (RetryClass::Final, Some(FailureKind::Final { reason: "r".into() })),
+            (RetryClass::Retry, Some(FailureKind::Retryable { reason: "r".into() })),
+            (RetryClass::NewMessageId, Some(FailureKind::Retryable { reason: "r".into() })),
+            (RetryClass::RetryWithLaterEol, Some(FailureKind::Retryable { reason: "r".into() })),
+            (RetryClass::BackOffAndAlert, Some(FailureKind::Retryable { reason: "r".into() })),
+        ];
+        for (class, expected) in cases {
+            assert_eq!(failure_for_retry_class(class, "r".into()), expected, "{class:?}");
+        }
+    }
+}

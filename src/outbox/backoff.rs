@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::RngCore;
 
-use super::item::DeadCause;
+use super::dead::DeadCause;
 
 /// How a queue retries failed items.
 ///

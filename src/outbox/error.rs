@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::item::ItemId;
+use super::id::ItemId;
 
 /// A boxed error from a backend's storage engine, so that the API names no engine's types.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;

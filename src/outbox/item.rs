@@ -5,59 +5,14 @@
 //! expired lease does.
 #![forbid(unsafe_code)]
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use rand::RngCore;
 
 use super::backoff::BackoffPolicy;
+use super::dead::DeadCause;
 use super::error::OutboxError;
-use crate::smev::RetryClass;
-
-/// Identifies a work item within one outbox.
-///
-/// Ids are assigned on enqueue and increase in enqueue order, so they break ties between items due at the same
-/// moment in first-come order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ItemId(pub u64);
-
-impl fmt::Display for ItemId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// The gateway's own queues, so that callers name them by type rather than by string.
-///
-/// The outbox itself takes any valid queue name (see [`validate_queue`]); these are the ones the gateway uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WorkKind {
-    /// A message to send to SMEV (`SendRequest`, `SendResponse`).
-    SendToSmev,
-    /// A call to a school information system on behalf of a received request.
-    CallSchool,
-    /// An acknowledgement of a message received from SMEV.
-    Ack,
-}
-
-impl WorkKind {
-    /// Every kind.
-    pub const ALL: [WorkKind; 3] = [WorkKind::SendToSmev, WorkKind::CallSchool, WorkKind::Ack];
-
-    /// The queue this kind of work lives in.
-    pub fn queue(self) -> &'static str {
-        match self {
-            WorkKind::SendToSmev => "send-to-smev",
-            WorkKind::CallSchool => "call-school",
-            WorkKind::Ack => "ack",
-        }
-    }
-
-    /// The kind whose queue is `queue`, if it is one of the gateway's own.
-    pub fn from_queue(queue: &str) -> Option<WorkKind> {
-        WorkKind::ALL.into_iter().find(|kind| kind.queue() == queue)
-    }
-}
+use super::id::ItemId;
 
 /// Where an item is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,33 +42,6 @@ pub enum ItemState {
         /// Which rule sent it here.
         cause: DeadCause,
     },
-}
-
-/// Why an item was dead-lettered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeadCause {
-    /// The worker reported a failure that can never succeed.
-    Final,
-    /// The policy's `max_attempts` were all used.
-    AttemptsExhausted,
-    /// The item kept failing for longer than the policy's `max_age`.
-    TooOld,
-}
-
-impl DeadCause {
-    /// The cause's name in stored records and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeadCause::Final => "final",
-            DeadCause::AttemptsExhausted => "attempts-exhausted",
-            DeadCause::TooOld => "too-old",
-        }
-    }
-
-    /// The cause named `name`.
-    pub fn parse(name: &str) -> Option<DeadCause> {
-        [DeadCause::Final, DeadCause::AttemptsExhausted, DeadCause::TooOld].into_iter().find(|c| c.as_str() == name)
-    }
 }
 
 /// One unit of durable work: a payload waiting to be processed by a queue's workers.
@@ -201,22 +129,6 @@ impl FailureKind {
             FailureKind::Retryable { reason } | FailureKind::Final { reason } | FailureKind::RetryAt { reason, .. } => {
                 reason
             }
-        }
-    }
-
-    /// The failure that an SMEV retry class calls for, or `None` for [`RetryClass::AlreadyDone`], where the item is
-    /// to be completed rather than failed.
-    ///
-    /// [`RetryClass::NewMessageId`] is retryable: the worker's next attempt makes a new MessageID and signs again.
-    pub fn for_retry_class(class: RetryClass, reason: impl Into<String>) -> Option<FailureKind> {
-        let reason = reason.into();
-        match class {
-            RetryClass::AlreadyDone => None,
-            RetryClass::Final => Some(FailureKind::Final { reason }),
-            RetryClass::NewMessageId
-            | RetryClass::Retry
-            | RetryClass::RetryWithLaterEol
-            | RetryClass::BackOffAndAlert => Some(FailureKind::Retryable { reason }),
         }
     }
 }
@@ -467,30 +379,6 @@ mod tests {
         }
         for bad in ["", "with space", "nul\0", "кириллица", &"q".repeat(65)] {
             assert!(matches!(validate_queue(bad), Err(OutboxError::InvalidQueue { .. })), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn work_kinds_round_trip() {
-        for kind in WorkKind::ALL {
-            assert_eq!(WorkKind::from_queue(kind.queue()), Some(kind));
-            assert!(validate_queue(kind.queue()).is_ok());
-        }
-        assert_eq!(WorkKind::from_queue("other"), None);
-    }
-
-    #[test]
-    fn retry_classes_map_to_failures() {
-        let cases = [
-            (RetryClass::AlreadyDone, None),
-            (RetryClass::Final, Some(FailureKind::Final { reason: "r".into() })),
-            (RetryClass::Retry, Some(FailureKind::Retryable { reason: "r".into() })),
-            (RetryClass::NewMessageId, Some(FailureKind::Retryable { reason: "r".into() })),
-            (RetryClass::RetryWithLaterEol, Some(FailureKind::Retryable { reason: "r".into() })),
-            (RetryClass::BackOffAndAlert, Some(FailureKind::Retryable { reason: "r".into() })),
-        ];
-        for (class, expected) in cases {
-            assert_eq!(FailureKind::for_retry_class(class, "r"), expected, "{class:?}");
         }
     }
 

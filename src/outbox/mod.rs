@@ -59,7 +59,9 @@
 pub mod backoff;
 pub mod clock;
 pub(crate) mod commit;
+pub mod dead;
 pub mod error;
+pub mod id;
 pub mod item;
 pub mod memory;
 pub mod poll;
@@ -74,8 +76,10 @@ use std::time::{Duration, SystemTime};
 
 pub use self::backoff::{BackoffPolicy, OutboxConfig};
 pub use self::clock::{Clock, SystemClock, TokioClock};
+pub use self::dead::DeadCause;
 pub use self::error::{BackendError, OpenError, OutboxError};
-pub use self::item::{DeadCause, FailOutcome, FailureKind, ItemId, ItemState, Lease, WorkItem, WorkKind};
+pub use self::id::ItemId;
+pub use self::item::{FailOutcome, FailureKind, ItemState, Lease, WorkItem};
 pub use self::memory::MemoryOutbox;
 pub use self::poll::{lease_when_due, LeaseWait};
 pub use self::sled::SledOutbox;

@@ -22,8 +22,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::commit::Ticket;
+use super::dead::DeadCause;
 use super::error::{OpenError, OutboxError};
-use super::item::{from_nanos, nanos, DeadCause, ItemId, ItemState, WorkItem};
+use super::id::ItemId;
+use super::item::{from_nanos, nanos, ItemState, WorkItem};
 use super::table::{Batch, Enqueued, Table};
 use super::{BoxFuture, FailOutcome, FailureKind, Lease, ListFilter, Outbox, OutboxConfig, StateDb, Stats};
 

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use rand::RngCore;
 
-use super::item::{nanos, validate_key, validate_owner, validate_queue, ItemId, ItemState, Lease, WorkItem};
+use super::id::ItemId;
+use super::item::{nanos, validate_key, validate_owner, validate_queue, ItemState, Lease, WorkItem};
 use super::{BackoffPolicy, OutboxError, Stats};
 
 /// Items and their indexes.

@@ -13,7 +13,8 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
-use super::datafile::{format_date, parse_date, parse_timestamp};
+use super::datafile::{parse_date, parse_timestamp};
+use super::format::format_date;
 use super::model::{
     EnrollmentApplication, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
     SubmitOutcome,

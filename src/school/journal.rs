@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::datafile::{data_error, format_date, format_timestamp, parse_date, parse_timestamp, FileStatus};
+use super::datafile::{data_error, format_timestamp, parse_date, parse_timestamp, FileStatus};
+use super::format::format_date;
 use super::model::{
     is_department_status, EnrollmentApplication, StatusChange, SubmitOutcome, STATUS_REFUSED, STATUS_REGISTERED,
 };

@@ -1,7 +1,7 @@
 //! School information systems: identifiers, the data the education services read, and the systems that hold it.
 //!
 //! The education services talk to a region's school system only through [`SchoolSystem`]: the [`EmbeddedSchool`]
-//! default reads a data file (the repository ships a generated one, see [`generate`]), and [`HttpSchool`] calls a
+//! default reads a data file (the repository ships a generated one, see [`format`]), and [`HttpSchool`] calls a
 //! school system's REST API (`docs/school-api.yaml`). Neither retries: the gateway's outbox does, guided by
 //! [`SchoolError::is_retryable`].
 //!
@@ -14,8 +14,7 @@
 
 mod datafile;
 pub mod embedded;
-pub mod fixtures;
-pub mod generate;
+pub mod format;
 pub mod http;
 mod journal;
 pub mod mask;
@@ -27,7 +26,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use embedded::{EmbeddedSchool, ReloadSummary};
-pub use generate::{generate, generate_demo_to, generate_to};
 pub use http::HttpSchool;
 pub use model::{
     EnrollmentApplication, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,

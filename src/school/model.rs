@@ -138,11 +138,6 @@ impl MarkValue {
             _ => MarkValue::ALL.into_iter().find(|mark| mark.as_str() == text),
         }
     }
-
-    /// The mark for a number on the five-point scale.
-    pub fn from_numeric(value: u8) -> Option<MarkValue> {
-        MarkValue::ALL.into_iter().find(|mark| mark.numeric() == Some(value))
-    }
 }
 
 impl fmt::Display for MarkValue {
@@ -312,8 +307,6 @@ pub enum SubmitOutcome {
 pub const STATUS_REGISTERED: u16 = 110;
 /// The EPGU department status "refused (with reason)".
 pub const STATUS_REFUSED: u16 = 150;
-/// The EPGU department status "enrolled".
-pub const STATUS_ENROLLED: u16 = 250;
 
 /// Whether `status` is an EPGU department status code: 110, 120, ... 190 or 200, 210, ... 250.
 pub fn is_department_status(status: u16) -> bool {
@@ -340,7 +333,6 @@ mod tests {
         }
         assert_eq!(MarkValue::parse("зачет"), Some(MarkValue::Pass));
         assert_eq!(MarkValue::parse("6"), None);
-        assert_eq!(MarkValue::from_numeric(4), Some(MarkValue::Four));
         assert_eq!(MarkValue::Pass.numeric(), None);
     }
 

@@ -1,6 +1,8 @@
 //! A small writer for the business XML the services answer with.
 #![forbid(unsafe_code)]
 
+use crate::xml::escape::{push_escaped, Escape};
+
 /// Builds an XML fragment with one namespace prefix, escaping text.
 pub struct XmlOut {
     out: String,
@@ -24,7 +26,7 @@ impl XmlOut {
             out.push(' ');
             out.push_str(k);
             out.push_str("=\"");
-            push_escaped(&mut out, v, true);
+            push_escaped(&mut out, v, Escape::Attribute);
             out.push('"');
         }
         out.push('>');
@@ -52,7 +54,7 @@ impl XmlOut {
     /// A leaf element with text.
     pub fn leaf(&mut self, name: &str, text: &str) {
         self.open(name);
-        push_escaped(&mut self.out, text, false);
+        push_escaped(&mut self.out, text, Escape::Text);
         self.close(name);
     }
 
@@ -67,17 +69,5 @@ impl XmlOut {
     pub fn finish(mut self, root: &str) -> String {
         self.close(root);
         self.out
-    }
-}
-
-fn push_escaped(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            c => out.push(c),
-        }
     }
 }

@@ -7,24 +7,19 @@
 use super::message::*;
 use super::{FaultKind, MessageId, SmevError, SmevFault, Version, SOAP_ENV_NS};
 use crate::dsig::{Placement, Signer};
+use crate::xml::escape::{escape, Escape};
 use crate::xml::{self, Limits};
 use base64::Engine as _;
 use std::borrow::Cow;
 
 /// Escapes text content.
 fn esc(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>']) {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+    escape(s, Escape::Text)
 }
 
 /// Escapes an attribute value (always written in double quotes).
 fn esc_attr(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"']) {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;"))
+    escape(s, Escape::Attribute)
 }
 
 /// A string builder for envelopes; names are written with their prefixes (`ns:` types, `b:` basic, `f:` faults).

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 use super::dom::{Attribute, Document, NodeId, NodeKind};
+use super::escape::{write_escaped, Escape};
 use super::scope::ScopeStack;
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -288,45 +289,4 @@ impl<W: Write> CanonicalSink for C14nWriter<W> {
         self.out.write_all(b"?>")?;
         Ok(())
     }
-}
-
-/// Which escaping rules apply to a piece of output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escape {
-    /// Canonical text: `& < >` and carriage return.
-    C14nText,
-    /// Canonical attribute values: `& < "` and tab, newline, carriage return.
-    C14nAttribute,
-    /// Text written by the SMEV transform: `& < >`.
-    TransformText,
-    /// Attribute values written by the SMEV transform: `& < > "`.
-    TransformAttribute,
-}
-
-fn replacement(b: u8, mode: Escape) -> Option<&'static [u8]> {
-    use Escape::*;
-    match (b, mode) {
-        (b'&', _) => Some(b"&amp;"),
-        (b'<', _) => Some(b"&lt;"),
-        (b'>', C14nText | TransformText | TransformAttribute) => Some(b"&gt;"),
-        (b'"', C14nAttribute | TransformAttribute) => Some(b"&quot;"),
-        (b'\r', C14nText | C14nAttribute) => Some(b"&#xD;"),
-        (b'\t', C14nAttribute) => Some(b"&#x9;"),
-        (b'\n', C14nAttribute) => Some(b"&#xA;"),
-        _ => None,
-    }
-}
-
-/// Writes `s` with the escaping `mode` requires, copying unescaped runs in one write each.
-pub fn write_escaped<W: Write + ?Sized>(out: &mut W, s: &str, mode: Escape) -> io::Result<()> {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if let Some(rep) = replacement(b, mode) {
-            out.write_all(&bytes[start..i])?;
-            out.write_all(rep)?;
-            start = i + 1;
-        }
-    }
-    out.write_all(&bytes[start..])
 }

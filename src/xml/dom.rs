@@ -5,6 +5,7 @@
 //! original bytes without re-serializing (and so without disturbing) anything else.
 #![forbid(unsafe_code)]
 
+use super::escape::{push_escaped, Escape};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -263,18 +264,6 @@ impl<'a> Document<'a> {
         self.elements().filter(move |&e| self.attr(e, "Id") == Some(value))
     }
 
-    /// Whether `ancestor` is `id` or contains it.
-    pub fn is_ancestor_or_self(&self, ancestor: NodeId, id: NodeId) -> bool {
-        let mut cur = Some(id);
-        while let Some(c) = cur {
-            if c == ancestor {
-                return true;
-            }
-            cur = self.parent(c);
-        }
-        false
-    }
-
     /// The namespace a prefix (`None` = default) is bound to at an element, looking up its ancestors.
     /// Returns `None` when the prefix is unbound or the default namespace is empty.
     pub fn lookup_prefix(&self, id: NodeId, prefix: Option<&str>) -> Option<&str> {
@@ -303,17 +292,6 @@ impl<'a> Document<'a> {
             Some(ns) => format!("{{{}}}{}", self.ns_uri(ns), e.local),
             None => e.local.to_string(),
         }
-    }
-
-    /// The element's text, as written in the input, between its start and end tags.
-    pub fn inner_source(&self, id: NodeId) -> &'a str {
-        let e = self.element(id);
-        if e.start_tag_end >= e.span.end {
-            return "";
-        }
-        let inner = &self.src[e.start_tag_end..e.span.end];
-        let close = inner.rfind("</").unwrap_or(inner.len());
-        &inner[..close]
     }
 
     /// The element's source text, made self-contained: every namespace the subtree needs that is declared on an
@@ -355,10 +333,7 @@ impl<'a> Document<'a> {
                 None => out.push_str(" xmlns"),
             }
             out.push_str("=\"");
-            let mut escaped = Vec::new();
-            super::c14n::write_escaped(&mut escaped, uri, super::c14n::Escape::C14nAttribute)
-                .expect("writing to a Vec cannot fail");
-            out.push_str(std::str::from_utf8(&escaped).expect("escaping keeps UTF-8"));
+            push_escaped(&mut out, uri, Escape::C14nAttribute);
             out.push('"');
         }
         out.push_str(&text[name_len..]);

@@ -7,6 +7,7 @@ pub mod c14n;
 pub mod chars;
 mod dom;
 mod error;
+pub mod escape;
 mod limits;
 mod parse;
 mod scope;

@@ -17,7 +17,8 @@
 //! also splits text longer than its 16 KiB buffer, so a whitespace-only run of that length could be dropped there.
 #![forbid(unsafe_code)]
 
-use super::c14n::{write_escaped, CanonError, CanonicalElement, CanonicalSink, Escape};
+use super::c14n::{CanonError, CanonicalElement, CanonicalSink};
+use super::escape::{write_escaped, Escape};
 use super::scope::ScopeStack;
 use std::io::Write;
 
@@ -108,7 +109,7 @@ impl<W: Write> SmevTransform<W> {
                 if b == b'\r' {
                     self.diverged = true;
                 } else {
-                    write_escaped(&mut self.out, &text[i..i + 1], Escape::TransformText)?;
+                    write_escaped(&mut self.out, &text[i..i + 1], Escape::Text)?;
                 }
                 run_start = i + 1;
             }
@@ -133,12 +134,12 @@ impl<W: Write> SmevTransform<W> {
     fn cr_kept_text(&mut self, text: &str) -> std::io::Result<()> {
         let mut pieces = text.split('\r');
         if let Some(first) = pieces.next() {
-            write_escaped(&mut self.out, first, Escape::TransformText)?;
+            write_escaped(&mut self.out, first, Escape::Text)?;
         }
         for piece in pieces {
             self.diverged = true;
             self.out.write_all(b"&#xD;")?;
-            write_escaped(&mut self.out, piece, Escape::TransformText)?;
+            write_escaped(&mut self.out, piece, Escape::Text)?;
         }
         Ok(())
     }
@@ -174,7 +175,7 @@ impl<W: Write> CanonicalSink for SmevTransform<W> {
             let uri = self.bindings.key_at(at);
             let n = self.bindings.get(uri.as_str()).expect("bound above");
             write!(self.out, " xmlns:ns{n}=\"")?;
-            write_escaped(&mut self.out, uri, Escape::TransformAttribute)?;
+            write_escaped(&mut self.out, uri, Escape::Attribute)?;
             self.out.write_all(b"\"")?;
         }
         for ((_, a), n) in qualified.iter().zip(attr_prefixes) {
@@ -182,14 +183,14 @@ impl<W: Write> CanonicalSink for SmevTransform<W> {
             self.write_prefix(n)?;
             self.out.write_all(a.local.as_bytes())?;
             self.out.write_all(b"=\"")?;
-            write_escaped(&mut self.out, &a.value, Escape::TransformAttribute)?;
+            write_escaped(&mut self.out, &a.value, Escape::Attribute)?;
             self.out.write_all(b"\"")?;
         }
         for (_, a) in plain {
             self.out.write_all(b" ")?;
             self.out.write_all(a.local.as_bytes())?;
             self.out.write_all(b"=\"")?;
-            write_escaped(&mut self.out, &a.value, Escape::TransformAttribute)?;
+            write_escaped(&mut self.out, &a.value, Escape::Attribute)?;
             self.out.write_all(b"\"")?;
         }
         self.out.write_all(b">")?;

@@ -14,12 +14,12 @@ use std::path::Path;
 
 use time::{Date, Duration, Month, Weekday};
 
-use super::datafile::{
-    data_error, format_date, ApplicationRec, ClassRec, DataFile, GuardianRec, LessonRec, LinkRec, PupilRec, SchoolRec,
-    FORMAT,
+use edugate::school::format::{
+    format_date, ApplicationRec, ClassRec, DataFile, GuardianRec, LessonRec, LinkRec, PupilRec, SchoolRec, FORMAT,
 };
+use edugate::school::Snils;
+
 use super::fixtures;
-use super::{SchoolError, Snils};
 
 /// Generates a data file as JSON: `schools` schools (at least one), about `pupils_per_school` pupils in each, and
 /// a journal from `term_from` to `term_to` taken as one complete term (term marks are given for it).
@@ -42,13 +42,13 @@ pub fn generate_to(
     pupils_per_school: usize,
     term_from: Date,
     term_to: Date,
-) -> Result<(), SchoolError> {
+) -> std::io::Result<()> {
     let text = render(&build(seed, schools, pupils_per_school, term_from, term_to));
     write_atomically(path, text.as_bytes())
 }
 
 /// Writes the shipped demo data (the [`fixtures`] module's seed, sizes and term) to `path`.
-pub fn generate_demo_to(path: &Path) -> Result<(), SchoolError> {
+pub fn generate_demo_to(path: &Path) -> std::io::Result<()> {
     generate_to(
         path,
         fixtures::DEMO_SEED,
@@ -60,17 +60,14 @@ pub fn generate_demo_to(path: &Path) -> Result<(), SchoolError> {
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SchoolError> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = Path::new(&temporary);
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(temporary, path)
-    };
-    write().map_err(|e| data_error(path, format!("cannot write the generated data: {e}")))
+    let mut file = std::fs::File::create(temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(temporary, path)
 }
 
 /// SplitMix64: tiny, fast, and fixed forever, so a seed always gives the same data.
