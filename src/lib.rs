@@ -17,5 +17,6 @@ pub mod school;
 pub mod serve;
 pub mod services;
 pub mod smev;
+pub mod state;
 pub mod store;
 pub mod xml;

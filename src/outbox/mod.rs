@@ -26,7 +26,7 @@
 //! # Durability: what is on disk when a call returns
 //!
 //! [`SledOutbox`] applies each change as one atomic single-key sled write, in memory, and then waits for the *group
-//! commit* (module `commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes
+//! commit* (module `crate::state::commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes
 //! its log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write that covered.
 //! One fsync thus serves every write made while the previous one ran. (sled's own flush uses `sync_file_range` on
 //! Linux, which neither flushes the disk's write cache nor persists file metadata, and never syncs blob files; the
@@ -58,13 +58,11 @@
 
 pub mod backoff;
 pub mod clock;
-pub(crate) mod commit;
 pub mod error;
 pub mod item;
 pub mod memory;
 pub mod poll;
 pub mod sled;
-pub mod state;
 pub(crate) mod table;
 
 use std::collections::BTreeMap;
@@ -79,8 +77,8 @@ pub use self::item::{DeadCause, FailOutcome, FailureKind, ItemId, ItemState, Lea
 pub use self::memory::MemoryOutbox;
 pub use self::poll::{lease_when_due, LeaseWait};
 pub use self::sled::SledOutbox;
-pub use self::state::StateDb;
 pub use self::table::NewItem;
+pub use crate::state::StateDb;
 
 /// A boxed future that may move between threads, as the trait's methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

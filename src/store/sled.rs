@@ -18,9 +18,10 @@ use sled::Transactional;
 
 use super::{Committed, MessageStore, Step, StoreError};
 use crate::inbox::{Inbox, InboxEntry, SledInbox};
-use crate::outbox::commit::Ticket;
 use crate::outbox::sled::Record;
-use crate::outbox::{BoxFuture, OpenError, Outbox, OutboxConfig, OutboxError, SledOutbox, StateDb};
+use crate::outbox::{BoxFuture, Outbox, OutboxConfig, OutboxError, SledOutbox};
+use crate::state::commit::Ticket;
+use crate::state::{OpenError, StateDb};
 
 /// The message store on sled, durable across crashes and restarts, for one gateway process.
 pub struct SledStore {
