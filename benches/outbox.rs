@@ -376,7 +376,10 @@ fn steps(c: &mut Criterion) {
 fn print_step_table(rounds: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("\n## The request task's writes of a lookup, {rounds} interleaved rounds (medians)\n");
-    println!("| producers | commit, lookups/s | flushes per lookup | separate, lookups/s | flushes per lookup | commit / separate |");
+    println!(
+        "| producers | commit, lookups/s | flushes per lookup | separate, lookups/s | flushes per lookup \
+         | commit / separate |"
+    );
     println!("|---|---|---|---|---|---|");
     for k in STEP_PRODUCERS {
         let lookups = lookups_for(k);

@@ -26,8 +26,9 @@
 //! # Durability: what is on disk when a call returns
 //!
 //! [`SledOutbox`] applies each change as one atomic single-key sled write, in memory, and then waits for the *group
-//! commit* (module `crate::state::commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes
-//! its log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write that covered.
+//! commit* (module `crate::state::commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush`
+//! (which writes its log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write
+//! that covered.
 //! One fsync thus serves every write made while the previous one ran. (sled's own flush uses `sync_file_range` on
 //! Linux, which neither flushes the disk's write cache nor persists file metadata, and never syncs blob files; the
 //! extra fsync is what makes "on disk" survive a power loss, not only a process crash.)

@@ -36,7 +36,8 @@ struct QueueIndex {
     due: BTreeSet<(u64, ItemId)>,
 }
 
-/// An item to create in one step of a message (see `crate::store`); idempotent by (queue, key) exactly like [`super::Outbox::enqueue`].
+/// An item to create in one step of a message (see `crate::store`); idempotent by (queue, key) exactly like
+/// [`super::Outbox::enqueue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewItem<'a> {
     /// The queue to add it to.

@@ -1,6 +1,6 @@
 //! The gateway's state directory: one sled database holding the outbox and the inbox, each in its own tree, with one
-//! group-commit flusher for both (module `commit`). The sled machinery the outbox, the inbox and the message store share
-//! lives here, so that none of them depends on another's sled internals.
+//! group-commit flusher for both (module `commit`). The sled machinery the outbox, the inbox and the message store
+//! share lives here, so that none of them depends on another's sled internals.
 //!
 //! Layout:
 //! - default tree: `format` -> `edugate-state/1`, written when the directory is created and checked on every open;
