@@ -46,6 +46,9 @@
 //! - An error from any of them means the change may or may not be on disk; [`OutboxError::Durability`] also means
 //!   no later write will be accepted, and the gateway must stop.
 //!
+//! [`crate::store::MessageStore::commit`] makes several of these changes (items to create, a completion) and an
+//! inbox change as one write, all or nothing, with one wait for the group commit: see [`crate::store`].
+//!
 //! Processing is at least once: a worker that crashes after its effect but before `complete` returns does the work
 //! again after the lease lapses, so every downstream call carries the item's idempotency key.
 //!
