@@ -301,12 +301,40 @@ impl Way {
     }
 }
 
+/// This process's CPU time so far (every thread, user and system), from `/proc/self/stat`, in clock ticks of 10 ms.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command's name (which is in parentheses and may hold spaces); utime and stime are the
+    // 14th and 15th fields of the line, the 12th and 13th after the name.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// What one run of lookups took.
+#[derive(Debug, Clone, Copy)]
+struct StepRun {
+    /// Wall time.
+    elapsed: Duration,
+    /// Group-commit flushes.
+    flushes: u64,
+    /// CPU time of the whole process (producers, sled, the flusher).
+    cpu: Duration,
+}
+
 /// Answers `lookups` requests with `k` producer tasks, each lookup's writes made `way`; returns the time taken and
 /// the flushes done.
 fn run_steps(runtime: &tokio::runtime::Runtime, way: Way, k: usize, lookups: usize) -> (Duration, u64) {
+    let run = run_steps_measured(runtime, way, k, lookups);
+    (run.elapsed, run.flushes)
+}
+
+/// [`run_steps`], with the CPU time it took.
+fn run_steps_measured(runtime: &tokio::runtime::Runtime, way: Way, k: usize, lookups: usize) -> StepRun {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open_path(dir.path().join("state"), OutboxConfig::default()).unwrap());
     let flushes_before = store.state().flushes();
+    let cpu_before = cpu_time();
     let elapsed = runtime.block_on(async {
         let started = Instant::now();
         let producers: Vec<_> = (0..k)
@@ -324,8 +352,8 @@ fn run_steps(runtime: &tokio::runtime::Runtime, way: Way, k: usize, lookups: usi
         }
         started.elapsed()
     });
-    let flushes = store.state().flushes() - flushes_before;
-    (elapsed, flushes)
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    StepRun { elapsed, flushes: store.state().flushes() - flushes_before, cpu }
 }
 
 /// The request task's writes of lookup `n`.
@@ -372,33 +400,41 @@ fn steps(c: &mut Criterion) {
     }
 }
 
-/// Prints the step table: lookups per second and flushes per lookup of each way, medians over interleaved rounds.
+/// Prints the step table: lookups per second, flushes and CPU per lookup of each way, medians over interleaved
+/// rounds.
 fn print_step_table(rounds: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("\n## The request task's writes of a lookup, {rounds} interleaved rounds (medians)\n");
-    println!("| producers | commit, lookups/s | flushes per lookup | separate, lookups/s | flushes per lookup | commit / separate |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| producers | way | lookups/s | flushes per lookup | CPU µs per lookup | lookups/s vs separate \
+         | CPU vs separate |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for k in STEP_PRODUCERS {
         let lookups = lookups_for(k);
-        let mut rates = [Vec::new(), Vec::new()];
-        let mut flushes = [Vec::new(), Vec::new()];
-        let mut ratios = Vec::new();
+        let ways = [Way::Commit, Way::Separate];
+        let mut runs: [Vec<StepRun>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
-            let mut rate = [0.0; 2];
-            for (i, way) in [Way::Commit, Way::Separate].into_iter().enumerate() {
-                let (elapsed, flushed) = run_steps(&runtime, way, k, lookups);
-                rate[i] = lookups as f64 / elapsed.as_secs_f64();
-                rates[i].push(rate[i]);
-                flushes[i].push(flushed as f64 / lookups as f64);
+            for (i, way) in ways.into_iter().enumerate() {
+                runs[i].push(run_steps_measured(&runtime, way, k, lookups));
             }
-            ratios.push(rate[0] / rate[1]);
         }
-        let [commit_rate, separate_rate] = rates.map(median);
-        let [commit_flushes, separate_flushes] = flushes.map(median);
-        println!(
-            "| {k} | {commit_rate:.0} | {commit_flushes:.2} | {separate_rate:.0} | {separate_flushes:.2} | {:.2} |",
-            median(ratios)
-        );
+        let rate = |run: &StepRun| lookups as f64 / run.elapsed.as_secs_f64();
+        let cpu = |run: &StepRun| run.cpu.as_secs_f64() * 1e6 / lookups as f64;
+        for (i, way) in ways.into_iter().enumerate() {
+            let versus = |of: &dyn Fn(&StepRun) -> f64| {
+                median(runs[i].iter().zip(&runs[1]).map(|(this, separate)| of(this) / of(separate)).collect())
+            };
+            println!(
+                "| {k} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} |",
+                way.name(),
+                median(runs[i].iter().map(rate).collect()),
+                median(runs[i].iter().map(|run| run.flushes as f64 / lookups as f64).collect()),
+                median(runs[i].iter().map(cpu).collect()),
+                versus(&rate),
+                versus(&cpu),
+            );
+        }
     }
 }
 

@@ -18,5 +18,6 @@ pub mod school;
 pub mod serve;
 pub mod services;
 pub mod smev;
+pub mod state;
 pub mod store;
 pub mod xml;

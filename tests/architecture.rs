@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("serve", 0),
     ("outbox", 0),
     ("inbox", 0),
+    ("state", 0),
     ("store", 0),
     ("dsig", 1),
     ("smev", 2),

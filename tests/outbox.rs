@@ -1129,6 +1129,23 @@ async fn a_delivery_not_settled_may_be_lost_in_a_crash_and_nothing_else() {
     assert_eq!(recovered.inbox().get("m-0").await.expect("get").expect("entry").deliveries, 2);
 }
 
+#[tokio::test]
+async fn a_step_that_changes_nothing_still_makes_the_delivery_before_it_durable() {
+    let (dir, path) = state_dir();
+    let copy = dir.path().join("copy");
+    let keys = keys_of("m-1");
+    let store = open_store(&path);
+    store.received("m-1", "progress", "marks", t(0)).await.expect("received");
+    store.commit(answer("m-1", &keys, "r-1", b"<response/>"), t(1)).await.expect("answer");
+    store.received("m-1", "progress", "marks", t(2)).await.expect("redelivered");
+    let again = store.commit(answer("m-1", &keys, "r-2", b"other"), t(3)).await.expect("the same answer");
+    assert!(again.items.iter().all(|(_, created)| !created));
+    copy_dir(&path, &copy);
+    drop(store);
+    let crashed = open_store(&copy);
+    assert_eq!(crashed.inbox().get("m-1").await.expect("get").expect("entry").deliveries, 2);
+}
+
 /// Where [`killed_store_child`] works, when a test runs it as a child process.
 const KILL_DIR: &str = "EDUGATE_STORE_KILL_DIR";
 /// The round of the kill test, so that each child's messages have ids of their own.

@@ -23,8 +23,9 @@ use std::time::SystemTime;
 
 pub use self::memory::MemoryInbox;
 pub use self::sled::SledInbox;
-use crate::outbox::commit::DurabilityError;
-use crate::outbox::{BackendError, BoxFuture};
+use crate::outbox::BoxFuture;
+use crate::state::commit::DurabilityError;
+use crate::state::BackendError;
 
 /// The longest MessageID accepted (SMEV's are 36-character UUIDs).
 pub const MAX_MESSAGE_ID_LEN: usize = 128;

@@ -18,9 +18,10 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{validate_message_id, Inbox, InboxEntry, InboxError, RecordedResponse};
-use crate::outbox::commit::Ticket;
 use crate::outbox::item::{from_nanos, nanos};
-use crate::outbox::{BoxFuture, OpenError, StateDb};
+use crate::outbox::BoxFuture;
+use crate::state::commit::Ticket;
+use crate::state::{OpenError, StateDb};
 
 /// The name of the inbox's tree in the state directory.
 const TREE: &str = "inbox";

@@ -1,12 +1,9 @@
-//! The outbox's errors: those of its operations, and those of opening the gateway's state directory.
+//! The outbox's errors; those of opening the gateway's state directory are [`crate::state`]'s, re-exported here.
 #![forbid(unsafe_code)]
-
-use std::path::PathBuf;
 
 use super::id::ItemId;
 
-/// A boxed error from a backend's storage engine, so that the API names no engine's types.
-pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::state::{BackendError, OpenError};
 
 /// Why an outbox operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,51 +56,4 @@ pub enum OutboxError {
     /// The storage engine failed.
     #[error("outbox storage: {0}")]
     Backend(#[source] BackendError),
-}
-
-/// Why the gateway's state directory could not be opened. The gateway refuses to start on any of these rather than
-/// start empty and lose the work it held.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// Another process (or another open handle in this one) holds the directory.
-    #[error("the state directory {path} is in use by another process")]
-    Locked {
-        /// The directory.
-        path: PathBuf,
-    },
-    /// The path holds something other than the gateway's state: a file, another program's files, or a store whose
-    /// format marker is missing or of another version.
-    #[error("{path} is not an edugate state directory: {reason}")]
-    NotAStore {
-        /// The path.
-        path: PathBuf,
-        /// Why not.
-        reason: String,
-    },
-    /// The store's files or records are damaged.
-    #[error("the state directory {path} is damaged: {reason}")]
-    Damaged {
-        /// The directory.
-        path: PathBuf,
-        /// What is damaged.
-        reason: String,
-    },
-    /// The directory cannot be read or created.
-    #[error("cannot use the state directory {path}: {source}")]
-    Io {
-        /// The directory.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The storage engine failed to open the directory.
-    #[error("cannot open the state directory {path}: {source}")]
-    Backend {
-        /// The directory.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: BackendError,
-    },
 }

@@ -26,8 +26,9 @@
 //! # Durability: what is on disk when a call returns
 //!
 //! [`SledOutbox`] applies each change as one atomic single-key sled write, in memory, and then waits for the *group
-//! commit* (module `commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush` (which writes
-//! its log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write that covered.
+//! commit* (module `crate::state::commit`): a flusher thread that, whenever writes are waiting, calls sled's `flush`
+//! (which writes its log) and then `fsync`s the log file and any new blob files, and wakes every writer whose write
+//! that covered.
 //! One fsync thus serves every write made while the previous one ran. (sled's own flush uses `sync_file_range` on
 //! Linux, which neither flushes the disk's write cache nor persists file metadata, and never syncs blob files; the
 //! extra fsync is what makes "on disk" survive a power loss, not only a process crash.)
@@ -45,6 +46,9 @@
 //! - An error from any of them means the change may or may not be on disk; [`OutboxError::Durability`] also means
 //!   no later write will be accepted, and the gateway must stop.
 //!
+//! [`crate::store::MessageStore::commit`] makes several of these changes (items to create, a completion) and an
+//! inbox change as one write, all or nothing, with one wait for the group commit: see [`crate::store`].
+//!
 //! Processing is at least once: a worker that crashes after its effect but before `complete` returns does the work
 //! again after the lease lapses, so every downstream call carries the item's idempotency key.
 //!
@@ -58,7 +62,6 @@
 
 pub mod backoff;
 pub mod clock;
-pub(crate) mod commit;
 pub mod dead;
 pub mod error;
 pub mod id;
@@ -66,7 +69,6 @@ pub mod item;
 pub mod memory;
 pub mod poll;
 pub mod sled;
-pub mod state;
 pub(crate) mod table;
 
 use std::collections::BTreeMap;
@@ -83,8 +85,8 @@ pub use self::item::{FailOutcome, FailureKind, ItemState, Lease, WorkItem};
 pub use self::memory::MemoryOutbox;
 pub use self::poll::{lease_when_due, LeaseWait};
 pub use self::sled::SledOutbox;
-pub use self::state::StateDb;
 pub use self::table::NewItem;
+pub use crate::state::StateDb;
 
 /// A boxed future that may move between threads, as the trait's methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

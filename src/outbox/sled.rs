@@ -10,7 +10,7 @@
 //!
 //! An item is removed (pruned, purged) by deleting `i` first, then `s`: a crash between the two leaves a state with
 //! no item, which [`SledOutbox::open`] deletes; an item whose state is lost would come back as new, so that order is
-//! never reversed. Durability comes from the group commit of `super::commit`.
+//! never reversed. Durability comes from the group commit of `crate::state::commit`.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -21,13 +21,13 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::commit::Ticket;
 use super::dead::DeadCause;
 use super::error::{OpenError, OutboxError};
 use super::id::ItemId;
 use super::item::{from_nanos, nanos, ItemState, WorkItem};
 use super::table::{Batch, Enqueued, Table};
 use super::{BoxFuture, FailOutcome, FailureKind, Lease, ListFilter, Outbox, OutboxConfig, StateDb, Stats};
+use crate::state::commit::{DurabilityError, Ticket};
 
 /// The name of the outbox's tree in the state directory.
 const TREE: &str = "outbox";
@@ -632,6 +632,12 @@ fn load(tree: &sled::Tree) -> Result<Table, OutboxError> {
         }
     }
     Ok(table)
+}
+
+impl From<DurabilityError> for OutboxError {
+    fn from(error: DurabilityError) -> OutboxError {
+        OutboxError::Durability(error.0)
+    }
 }
 
 /// An [`OutboxError::Backend`] for a sled failure: the engine's error, boxed, so the outbox's API names no engine.

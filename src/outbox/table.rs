@@ -37,7 +37,8 @@ struct QueueIndex {
     due: BTreeSet<(u64, ItemId)>,
 }
 
-/// An item to create as part of a [`Batch`]; idempotent by (queue, key) exactly like [`super::Outbox::enqueue`].
+/// An item to create in one step of a message (see `crate::store`); idempotent by (queue, key) exactly like
+/// [`super::Outbox::enqueue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewItem<'a> {
     /// The queue to add it to.
@@ -375,5 +376,58 @@ mod tests {
         assert_eq!(table.prune(at(5), 10), vec![id]);
         assert!(table.get(id).is_none());
         assert_eq!(table.enqueue("q", "k", b"p", at(6), &mut allocate).ok(), Some(Enqueued::New(ItemId(2))));
+    }
+
+    #[test]
+    fn a_batch_is_applied_whole_or_undone_whole() {
+        let mut table = Table::default();
+        let policy = BackoffPolicy::default();
+        let mut next = 0;
+        let mut allocate = || {
+            next += 1;
+            Ok(ItemId(next))
+        };
+        let Ok(Enqueued::New(leased)) = table.enqueue("work", "job", b"j", at(0), &mut allocate) else {
+            panic!("enqueue")
+        };
+        let (leases, _) =
+            table.lease("work", "w", 1, Duration::from_secs(10), &policy, at(1), &|_| false).expect("lease");
+        let items = [NewItem { queue: "q", key: "a", payload: b"1" }, NewItem { queue: "q", key: "b", payload: b"2" }];
+        let batch = Batch { enqueue: &items, complete: Some(&leases[0]) };
+
+        // An allocation that fails half way: nothing of the batch stays.
+        let mut calls = 0;
+        let mut failing = || {
+            calls += 1;
+            if calls == 2 {
+                return Err(OutboxError::InvalidOwner);
+            }
+            Ok(ItemId(100 + calls))
+        };
+        assert!(table.apply_batch(batch, true, at(2), &mut failing).is_err());
+        assert!(table.get(ItemId(101)).is_none());
+        assert_eq!(table.next_due("q").ok(), Some(None));
+        assert!(matches!(table.get(leased).map(|item| &item.state), Some(ItemState::Leased { .. })));
+        assert_eq!(table.next_due("work").ok(), Some(Some(at(11))), "the leased item is still indexed as leased");
+
+        // Applied, then undone (the other half of the step failed): as before, indexes included.
+        let applied = table.apply_batch(batch, true, at(2), &mut allocate).expect("apply");
+        assert_eq!(applied.items, vec![(ItemId(2), true), (ItemId(3), true)]);
+        assert!(matches!(table.get(leased).map(|item| &item.state), Some(ItemState::Completed { .. })));
+        table.undo(applied);
+        assert!(table.get(ItemId(2)).is_none() && table.get(ItemId(3)).is_none());
+        assert_eq!(table.enqueue("q", "a", b"", at(3), &mut allocate).ok(), Some(Enqueued::New(ItemId(4))));
+        assert_eq!(table.prune(at(100), 10), Vec::<ItemId>::new(), "no completion left behind");
+        assert_eq!(table.next_due("work").ok(), Some(Some(at(11))));
+
+        // A stale lease refuses the whole batch before anything changes.
+        let (retaken, _) =
+            table.lease("work", "other", 1, Duration::from_secs(10), &policy, at(20), &|_| false).expect("lease");
+        assert_eq!(retaken.len(), 1);
+        let items = [NewItem { queue: "q", key: "c", payload: b"3" }];
+        let stale = Batch { enqueue: &items, complete: Some(&leases[0]) };
+        assert!(matches!(table.apply_batch(stale, true, at(21), &mut allocate), Err(OutboxError::StaleLease { .. })));
+        let applied = table.apply_batch(Batch { complete: Some(&retaken[0]), ..stale }, true, at(21), &mut allocate);
+        assert_eq!(applied.expect("the holder's batch").items.len(), 1);
     }
 }

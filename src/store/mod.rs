@@ -16,7 +16,8 @@
 //!   and the inbox's trees, made durable by one wait for the group commit, see [`crate::outbox`]). A refused step
 //!   (a lease no longer held, an entry that does not exist, a bad queue name) changes nothing, in memory either.
 //!   A step that changes nothing (every item exists, the response and the ack are recorded already) writes nothing
-//!   and returns once whatever it read is on disk.
+//!   and returns once whatever it read is on disk, and, if it names a delivered message, once the delivery recorded
+//!   before it is too.
 //! - [`MessageStore::received`] applies the delivery at once but does not wait for the disk: the step that follows
 //!   makes it durable with its own write (a flush covers every earlier write), and [`MessageStore::settle`] does
 //!   when no step follows. A crash before either loses only the delivery (its count, or the entry of a first

@@ -18,9 +18,10 @@ use sled::Transactional;
 
 use super::{Committed, MessageStore, Step, StoreError};
 use crate::inbox::{Inbox, InboxEntry, SledInbox};
-use crate::outbox::commit::Ticket;
 use crate::outbox::sled::Record;
-use crate::outbox::{BoxFuture, OpenError, Outbox, OutboxConfig, OutboxError, SledOutbox, StateDb};
+use crate::outbox::{BoxFuture, Outbox, OutboxConfig, OutboxError, SledOutbox};
+use crate::state::commit::Ticket;
+use crate::state::{OpenError, StateDb};
 
 /// The message store on sled, durable across crashes and restarts, for one gateway process.
 pub struct SledStore {
@@ -81,8 +82,14 @@ impl SledStore {
             };
             let entry_record = staged.as_ref().and_then(|staged| staged.record.as_ref());
             let ticket = if records.is_empty() && entry_record.is_none() {
-                // Nothing changed; what the step read may have been written by a caller still waiting for its flush.
-                commit.covering_registered()
+                match staged {
+                    // Nothing changed, but the delivery recorded before the step is registered by nobody: a fresh
+                    // ticket makes it durable too, as every step does.
+                    Some(_) => commit.register(),
+                    // Nothing changed; what the step read may have been written by a caller still waiting for its
+                    // flush.
+                    None => commit.covering_registered(),
+                }
             } else {
                 write_records(outbox, self.inbox.tree(), &records, entry_record)?;
                 commit.register()

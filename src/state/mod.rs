@@ -1,10 +1,11 @@
 //! The gateway's state directory: one sled database holding the outbox and the inbox, each in its own tree, with one
-//! group-commit flusher for both.
+//! group-commit flusher for both (module `commit`). The sled machinery the outbox, the inbox and the message store
+//! share lives here, so that none of them depends on another's sled internals.
 //!
 //! Layout:
 //! - default tree: `format` -> `edugate-state/1`, written when the directory is created and checked on every open;
-//! - tree `outbox`: see [`super::sled`];
-//! - tree `inbox`: see [`crate::inbox`].
+//! - tree `outbox`: see [`crate::outbox::sled`];
+//! - tree `inbox`: see [`crate::inbox::sled`].
 #![forbid(unsafe_code)]
 
 use std::fs;
@@ -14,8 +15,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::commit::{DiskSync, GroupCommit};
-use super::error::OpenError;
+pub(crate) mod commit;
+pub mod error;
+
+use self::commit::{DiskSync, GroupCommit};
+pub use self::error::{BackendError, OpenError};
 
 /// How long [`StateDb::open`] waits for a held directory lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(2);

@@ -28,18 +28,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::error::OutboxError;
-
 /// The one way a ticket can fail: flushing failed (now or earlier), so the write may never reach the disk.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct DurabilityError(pub(crate) String);
-
-impl From<DurabilityError> for OutboxError {
-    fn from(error: DurabilityError) -> OutboxError {
-        OutboxError::Durability(error.0)
-    }
-}
 
 /// A claim that one's writes are flushed by a later flush: the count of writes registered up to and including one's
 /// own.
