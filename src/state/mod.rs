@@ -5,7 +5,8 @@
 //! Layout:
 //! - default tree: `format` -> `edugate-state/1`, written when the directory is created and checked on every open;
 //! - tree `outbox`: see [`crate::outbox::sled`];
-//! - tree `inbox`: see [`crate::inbox::sled`].
+//! - tree `inbox`: see [`crate::inbox::sled`];
+//! - tree `journal`: multi-key writes in progress (module `journal`), empty but after a crash.
 #![forbid(unsafe_code)]
 
 use std::fs;
@@ -17,9 +18,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) mod commit;
 pub mod error;
+pub(crate) mod journal;
 
 use self::commit::{DiskSync, GroupCommit};
 pub use self::error::{BackendError, OpenError};
+use self::journal::Journal;
 
 /// How long [`StateDb::open`] waits for a held directory lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -44,6 +47,8 @@ struct Inner {
     commit: GroupCommit,
     /// The directory, for error messages.
     path: PathBuf,
+    /// Where multi-key writes go, so that a crash leaves them whole or absent.
+    journal: Journal,
     /// The open database; sled locks the directory against a second process while it is open.
     db: sled::Db,
 }
@@ -64,9 +69,12 @@ impl StateDb {
         let existed = holds_files(&path)?;
         let db = open_db_waiting(&path, lock_wait)?;
         check_format(&path, &db, existed)?;
+        let damaged = |reason| OpenError::Damaged { path: path.clone(), reason };
+        journal::replay(&db).map_err(damaged)?;
+        let journal = Journal::new(&db).map_err(|source| backend_error(&path, source))?;
         let io_error = |source| OpenError::Io { path: path.clone(), source };
         let commit = GroupCommit::start(db.clone(), DiskSync::open(&path).map_err(io_error)?).map_err(io_error)?;
-        Ok(StateDb { inner: Arc::new(Inner { commit, path, db }) })
+        Ok(StateDb { inner: Arc::new(Inner { commit, path, journal, db }) })
     }
 
     /// The directory.
@@ -111,6 +119,11 @@ impl StateDb {
     /// A new id, unique in this directory across restarts and increasing.
     pub(crate) fn generate_id(&self) -> Result<u64, sled::Error> {
         self.inner.db.generate_id()
+    }
+
+    /// Where a write of several records goes, so that a crash leaves it whole or absent.
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.inner.journal
     }
 
     /// The group commit every writer of this directory registers with.

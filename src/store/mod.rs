@@ -12,8 +12,10 @@
 //!
 //! - [`MessageStore::commit`] returns once the whole step is on disk, or fails having written nothing that a
 //!   restart would find: its items, its completion and its inbox change are one write, all or nothing, also across
-//!   a crash or power loss in the middle (the sled backend writes them in one sled transaction over the outbox's
-//!   and the inbox's trees, made durable by one wait for the group commit, see [`crate::outbox`]). A refused step
+//!   a crash or power loss in the middle (the sled backend writes a step of several records through the state
+//!   directory's journal, `state::journal`: the whole step as one redo record, then its records, then the redo
+//!   record removed, replayed at open after a crash; made durable by one wait for the group commit, see
+//!   [`crate::outbox`]). A refused step
 //!   (a lease no longer held, an entry that does not exist, a bad queue name) changes nothing, in memory either.
 //!   A step that changes nothing (every item exists, the response and the ack are recorded already) writes nothing
 //!   and returns once whatever it read is on disk, and, if it names a delivered message, once the delivery recorded
