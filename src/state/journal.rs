@@ -61,8 +61,11 @@ fn encode(writes: &[Write<'_>]) -> Vec<u8> {
     out
 }
 
-/// The writes of a journal record: (tree name, key, value); `None` if the record is damaged.
-fn decode(mut record: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+/// One write as a journal record holds it: the tree's name, the key and the value.
+type Owned = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The writes of a journal record; `None` if the record is damaged.
+fn decode(mut record: &[u8]) -> Option<Vec<Owned>> {
     let mut take = || -> Option<Vec<u8>> {
         let len = u32::from_be_bytes(record.get(..4)?.try_into().ok()?) as usize;
         let part = record.get(4..4 + len)?.to_vec();
@@ -70,8 +73,7 @@ fn decode(mut record: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
         Some(part)
     };
     let mut writes = Vec::new();
-    loop {
-        let Some(tree) = take() else { break };
+    while let Some(tree) = take() {
         writes.push((tree, take()?, take()?));
     }
     Some(writes)
