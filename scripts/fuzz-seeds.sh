@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 corpus=${FUZZ_CORPUS:-fuzz/corpus}
 shared=${FUZZ_SHARED:-../shared/reference}
 edugate=${EDUGATE_BIN:-target/debug/edugate}
-targets=(xml_c14n dsig_verify dsig_model smev_envelope mtom school_json config_toml mock_smev_soap)
+targets=(xml_c14n dsig_verify dsig_model smev_envelope mtom school_json config_toml mock_smev_soap service_content)
 
 # put TARGET FILE: copies FILE (or stdin when FILE is -) into the target's corpus under its hash.
 put() {
