@@ -43,19 +43,36 @@ pub enum XmlErrorKind {
     DoctypeForbidden,
     /// The input is larger than the configured limit; it was refused before parsing.
     #[error("document is {size} bytes, over the limit of {limit} bytes")]
-    DocumentTooLarge { size: usize, limit: usize },
+    DocumentTooLarge {
+        /// The input's size.
+        size: usize,
+        /// The limit it is over.
+        limit: usize,
+    },
     /// Elements nest deeper than the configured limit.
     #[error("elements nest deeper than the limit of {limit}")]
-    TooDeep { limit: usize },
+    TooDeep {
+        /// The limit that was passed.
+        limit: usize,
+    },
     /// One element carries more attributes (namespace declarations included) than allowed.
     #[error("element has more than {limit} attributes")]
-    TooManyAttributes { limit: usize },
+    TooManyAttributes {
+        /// The limit that was passed.
+        limit: usize,
+    },
     /// An element or attribute name is longer than allowed.
     #[error("name is longer than {limit} bytes")]
-    NameTooLong { limit: usize },
+    NameTooLong {
+        /// The limit that was passed.
+        limit: usize,
+    },
     /// The document has more nodes than allowed.
     #[error("document has more than {limit} nodes")]
-    TooManyNodes { limit: usize },
+    TooManyNodes {
+        /// The limit that was passed.
+        limit: usize,
+    },
     /// The input is not UTF-8 (or declares another encoding).
     #[error("input is not UTF-8: {0}")]
     Encoding(String),
