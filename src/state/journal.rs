@@ -65,18 +65,23 @@ fn encode(writes: &[Write<'_>]) -> Vec<u8> {
 type Owned = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// The writes of a journal record; `None` if the record is damaged.
-fn decode(mut record: &[u8]) -> Option<Vec<Owned>> {
+fn decode(record: &[u8]) -> Option<Vec<Owned>> {
+    let mut rest = record;
     let mut take = || -> Option<Vec<u8>> {
-        let len = u32::from_be_bytes(record.get(..4)?.try_into().ok()?) as usize;
-        let part = record.get(4..4 + len)?.to_vec();
-        record = &record[4 + len..];
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let part = rest.get(4..4usize.checked_add(len)?)?.to_vec();
+        rest = &rest[4 + len..];
         Some(part)
     };
     let mut writes = Vec::new();
-    while let Some(tree) = take() {
-        writes.push((tree, take()?, take()?));
+    let mut left = record.len();
+    // Every write is whole: a record that ends inside one (or holds none) is damaged.
+    while left > 0 {
+        let write = (take()?, take()?, take()?);
+        left -= 12 + write.0.len() + write.1.len() + write.2.len();
+        writes.push(write);
     }
-    Some(writes)
+    (!writes.is_empty()).then_some(writes)
 }
 
 /// Writes again every multi-key write a crash interrupted, in the order they were made, then empties the journal.
@@ -145,5 +150,43 @@ mod tests {
         journal.write_all(&[(&a, b"3", b"z")]).unwrap();
         assert_eq!((a.len(), b.len()), (2, 1));
         assert!(db.open_tree(TREE).unwrap().is_empty());
+    }
+
+    /// A journal record that cannot be read fails the directory's opening, naming the journal, rather than being
+    /// skipped: a step would be lost half made.
+    #[test]
+    fn a_damaged_journal_record_fails_the_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        drop(super::super::StateDb::open(&path).unwrap());
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            db.open_tree(TREE).unwrap().insert(1u64.to_be_bytes(), &[0, 0, 0, 9, 1][..]).unwrap();
+            db.flush().unwrap();
+        }
+        let error = super::super::StateDb::open(&path).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("journal record") && text.contains("damaged"), "{text}");
+    }
+
+    /// A step interrupted by a crash is whole after the next opening, and the journal is empty again.
+    #[test]
+    fn opening_replays_an_interrupted_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        drop(super::super::StateDb::open(&path).unwrap());
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            let (a, b) = (db.open_tree("a").unwrap(), db.open_tree("b").unwrap());
+            db.open_tree(TREE)
+                .unwrap()
+                .insert(3u64.to_be_bytes(), encode(&[(&a, b"k", b"1"), (&b, b"k", b"2")]))
+                .unwrap();
+            a.insert(b"k", b"1").unwrap();
+            db.flush().unwrap();
+        }
+        let state = super::super::StateDb::open(&path).unwrap();
+        assert_eq!(state.tree("b").unwrap().get(b"k").unwrap().as_deref(), Some(&b"2"[..]));
+        assert!(state.tree(TREE).unwrap().is_empty());
     }
 }
