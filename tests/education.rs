@@ -189,6 +189,34 @@ async fn progress_lookups() {
     assert_eq!(refused.fault(), Some("InvalidContent"), "{refused}");
 }
 
+/// A region maps its portal's own namespace to the progress service next to the service's own format: the same
+/// service reads requests in either namespace and answers both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_maps_its_own_namespace_to_a_service() {
+    const REGION: &str = "urn://region/diary/2.0";
+    let kind = |namespace: &str| {
+        format!("[[kinds]]\nnamespace = \"{namespace}\"\nroot = \"ProgressRequest\"\nprovider = \"EDUGATE\"\n")
+    };
+    let mock = kind(REGION) + &kind("urn://edugate/progress/1.0.0");
+    let w = world_with(&mock, |config| {
+        let mut regional = config.provider.kinds.iter().find(|k| k.service == "progress").unwrap().clone();
+        regional.namespace = REGION.into();
+        regional.version = Some("2.0".into());
+        config.provider.kinds.push(regional);
+    })
+    .await;
+    let asked = lookup("112-233-445 95").replace("urn://edugate/progress/1.0.0", REGION);
+    let regional = w.control.answer(&asked).await;
+    let content = regional.content().expect("grades, from the regional namespace");
+    assert_eq!(content.matches("<p:Pupil>").count(), 2, "{content}");
+    assert!(regional.signatures_valid);
+    let own = w.control.answer(&lookup("112-233-445 95")).await;
+    assert_eq!(own.content().expect("grades").matches("<p:Pupil>").count(), 2);
+    // A regional request without the applicant's SNILS is refused in its own terms, like the service's own.
+    let broken = w.control.answer(&asked.replace("112-233-445 95", "")).await;
+    assert_eq!(broken.kind(), "rejected", "{broken:?}");
+}
+
 /// An application reaches the school exactly once, even while the school is down; the same order sent twice is
 /// submitted once and answered twice the same way; a bad application gets 150 with the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
