@@ -66,12 +66,24 @@ pub struct Answering<'a> {
     pub reply_to: &'a str,
 }
 
-/// An unsigned `SendResponseRequest` envelope and its MessageID.
-fn response_envelope(version: Version, reply_to: &str, body: ResponseBody) -> Result<(String, String), NotNow> {
+/// The send job of the response to request `answers` (of kind `kind`), with the response's MessageID: an unsigned
+/// `SendResponseRequest` envelope under a new MessageID.
+fn response_job(
+    version: Version,
+    (answers, kind, reply_to): (&str, &str, &str),
+    body: ResponseBody,
+) -> Result<(Vec<u8>, String), NotNow> {
     let response =
         SendResponse { message_id: MessageId::new_v1(), to: reply_to.to_string(), body, attachments: Vec::new() };
     let envelope = build::send_response_unsigned_trusted(version, &response)?;
-    Ok((envelope, response.message_id.to_string()))
+    let message_id = response.message_id.to_string();
+    let head = SendHead {
+        send: Send::Response,
+        kind: kind.to_string(),
+        message_id: message_id.clone(),
+        answers: Some(answers.into()),
+    };
+    Ok((jobs::encode_send(&head, &envelope), message_id))
 }
 
 impl Replies {
@@ -87,19 +99,8 @@ impl Replies {
         let ack_key = jobs::ack_key(to.smev_id, 1);
         let (work, key, queue, response_id) = match reply {
             Reply::Answer(body) => {
-                let (envelope, response_id) = response_envelope(self.version, to.reply_to, body)?;
-                let head = SendHead {
-                    send: Send::Response,
-                    kind: to.kind.to_string(),
-                    message_id: response_id.clone(),
-                    answers: Some(to.smev_id.to_string()),
-                };
-                (
-                    jobs::encode_send(&head, &envelope),
-                    jobs::response_key(to.smev_id),
-                    jobs::SEND_QUEUE,
-                    Some(response_id),
-                )
+                let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), body)?;
+                (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
             }
             Reply::Defer { service, work } => {
                 let job = DeferredJob {
@@ -129,14 +130,7 @@ impl Replies {
 
     /// Queues the answer that deferred work produced and completes the work's lease, in one durable step.
     pub async fn answer_deferred(&self, lease: &Lease, job: &DeferredJob, body: ResponseBody) -> Result<(), NotNow> {
-        let (envelope, response_id) = response_envelope(self.version, &job.reply_to, body)?;
-        let head = SendHead {
-            send: Send::Response,
-            kind: job.kind.clone(),
-            message_id: response_id.clone(),
-            answers: Some(job.message_id.clone()),
-        };
-        let payload = jobs::encode_send(&head, &envelope);
+        let (payload, response_id) = response_job(self.version, (&job.message_id, &job.kind, &job.reply_to), body)?;
         let key = jobs::response_key(&job.message_id);
         let step = Step {
             smev_id: &job.message_id,
