@@ -279,9 +279,10 @@ impl Intake {
             self.replies.answer(to, reply).await?;
             outcome
         };
+        // A redelivery: SMEV has not taken the acknowledgement, which may be dead or done already. Every request
+        // that was answered (refusals included) is acknowledged as accepted, as its first acknowledgement was.
         if entry.deliveries > 1 || outcome == Outcome::Redelivered {
-            let accepted = outcome != Outcome::Untrusted;
-            self.replies.acknowledge(smev_id, outcome.label(self.label()), accepted, entry.deliveries).await?;
+            self.replies.acknowledge(smev_id, outcome.label(self.label()), true, entry.deliveries).await?;
         }
         Ok(outcome)
     }
