@@ -230,3 +230,46 @@ fn holds_files(path: &Path) -> Result<bool, OpenError> {
         Ok(_) => Ok(fs::read_dir(path).map_err(io_error)?.next().is_some()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal record that cannot be read fails the directory's opening, naming the journal, rather than being
+    /// skipped: a step would be lost half made.
+    #[test]
+    fn a_damaged_journal_record_fails_the_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        drop(StateDb::open(&path).unwrap());
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            db.open_tree(journal::TREE).unwrap().insert(1u64.to_be_bytes(), &[0, 0, 0, 9, 1][..]).unwrap();
+            db.flush().unwrap();
+        }
+        let error = StateDb::open(&path).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("journal record") && text.contains("damaged"), "{text}");
+    }
+
+    /// A step interrupted by a crash is whole after the next opening, and the journal is empty again.
+    #[test]
+    fn opening_replays_an_interrupted_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        drop(StateDb::open(&path).unwrap());
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            let (a, b) = (db.open_tree("a").unwrap(), db.open_tree("b").unwrap());
+            db.open_tree(journal::TREE)
+                .unwrap()
+                .insert(3u64.to_be_bytes(), journal::encode(&[(&a, b"k", b"1"), (&b, b"k", b"2")]))
+                .unwrap();
+            a.insert(b"k", b"1").unwrap();
+            db.flush().unwrap();
+        }
+        let state = StateDb::open(&path).unwrap();
+        assert_eq!(state.tree("b").unwrap().get(b"k").unwrap().as_deref(), Some(&b"2"[..]));
+        assert!(state.tree(journal::TREE).unwrap().is_empty());
+    }
+}
