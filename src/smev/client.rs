@@ -254,7 +254,10 @@ impl SmevClient {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.read_timeout)
-            .pool_idle_timeout(Duration::from_secs(30));
+            .pool_idle_timeout(Duration::from_secs(30))
+            // SMEV never redirects a SOAP call; a 307 or 308 would make the client post a signed envelope to
+            // wherever the answer points. A redirect is an HTTP error like any other answer outside 2xx.
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(ca) = &config.tls.ca_cert {
             let cert = reqwest::Certificate::from_pem(&read_file(ca)?)
                 .map_err(|e| ClientError::Config(format!("CA certificate {}: {e}", ca.display())))?;
@@ -483,6 +486,43 @@ impl SmevClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Answers every connection on `listener` with `answer` after reading the request, counting the connections.
+    async fn answer_all(listener: tokio::net::TcpListener, answer: String, seen: Arc<AtomicUsize>) {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    }
+
+    /// Regression: the client followed redirects, so a 307 from whatever answered at SMEV's address made it post
+    /// the signed envelope again to the address the answer named. A redirect is now an HTTP error, and nothing
+    /// reaches the other address.
+    #[tokio::test]
+    async fn a_redirect_is_an_error_and_nothing_follows_it() {
+        crate::crypto::ensure_default_engine().unwrap();
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("http://{}/smev", elsewhere.local_addr().unwrap());
+        let followed = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(answer_all(elsewhere, "HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n".into(), followed.clone()));
+        let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}/smev", redirecting.local_addr().unwrap());
+        let redirect = format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}\r\ncontent-length: 0\r\n\r\n");
+        tokio::spawn(answer_all(redirecting, redirect, Arc::default()));
+        let certs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("certs-dev");
+        let key = crate::crypto::PrivateKey::from_pem(&std::fs::read(certs.join("gateway.key")).unwrap()).unwrap();
+        let cert = crate::crypto::Certificate::load(&certs.join("gateway.crt")).unwrap();
+        let client = SmevClient::new(ClientConfig::new(endpoint), Arc::new(Signer::new(key, cert).unwrap())).unwrap();
+        let error = client.ack("6a1b2c3d-d03c-11f0-8de9-0242ac120002", true).await.unwrap_err();
+        assert!(matches!(error, ClientError::Http { status: 307, .. }), "{error:?}");
+        assert_eq!(error.retry_class(), RetryClass::Final);
+        assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was not followed");
+    }
 
     /// Regression: a message of small content and megabytes of attachments was built and signed on the async
     /// threads, since only its content was counted.
