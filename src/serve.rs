@@ -133,9 +133,7 @@ where
         connections.spawn(async move {
             let open = stats.open.fetch_add(1, Ordering::Relaxed) + 1;
             stats.peak.fetch_max(open, Ordering::Relaxed);
-            if drive(connection, &activity, idle, stop).await == Ended::Idle {
-                stats.closed_idle.fetch_add(1, Ordering::Relaxed);
-            }
+            drive(connection, &activity, idle, stop, &stats).await;
             tracing::trace!(%peer, "connection closed");
             stats.open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
@@ -153,18 +151,16 @@ where
     Ok(())
 }
 
-/// How a connection ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Ended {
-    /// The client closed it, hyper did (header-read timeout, protocol error), or shutdown drained it.
-    Done,
-    /// The idle timeout closed it.
-    Idle,
-}
-
-/// Drives one connection until it ends, closing it when idle for `idle` and winding it down at shutdown.
-async fn drive<C>(connection: C, activity: &Activity, idle: Duration, mut stop: watch::Receiver<bool>) -> Ended
-where
+/// Drives one connection until it ends (the client closed it, hyper did: header-read timeout, protocol error, or
+/// shutdown drained it), closing it when idle for `idle`, which it counts in `stats` before the socket closes (a
+/// client that sees the close finds it counted), and winding it down at shutdown.
+async fn drive<C>(
+    connection: C,
+    activity: &Activity,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+    stats: &ServeStats,
+) where
     C: Future<Output = Result<(), hyper::Error>> + GracefulConnection,
 {
     let mut connection = pin!(connection);
@@ -181,18 +177,20 @@ where
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "connection closed with an error");
                 }
-                return Ended::Done;
+                return;
             }
             () = tokio::time::sleep_until(check) => {
                 if activity.idle_for(idle) {
-                    return Ended::Idle;
+                    // Counted while the connection is still open: it closes when `drive` returns.
+                    stats.closed_idle.fetch_add(1, Ordering::Relaxed);
+                    return;
                 }
             }
             changed = stop.changed(), if !stopping => {
                 stopping = true;
                 if changed.is_ok() && !activity.ever_read() && activity.in_flight() == 0 {
                     // Never sent a byte: nothing to finish, and hyper would wait for its first request.
-                    return Ended::Done;
+                    return;
                 }
                 connection.as_mut().shut_down_gracefully();
             }
