@@ -32,12 +32,6 @@ pub fn router(handles: Handles, extra: Router, max_body: usize) -> Router {
         .layer(RequestBodyLimitLayer::new(max_body))
 }
 
-/// An instant as RFC 3339 text.
-fn rfc3339(at: std::time::SystemTime) -> String {
-    let at = time::OffsetDateTime::from(at);
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
 /// Ready when the store answers and can still make writes durable, SMEV answered the last poll (or none was made
 /// yet), and neither SMEV's nor the school system's circuit breaker is open. Each check is reported, so that a 503
 /// says which one failed: after a failed flush, `"store": "failed: <reason>"`.
@@ -61,7 +55,7 @@ async fn ready(State(handles): State<Handles>) -> (StatusCode, Json<serde_json::
             Some(p) if p.ok => "ok".to_owned(),
             Some(p) => format!("failing ({})", p.fault.as_deref().unwrap_or("unknown")),
         },
-        "smev_last_poll": poll.as_ref().map(|p| rfc3339(p.at)),
+        "smev_last_poll": poll.as_ref().map(|p| crate::metrics::health::rfc3339(p.at)),
         "smev_breaker": smev_breaker,
         "breakers": breakers.iter().map(|(destination, state)| {
             serde_json::json!({ "destination": destination, "state": state.name() })

@@ -115,6 +115,13 @@ fn class_name(class: RetryClass) -> &'static str {
     }
 }
 
+/// `time` as RFC 3339 in UTC, to the millisecond, always of the same width (so that text order is time order).
+pub fn rfc3339(time: SystemTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    time::OffsetDateTime::from(time).format(&format).unwrap_or_else(|_| "-".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,12 +155,7 @@ pub fn now_rfc3339() -> String {
     rfc3339(std::time::SystemTime::now())
 }
 
-/// `time` as RFC 3339 in UTC, to the millisecond, always of the same width (so that text order is time order).
-pub fn rfc3339(time: std::time::SystemTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::from(time).format(&format).unwrap_or_else(|_| "-".to_owned())
-}
+pub use crate::metrics::health::rfc3339;
 
 #[cfg(test)]
 mod tests {
