@@ -14,28 +14,24 @@
 
 mod datafile;
 pub mod embedded;
+pub mod error;
 pub mod format;
 pub mod http;
 mod journal;
+pub mod kindergarten;
 pub mod mask;
 pub mod model;
 pub mod snils;
 pub mod timed;
 
-use std::future::Future;
-use std::pin::Pin;
-
 pub use embedded::{EmbeddedSchool, ReloadSummary};
+pub use error::{BoxFuture, SchoolError};
 pub use http::HttpSchool;
 pub use model::{
     EnrollmentApplication, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
     SubmitOutcome,
 };
 pub use snils::{Snils, SnilsError};
-
-/// A boxed future that may move between threads, as the trait's methods return (object safety for
-/// `Arc<dyn SchoolSystem>`, chosen at start-up).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A region's school system, as the education services see it.
 pub trait SchoolSystem: Send + Sync {
@@ -63,28 +59,9 @@ pub trait SchoolSystem: Send + Sync {
 
     /// A name for logs, metrics and the circuit breaker ("embedded", or the connector's base URL host).
     fn name(&self) -> &str;
-}
 
-/// Why a school system could not answer.
-#[derive(Debug, thiserror::Error)]
-pub enum SchoolError {
-    /// The system is down, answered 5xx, or did not answer in time: retryable.
-    #[error("school system unavailable: {0}")]
-    Unavailable(String),
-    /// The system refused the request (4xx): retrying the same request cannot help.
-    #[error("school system refused the request: {0}")]
-    Rejected(String),
-    /// The answer could not be read: retryable, since a proxy's error page or a cut answer passes.
-    #[error("school system answered unreadably: {0}")]
-    Protocol(String),
-    /// The data file (or the journal beside it) is bad: final until an operator fixes it.
-    #[error("school data: {0}")]
-    Data(String),
-}
-
-impl SchoolError {
-    /// Whether the outbox should try again later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, SchoolError::Unavailable(_) | SchoolError::Protocol(_))
+    /// The region's kindergarten queue, when this system runs it too; `None` (the default) when it does not.
+    fn kindergartens(&self) -> Option<&dyn kindergarten::Kindergartens> {
+        None
     }
 }
