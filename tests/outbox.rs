@@ -14,7 +14,7 @@ use edugate::outbox::{
     lease_when_due, BackoffPolicy, Clock, DeadCause, FailOutcome, FailureKind, ItemId, ItemState, Lease, LeaseWait,
     ListFilter, MemoryOutbox, OpenError, Outbox, OutboxConfig, OutboxError, SledOutbox, StateDb, TokioClock,
 };
-use edugate::store::{Committed, MemoryStore, MessageStore, NewItem, SledStore, Step, StoreError};
+use edugate::store::{Committed, MemoryStore, MessageStore, NewItem, SledStore, Step, StoreError, Thread, ThreadWrite};
 use rand::rngs::mock::StepRng;
 
 /// The queue most tests use.
@@ -1035,6 +1035,49 @@ mod store_behaviour {
         assert_eq!(store.commit(step, t(5)).await.expect("ack queued").entry, Some(received));
     }
 
+    pub async fn a_thread_keeps_its_first_origin_and_its_latest_push(store: StoreRig) {
+        assert_eq!(store.thread("kindergarten:7").await.expect("read"), None);
+        let keys = keys_of("m-1");
+        store.received("m-1", "kindergarten", "application", t(0)).await.expect("received");
+        let open = ThreadWrite::Open { key: "kindergarten:7", origin: b"first" };
+        let step = Step { thread: Some(open), ..answer("m-1", &keys, "r-1", b"<110/>") };
+        store.commit(step, t(1)).await.expect("answer and open");
+        let opened = Thread { origin: b"first".to_vec(), last_push: None };
+        assert_eq!(store.thread("kindergarten:7").await.expect("read"), Some(opened.clone()));
+
+        // An edit (another request about the same order) is answered, but the thread keeps the first origin.
+        let keys = keys_of("m-2");
+        store.received("m-2", "kindergarten", "edit", t(2)).await.expect("received");
+        let reopen = ThreadWrite::Open { key: "kindergarten:7", origin: b"second" };
+        store
+            .commit(Step { thread: Some(reopen), ..answer("m-2", &keys, "r-2", b"<170/>") }, t(3))
+            .await
+            .expect("edit");
+        assert_eq!(store.thread("kindergarten:7").await.expect("read"), Some(opened));
+
+        let push = NewItem { queue: Q, key: "push:kindergarten:1", payload: b"<120/>" };
+        let pushed = ThreadWrite::Pushed { key: "kindergarten:7" };
+        let step = Step { enqueue: vec![push], thread: Some(pushed), ..Step::default() };
+        let first = store.commit(step, t(4)).await.expect("push").items[0].0;
+        assert_eq!(store.thread("kindergarten:7").await.expect("read").expect("open").last_push, Some(first));
+        let push = NewItem { queue: Q, key: "push:kindergarten:2", payload: b"<130/>" };
+        let step = Step { enqueue: vec![push], thread: Some(pushed), ..Step::default() };
+        let second = store.commit(step, t(5)).await.expect("push").items[0].0;
+        assert_ne!(first, second);
+        assert_eq!(store.thread("kindergarten:7").await.expect("read").expect("open").last_push, Some(second));
+    }
+
+    pub async fn a_push_to_a_thread_never_opened_writes_nothing(store: StoreRig) {
+        let push = NewItem { queue: Q, key: "push:kindergarten:1", payload: b"<120/>" };
+        let pushed = ThreadWrite::Pushed { key: "kindergarten:8" };
+        let step = Step { enqueue: vec![push], thread: Some(pushed), ..Step::default() };
+        let refused = store.commit(step, t(1)).await;
+        assert!(matches!(&refused, Err(StoreError::NoThread { key }) if key == "kindergarten:8"), "{refused:?}");
+        assert_eq!(store.outbox().stats(t(1)).await.expect("stats").queues.len(), 0, "no item at all");
+        let itemless = Step { thread: Some(pushed), ..Step::default() };
+        assert!(matches!(store.commit(itemless, t(2)).await, Err(StoreError::InvalidStep { .. })));
+    }
+
     pub async fn deliveries_are_counted_and_settled(store: StoreRig) {
         let first = store.received("m-1", "progress", "marks", t(0)).await.expect("received");
         assert_eq!((first.deliveries, first.received_at), (1, t(0)));
@@ -1053,7 +1096,8 @@ macro_rules! store_suite {
             use super::*;
             store_suite!(@each $make; a_lookup_takes_three_steps, items_are_idempotent_and_the_first_response_is_kept,
                 a_lost_lease_fails_the_whole_step, a_refused_step_writes_nothing, steps_without_an_entry,
-                deliveries_are_counted_and_settled);
+                deliveries_are_counted_and_settled, a_thread_keeps_its_first_origin_and_its_latest_push,
+                a_push_to_a_thread_never_opened_writes_nothing);
         }
     };
     (@each $make:ident; $($name:ident),* $(,)?) => {
@@ -1096,6 +1140,36 @@ async fn a_step_survives_reopening_and_the_next_steps_follow() {
     assert_eq!(store.inbox().get("m-1").await.expect("get").expect("entry").acked_at, Some(t(6)));
     let stats = store.outbox().stats(t(7)).await.expect("stats");
     assert_eq!((stats.queue(Q).completed, stats.queue(ACKS).completed), (1, 1));
+}
+
+#[tokio::test]
+async fn a_thread_survives_reopening_and_a_damaged_thread_record_is_refused() {
+    let (_dir, path) = state_dir();
+    let pushed = {
+        let store = open_store(&path);
+        store.received("m-1", "kindergarten", "application", t(0)).await.expect("received");
+        let open = ThreadWrite::Open { key: "kindergarten:7", origin: b"origin" };
+        store
+            .commit(Step { thread: Some(open), ..answer("m-1", &keys_of("m-1"), "r-1", b"<110/>") }, t(1))
+            .await
+            .expect("open");
+        let push = NewItem { queue: Q, key: "push:kindergarten:1", payload: b"<120/>" };
+        let step = Step {
+            enqueue: vec![push],
+            thread: Some(ThreadWrite::Pushed { key: "kindergarten:7" }),
+            ..Step::default()
+        };
+        store.commit(step, t(2)).await.expect("push").items[0].0
+    };
+    let store = open_store(&path);
+    let thread = store.thread("kindergarten:7").await.expect("read").expect("open");
+    assert_eq!(thread, Thread { origin: b"origin".to_vec(), last_push: Some(pushed) });
+    drop(store);
+    tamper(&path, |db| {
+        db.open_tree("threads").expect("tree").insert(b"pkindergarten:7", &b"short"[..]).expect("damage");
+    });
+    let refused = SledStore::with_outbox(open_outbox(&path));
+    assert!(refused.as_ref().is_err_and(|e| e.to_string().contains("threads")), "{:?}", refused.err());
 }
 
 #[tokio::test]

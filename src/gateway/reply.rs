@@ -122,6 +122,7 @@ impl Replies {
             response_message_id: response_id.as_deref(),
             complete: None,
             acked: false,
+            thread: None,
         };
         self.store.commit(step, self.now()).await?;
         self.work_ready.notify_waiters();
@@ -138,6 +139,7 @@ impl Replies {
             response_message_id: Some(&response_id),
             complete: Some(lease),
             acked: false,
+            thread: None,
         };
         self.store.commit(step, self.now()).await?;
         self.work_ready.notify_waiters();
@@ -178,6 +180,7 @@ impl Replies {
             response_message_id: None,
             complete: None,
             acked: false,
+            thread: None,
         };
         let committed = self.store.commit(step, self.now()).await?;
         self.work_ready.notify_waiters();

@@ -128,6 +128,7 @@ impl StatusPush {
                 response_message_id: None,
                 complete: None,
                 acked: false,
+                thread: None,
             };
             self.replies.store.commit(step, self.replies.clock.now()).await?;
             self.replies.work_ready.notify_waiters();

@@ -279,6 +279,7 @@ impl Workers {
                     response_message_id: None,
                     complete: Some(lease),
                     acked: true,
+                    thread: None,
                 };
                 match self.store.commit(step, self.replies.clock.now()).await {
                     Ok(_) => Done::Recorded(kind),

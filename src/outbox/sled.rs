@@ -205,7 +205,7 @@ impl SledOutbox {
         &self,
         batch: Batch<'_, '_>,
         now: SystemTime,
-        write: impl FnOnce(&sled::Tree, Vec<Record>) -> Result<(T, Ticket), E>,
+        write: impl FnOnce(&sled::Tree, Vec<Record>, &BatchItems) -> Result<(T, Ticket), E>,
     ) -> Result<(BatchItems, T, Ticket), E> {
         let mut inner = self.lock()?;
         let allocate = &mut || Ok(ItemId(self.state.generate_id().map_err(backend)?));
@@ -217,7 +217,7 @@ impl SledOutbox {
                 return Err(error.into());
             }
         };
-        match write(&self.tree, records) {
+        match write(&self.tree, records, &applied.items) {
             Ok((value, ticket)) => {
                 for id in applied.created() {
                     inner.unflushed.insert(id, ticket);

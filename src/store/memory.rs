@@ -2,10 +2,11 @@
 //! Nothing survives the process; every call is "durable" when it returns.
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::{Committed, MessageStore, Step, StoreError};
+use super::{Committed, MessageStore, Step, StoreError, Thread, ThreadWrite};
 use crate::inbox::{Inbox, InboxEntry, MemoryInbox};
 use crate::outbox::{BoxFuture, MemoryOutbox, Outbox, OutboxConfig};
 
@@ -19,6 +20,8 @@ pub struct MemoryStore {
     dyn_outbox: Arc<dyn Outbox>,
     /// The same inbox, as the trait hands it out.
     dyn_inbox: Arc<dyn Inbox>,
+    /// The threads, by key.
+    threads: Mutex<HashMap<String, Thread>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -39,7 +42,7 @@ impl MemoryStore {
         let inbox = Arc::new(inbox);
         let dyn_outbox: Arc<dyn Outbox> = outbox.clone();
         let dyn_inbox: Arc<dyn Inbox> = inbox.clone();
-        MemoryStore { outbox, inbox, dyn_outbox, dyn_inbox }
+        MemoryStore { outbox, inbox, dyn_outbox, dyn_inbox, threads: Mutex::default() }
     }
 
     /// Writes `step`: the outbox's half under the outbox's lock, the inbox's inside it, undone if the inbox's fails.
@@ -55,7 +58,24 @@ impl MemoryStore {
             })?;
             Ok(Some(changed))
         };
+        let mut threads = self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(ThreadWrite::Pushed { key }) = step.thread {
+            if !threads.contains_key(key) {
+                return Err(StoreError::NoThread { key: key.to_owned() });
+            }
+        }
         let (items, entry) = self.outbox.with_batch(step.batch(), now, inbox_half)?;
+        match step.thread {
+            Some(ThreadWrite::Open { key, origin }) => {
+                threads.entry(key.to_owned()).or_insert_with(|| Thread { origin: origin.to_vec(), last_push: None });
+            }
+            Some(ThreadWrite::Pushed { key }) => {
+                if let Some(thread) = threads.get_mut(key) {
+                    thread.last_push = Some(items[0].0);
+                }
+            }
+            None => {}
+        }
         Ok(Committed { items, entry })
     }
 }
@@ -77,6 +97,12 @@ impl MessageStore for MemoryStore {
 
     fn commit<'a>(&'a self, step: Step<'a>, now: SystemTime) -> BoxFuture<'a, Result<Committed, StoreError>> {
         Box::pin(async move { self.write(&step, now) })
+    }
+
+    fn thread<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Thread>, StoreError>> {
+        Box::pin(
+            async move { Ok(self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key).cloned()) },
+        )
     }
 
     fn outbox(&self) -> &Arc<dyn Outbox> {

@@ -65,6 +65,39 @@ pub struct Step<'a> {
     /// Whether the step records the message as acknowledged to SMEV (as [`Inbox::mark_acked`]: the first time
     /// counts).
     pub acked: bool,
+    /// A thread the step opens or pushes to (see [`Thread`]), written in the same durable write.
+    pub thread: Option<ThreadWrite<'a>>,
+}
+
+/// A conversation with the portal that outlives its first request: an application whose later statuses go out as
+/// further responses to the request that filed it (the EPGU concentrator's way). Per thread key (chosen by the
+/// service, such as its name and the portal's order number) the store keeps the origin the gateway recorded when
+/// it answered that request (its encoding is the gateway's: the request's MessageID, ReplyTo, kind of data), and
+/// the outbox item of the latest push, so that the next push waits until that one has left: pushes leave in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    /// What the gateway recorded when the thread was opened; never replaced.
+    pub origin: Vec<u8>,
+    /// The outbox item of the latest push to the thread, if any.
+    pub last_push: Option<ItemId>,
+}
+
+/// How a step changes a thread.
+#[derive(Debug, Clone, Copy)]
+pub enum ThreadWrite<'a> {
+    /// Opens the thread `key` with `origin`, unless it is open already: the request that opened it stays its
+    /// origin (an edit of an application is answered, but later statuses still answer the first request).
+    Open {
+        /// The thread's key.
+        key: &'a str,
+        /// The origin to keep.
+        origin: &'a [u8],
+    },
+    /// Records the step's first item as the thread's latest push. The thread must be open.
+    Pushed {
+        /// The thread's key.
+        key: &'a str,
+    },
 }
 
 impl<'a> Step<'a> {
@@ -73,12 +106,15 @@ impl<'a> Step<'a> {
         self.response_message_id.is_some() || self.acked
     }
 
-    /// Refuses a step that would change an inbox entry without naming one.
+    /// Refuses a step that would change an inbox entry without naming one, or record a push without an item.
     fn check(&self) -> Result<(), StoreError> {
         if self.smev_id.is_empty() && self.changes_entry() {
             return Err(StoreError::InvalidStep {
                 reason: "a step that records a response or an ack must name the delivered message".to_owned(),
             });
+        }
+        if matches!(self.thread, Some(ThreadWrite::Pushed { .. })) && self.enqueue.is_empty() {
+            return Err(StoreError::InvalidStep { reason: "a push to a thread must queue its item".to_owned() });
         }
         Ok(())
     }
@@ -116,6 +152,15 @@ pub enum StoreError {
     /// The inbox's half failed: no entry for the message, a bad MessageID, storage, durability.
     #[error(transparent)]
     Inbox(#[from] InboxError),
+    /// A push to a thread that was never opened.
+    #[error("thread {key} is not open")]
+    NoThread {
+        /// The thread's key.
+        key: String,
+    },
+    /// The thread records cannot be read or written (a damaged record, or the backend failed).
+    #[error("threads: {0}")]
+    Threads(String),
     /// The step asks for something no store can do.
     #[error("invalid step: {reason}")]
     InvalidStep {
@@ -149,6 +194,9 @@ pub trait MessageStore: Send + Sync {
 
     /// Writes one step durably; see [`Step`].
     fn commit<'a>(&'a self, step: Step<'a>, now: SystemTime) -> BoxFuture<'a, Result<Committed, StoreError>>;
+
+    /// The thread `key`, if it was opened (see [`Thread`]).
+    fn thread<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Thread>, StoreError>>;
 
     /// The outbox, for everything else (leases, failures, reads, operators, retention).
     fn outbox(&self) -> &Arc<dyn Outbox>;

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{Committed, MessageStore, Step, StoreError};
+use super::{Committed, MessageStore, Step, StoreError, Thread, ThreadWrite};
 use crate::inbox::{Inbox, InboxEntry, SledInbox};
 use crate::outbox::sled::Record;
 use crate::outbox::{BoxFuture, Outbox, OutboxConfig, OutboxError, SledOutbox};
@@ -32,6 +32,38 @@ pub struct SledStore {
     dyn_outbox: Arc<dyn Outbox>,
     /// The same inbox, as the trait hands it out.
     dyn_inbox: Arc<dyn Inbox>,
+    /// The threads (see [`Thread`]): `o<key>` the origin, `p<key>` the latest push's item id (8 bytes, big-endian).
+    threads: sled::Tree,
+}
+
+/// The threads' tree in the state directory.
+const THREADS: &str = "threads";
+/// Key prefix of a thread's origin.
+const ORIGIN: u8 = b'o';
+/// Key prefix of a thread's latest push.
+const PUSHED: u8 = b'p';
+
+/// The key of a thread's record of kind `prefix`.
+fn thread_key(prefix: u8, key: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(key.len() + 1);
+    bytes.push(prefix);
+    bytes.extend_from_slice(key.as_bytes());
+    bytes
+}
+
+/// Checks every stored thread record: a known prefix and UTF-8 key, an item id of 8 bytes.
+fn check_threads(tree: &sled::Tree) -> Result<(), String> {
+    for record in tree.iter() {
+        let (key, value) = record.map_err(|e| e.to_string())?;
+        let name = std::str::from_utf8(&key[1.min(key.len())..]).map_err(|_| format!("key {key:?} is not UTF-8"))?;
+        match key.first() {
+            Some(&ORIGIN) => {}
+            Some(&PUSHED) if value.len() == 8 => {}
+            Some(&PUSHED) => return Err(format!("thread {name}: a latest push of {} bytes", value.len())),
+            _ => return Err(format!("thread record {key:?} has an unknown prefix")),
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for SledStore {
@@ -57,10 +89,12 @@ impl SledStore {
     pub fn with_outbox(outbox: SledOutbox) -> Result<SledStore, OpenError> {
         let state = outbox.state().clone();
         let inbox = Arc::new(SledInbox::open(&state)?);
+        let threads = state.tree(THREADS)?;
+        check_threads(&threads).map_err(|error| state.damaged(format!("threads: {error}")))?;
         let outbox = Arc::new(outbox);
         let dyn_outbox: Arc<dyn Outbox> = outbox.clone();
         let dyn_inbox: Arc<dyn Inbox> = inbox.clone();
-        Ok(SledStore { state, outbox, inbox, dyn_outbox, dyn_inbox })
+        Ok(SledStore { state, outbox, inbox, dyn_outbox, dyn_inbox, threads })
     }
 
     /// The state directory the store lives in.
@@ -71,14 +105,20 @@ impl SledStore {
     /// Applies and writes `step` as one atomic write, and returns what it left with the ticket to wait for.
     fn write(&self, step: &Step<'_>, now: SystemTime) -> Result<(Committed, Ticket), StoreError> {
         step.check()?;
+        if let Some(ThreadWrite::Pushed { key }) = step.thread {
+            if self.threads.get(thread_key(ORIGIN, key)).map_err(threads_error)?.is_none() {
+                return Err(StoreError::NoThread { key: key.to_owned() });
+            }
+        }
         let commit = self.state.commit();
-        let (items, entry, ticket) = self.outbox.write_batch(step.batch(), now, |outbox, records| {
+        let (items, entry, ticket) = self.outbox.write_batch(step.batch(), now, |outbox, records, items| {
             let staged = match step.smev_id {
                 "" => None,
                 smev_id => Some(self.inbox.stage(smev_id, |entry| step.change(entry, now))?),
             };
             let entry_record = staged.as_ref().and_then(|staged| staged.record.as_ref());
-            let ticket = if records.is_empty() && entry_record.is_none() {
+            let thread_record = self.thread_record(step, items)?;
+            let ticket = if records.is_empty() && entry_record.is_none() && thread_record.is_none() {
                 match staged {
                     // Nothing changed, but the delivery recorded before the step is registered by nobody: a fresh
                     // ticket makes it durable too, as every step does.
@@ -88,7 +128,8 @@ impl SledStore {
                     None => commit.covering_registered(),
                 }
             } else {
-                write_records(self.state.journal(), (outbox, self.inbox.tree()), &records, entry_record)?;
+                let trees = (outbox, self.inbox.tree(), &self.threads);
+                write_records(self.state.journal(), trees, &records, entry_record, thread_record.as_ref())?;
                 commit.register()
             };
             // The inbox's writer lock is released here, after the registration.
@@ -96,6 +137,31 @@ impl SledStore {
         })?;
         Ok((Committed { items, entry }, ticket))
     }
+
+    /// The thread record `step` writes, if any: an origin not stored yet, or the latest push (the step's first
+    /// item). Called under the outbox's lock, which every step takes, so no other step opens the thread meanwhile.
+    fn thread_record(
+        &self,
+        step: &Step<'_>,
+        items: &[(crate::outbox::ItemId, bool)],
+    ) -> Result<Option<Record>, StoreError> {
+        match step.thread {
+            Some(ThreadWrite::Open { key, origin }) => {
+                let record_key = thread_key(ORIGIN, key);
+                let open = self.threads.get(&record_key).map_err(threads_error)?.is_some();
+                Ok((!open).then(|| (record_key, origin.to_vec())))
+            }
+            Some(ThreadWrite::Pushed { key }) => {
+                Ok(items.first().map(|(id, _)| (thread_key(PUSHED, key), id.0.to_be_bytes().to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// A [`StoreError::Threads`] for a sled failure on the threads' tree.
+fn threads_error(error: sled::Error) -> StoreError {
+    StoreError::Threads(error.to_string())
 }
 
 /// Writes a step's records so that a crash leaves all or none of them: one single-key write when there is one
@@ -103,13 +169,15 @@ impl SledStore {
 /// lookup's CPU; see `state::journal`).
 fn write_records(
     journal: &crate::state::journal::Journal,
-    (outbox, inbox): (&sled::Tree, &sled::Tree),
+    (outbox, inbox, threads): (&sled::Tree, &sled::Tree, &sled::Tree),
     records: &[Record],
     entry: Option<&Record>,
+    thread: Option<&Record>,
 ) -> Result<(), OutboxError> {
-    let mut writes: Vec<crate::state::journal::Write<'_>> = Vec::with_capacity(records.len() + 1);
+    let mut writes: Vec<crate::state::journal::Write<'_>> = Vec::with_capacity(records.len() + 2);
     writes.extend(records.iter().map(|(key, value)| (outbox, key.as_slice(), value.as_slice())));
     writes.extend(entry.map(|(key, value)| (inbox, key.as_slice(), value.as_slice())));
+    writes.extend(thread.map(|(key, value)| (threads, key.as_slice(), value.as_slice())));
     journal.write_all(&writes).map_err(backend)
 }
 
@@ -143,6 +211,24 @@ impl MessageStore for SledStore {
             let (committed, ticket) = self.write(&step, now)?;
             self.state.commit().wait(ticket).await.map_err(OutboxError::from)?;
             Ok(committed)
+        })
+    }
+
+    fn thread<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Thread>, StoreError>> {
+        Box::pin(async move {
+            let Some(origin) = self.threads.get(thread_key(ORIGIN, key)).map_err(threads_error)? else {
+                return Ok(None);
+            };
+            let pushed = self.threads.get(thread_key(PUSHED, key)).map_err(threads_error)?;
+            let last_push = match pushed {
+                None => None,
+                Some(bytes) => {
+                    let id = <[u8; 8]>::try_from(bytes.as_ref())
+                        .map_err(|_| StoreError::Threads(format!("thread {key}: a damaged latest push")))?;
+                    Some(crate::outbox::ItemId(u64::from_be_bytes(id)))
+                }
+            };
+            Ok(Some(Thread { origin: origin.to_vec(), last_push }))
         })
     }
 
