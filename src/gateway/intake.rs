@@ -271,6 +271,10 @@ impl Intake {
                     match read.decide(&*self.school, asked).await? {
                         Decision::Answer(body) => (Outcome::Answered, Reply::Answer(body)),
                         Decision::Defer(work) => (Outcome::Deferred, Reply::Defer { service: service.into(), work }),
+                        Decision::Open { answer, thread } => {
+                            let namespace = self.registration.kind.namespace_uri.clone();
+                            (Outcome::Answered, Reply::Open { answer, thread, namespace })
+                        }
                     }
                 }
                 Err(untrusted) => (Outcome::Untrusted, Reply::Answer(refusal(smev_id, &untrusted))),

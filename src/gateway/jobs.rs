@@ -152,9 +152,24 @@ pub fn deferred_key(smev_id: &str) -> String {
     format!("school:{smev_id}")
 }
 
-/// The idempotency key of a status push: one per change the school reported, by its cursor.
-pub fn status_key(cursor: u64) -> String {
-    format!("status:{cursor}")
+/// The idempotency key of a status push: one per change of a service's feed, by the service's name and the
+/// change's cursor.
+pub fn status_key(service: &str, cursor: u64) -> String {
+    format!("status:{service}:{cursor}")
+}
+
+/// What a thread keeps of the request that opened it (see [`crate::store::Thread`]): where its further responses
+/// go and how they are written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// SMEV's id of the request, for the logs and the operators' traces.
+    pub message_id: String,
+    /// The request's `ReplyTo`: every further response is addressed to it.
+    pub reply_to: String,
+    /// The metrics label of the exchange (see [`SendHead::kind`]).
+    pub kind: String,
+    /// The namespace of the request's content: the further responses are written in it.
+    pub namespace: String,
 }
 
 /// The SMEV id a key of this module names, and what the key is for (operators' traces read keys back).

@@ -4,10 +4,10 @@
 //! all answer and acknowledge through [`Replies`], and every step wakes the outbox's workers at once.
 #![forbid(unsafe_code)]
 
-use super::jobs::{self, AckJob, DeferredJob, Send, SendHead};
+use super::jobs::{self, AckJob, DeferredJob, Origin, Send, SendHead};
 use crate::outbox::{Clock, ItemState, Lease};
 use crate::smev::{build, MessageId, ResponseBody, SendResponse, Version};
-use crate::store::{MessageStore, NewItem, Step, StoreError};
+use crate::store::{MessageStore, NewItem, Step, StoreError, ThreadWrite};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -33,6 +33,15 @@ pub enum NotNow {
 pub enum Reply {
     /// The answer, to send now.
     Answer(ResponseBody),
+    /// The answer, to send now, with the request kept as the origin of a thread (see [`crate::store::Thread`]).
+    Open {
+        /// The answer.
+        answer: ResponseBody,
+        /// The thread's key.
+        thread: String,
+        /// The namespace of the request's content, in which later responses are written.
+        namespace: String,
+    },
     /// Work deferred to the school system by a service; the answer follows it.
     Defer {
         /// The service that runs it.
@@ -97,9 +106,21 @@ impl Replies {
     pub async fn answer(&self, to: Answering<'_>, reply: Reply) -> Result<(), NotNow> {
         let ack = jobs::encode(&AckJob { message_id: to.smev_id.to_string(), accepted: true, kind: to.kind.into() });
         let ack_key = jobs::ack_key(to.smev_id, 1);
+        let mut origin = None;
         let (work, key, queue, response_id) = match reply {
             Reply::Answer(body) => {
                 let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), body)?;
+                (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
+            }
+            Reply::Open { answer, thread, namespace } => {
+                let kept = Origin {
+                    message_id: to.smev_id.to_string(),
+                    reply_to: to.reply_to.to_string(),
+                    kind: to.kind.to_string(),
+                    namespace,
+                };
+                origin = Some((thread, jobs::encode(&kept)));
+                let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), answer)?;
                 (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
             }
             Reply::Defer { service, work } => {
@@ -122,7 +143,30 @@ impl Replies {
             response_message_id: response_id.as_deref(),
             complete: None,
             acked: false,
-            thread: None,
+            thread: origin.as_ref().map(|(key, origin)| ThreadWrite::Open { key, origin }),
+        };
+        self.store.commit(step, self.now()).await?;
+        self.work_ready.notify_waiters();
+        Ok(())
+    }
+
+    /// Queues a further response to the request that opened `thread` (as `origin` recorded it), under the
+    /// idempotency key `key`, and records it as the thread's latest push, in one durable step.
+    pub async fn push_response(
+        &self,
+        thread: &str,
+        origin: &Origin,
+        key: &str,
+        body: ResponseBody,
+    ) -> Result<(), NotNow> {
+        let (payload, _) = response_job(self.version, (&origin.message_id, &origin.kind, &origin.reply_to), body)?;
+        let step = Step {
+            smev_id: "",
+            enqueue: vec![NewItem { queue: jobs::SEND_QUEUE, key, payload: &payload }],
+            response_message_id: None,
+            complete: None,
+            acked: false,
+            thread: Some(ThreadWrite::Pushed { key: thread }),
         };
         self.store.commit(step, self.now()).await?;
         self.work_ready.notify_waiters();

@@ -12,7 +12,7 @@ use super::pause::PauseSet;
 use super::reply::Replies;
 use super::responses::Responses;
 use super::shutdown::{self, Shutdown};
-use super::status_push::{FileCursor, StatusPush};
+use super::status_push::{status_cursor, StatusPush};
 use super::workers::{Workers, SMEV_DESTINATION};
 use crate::config::{Config, SenderTrustConfig};
 use crate::cpu::CpuPool;
@@ -324,18 +324,19 @@ impl Gateway {
         }
     }
 
-    fn status_push(&self) -> Option<StatusPush> {
+    /// One status push per service that pushes, each with its own cursor.
+    fn status_pushes(&self) -> Vec<StatusPush> {
         if self.config.school.status_poll_secs == 0 {
-            return None;
+            return Vec::new();
         }
-        let service = self.handles.registry.pushers().into_iter().next()?;
-        Some(StatusPush {
+        let push = |service: Arc<dyn crate::services::KindService>| StatusPush {
             replies: self.replies(),
             school: self.school.clone(),
+            cursor: status_cursor(&self.config.store.path, service.name()),
             service,
-            cursor: FileCursor::new(self.config.store.path.join("status-push.cursor")),
             every: Duration::from_secs(self.config.school.status_poll_secs.max(1)),
-        })
+        };
+        self.handles.registry.pushers().into_iter().map(push).collect()
     }
 
     fn responses(&self) -> Responses {
@@ -382,7 +383,7 @@ impl Gateway {
             tasks.spawn(workers.clone().drain(queue, stopping.clone()));
         }
         tasks.spawn(retention(self.handles.clone(), self.config.store.retention_days, stopping.clone()));
-        if let Some(push) = self.status_push() {
+        for push in self.status_pushes() {
             tasks.spawn(push.run(stopping.clone()));
         }
         tasks.spawn(self.responses().run(stopping.clone()));

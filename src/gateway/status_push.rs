@@ -1,17 +1,20 @@
-//! Status pushes: the gateway tells the portal about application status changes the school system reports, as
-//! requests of its own.
+//! Status pushes: the gateway tells the portal about application status changes the school system reports, each
+//! as a further response to the request that filed the application (the thread it opened, see
+//! [`crate::store::Thread`]) or as a request of the service's consumer kind of data.
 //!
-//! Status changes are read from the school system after a cursor; each becomes a request in the outbox under the
-//! key `status:<cursor>` *before* the cursor moves on, and the cursor is kept in a small file written atomically.
-//! A crash between the two queues the same change again under the same key: nothing is sent twice. Which kind of
-//! data's format a change is pushed in is its service's business ([`KindService::status_push`]).
+//! Each pushing service has a feed of status changes read after a cursor of its own; each change becomes an item
+//! in the outbox under the key `status:<service>:<cursor>` *before* the cursor moves on, and the cursor is kept in a
+//! small file written atomically. A crash between the two queues the same change again under the same key: nothing
+//! is sent twice. A further response waits while the thread's previous push has not left, so one application's
+//! statuses reach the portal in order. What a change becomes is its service's business ([`KindService::pushes`]).
 #![forbid(unsafe_code)]
 
-use super::jobs::{self, Send, SendHead};
+use super::jobs::{self, Origin, Send, SendHead};
 use super::reply::Replies;
 use super::shutdown::Shutdown;
+use crate::outbox::ItemState;
 use crate::school::SchoolSystem;
-use crate::services::KindService;
+use crate::services::{KindService, Push, WriteResponse};
 use crate::smev::{build, SendRequest};
 use crate::store::{NewItem, Step};
 use std::path::{Path, PathBuf};
@@ -56,9 +59,9 @@ impl FileCursor {
     }
 }
 
-/// The cursor file of the status pushes, in the gateway's state directory.
-pub fn status_cursor(store: &Path) -> FileCursor {
-    FileCursor::new(store.join("status-push.cursor"))
+/// The cursor file of the status pushes of service `service`, in the gateway's state directory.
+pub fn status_cursor(store: &Path, service: &str) -> FileCursor {
+    FileCursor::new(store.join(format!("status-push.{service}.cursor")))
 }
 
 /// Everything the status pushes use, and nothing else.
@@ -68,7 +71,7 @@ pub struct StatusPush {
     pub replies: Replies,
     /// Where status changes come from.
     pub school: Arc<dyn SchoolSystem>,
-    /// The service whose format the pushes are written in.
+    /// The service whose feed is pushed.
     pub service: Arc<dyn KindService>,
     /// The cursor of the changes already queued.
     pub cursor: FileCursor,
@@ -91,6 +94,12 @@ pub enum PushError {
     /// The outbox.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The answer could not be queued.
+    #[error(transparent)]
+    Reply(#[from] super::reply::NotNow),
+    /// A thread's origin cannot be read (a damaged store or a bug).
+    #[error("thread {0}: its origin cannot be read: {1}")]
+    Origin(String, String),
 }
 
 impl StatusPush {
@@ -98,7 +107,7 @@ impl StatusPush {
     pub async fn run(self, mut shutdown: Shutdown) {
         loop {
             if let Err(e) = self.push_once().await {
-                tracing::warn!(error = %e, "status push pass failed; it is tried again");
+                tracing::warn!(service = self.service.name(), error = %e, "status push pass failed; it is tried again");
             }
             if shutdown.sleep(self.every).await {
                 return;
@@ -106,36 +115,77 @@ impl StatusPush {
         }
     }
 
-    /// One pass: queues every status change after the cursor; returns how many.
+    /// One pass: queues the status changes after the cursor, in order; returns how many the cursor moved past. A
+    /// further response waits (the pass ends there, and the next one starts from it) while the thread's previous
+    /// push has not left, so that one application's statuses reach the portal in order.
     pub async fn push_once(&self) -> Result<usize, PushError> {
         let since = self.cursor.load()?;
-        let changes = self.school.status_changes(since, 100).await?;
-        for change in &changes {
-            let Some(content) = self.service.status_push(change) else { continue };
-            let request = SendRequest::new(content);
-            let envelope = build::send_request(self.replies.version, &request, None)?;
-            let head = SendHead {
-                send: Send::Request,
-                kind: "request".into(),
-                message_id: request.message_id.to_string(),
-                answers: None,
-            };
-            let payload = jobs::encode_send(&head, &envelope);
-            let key = jobs::status_key(change.cursor);
-            let step = Step {
-                smev_id: "",
-                enqueue: vec![NewItem { queue: jobs::SEND_QUEUE, key: &key, payload: &payload }],
-                response_message_id: None,
-                complete: None,
-                acked: false,
-                thread: None,
-            };
-            self.replies.store.commit(step, self.replies.clock.now()).await?;
-            self.replies.work_ready.notify_waiters();
+        let changes = self.service.pushes(&*self.school, since, 100).await?;
+        let mut done = 0;
+        for change in changes {
+            let key = jobs::status_key(self.service.name(), change.cursor);
+            match change.push {
+                None => {}
+                Some(Push::Request(content)) => self.push_request(&key, content).await?,
+                Some(Push::Response { thread, write }) => {
+                    let queued = self.push_response(&key, &thread, write).await?;
+                    if !queued {
+                        tracing::debug!(%thread, "a further response waits for the thread's previous one");
+                        break;
+                    }
+                }
+            }
             self.cursor.store(change.cursor)?;
-            tracing::info!(order_id = change.order_id, status = change.status, "status change queued for the portal");
+            tracing::info!(service = self.service.name(), change = %change.what, "status change queued for the portal");
+            done += 1;
         }
-        Ok(changes.len())
+        Ok(done)
+    }
+
+    /// Queues a request of the service's consumer kind of data under `key`.
+    async fn push_request(&self, key: &str, content: String) -> Result<(), PushError> {
+        let request = SendRequest::new(content);
+        let envelope = build::send_request(self.replies.version, &request, None)?;
+        let head = SendHead {
+            send: Send::Request,
+            kind: "request".into(),
+            message_id: request.message_id.to_string(),
+            answers: None,
+        };
+        let payload = jobs::encode_send(&head, &envelope);
+        let step = Step {
+            smev_id: "",
+            enqueue: vec![NewItem { queue: jobs::SEND_QUEUE, key, payload: &payload }],
+            response_message_id: None,
+            complete: None,
+            acked: false,
+            thread: None,
+        };
+        self.replies.store.commit(step, self.replies.clock.now()).await?;
+        self.replies.work_ready.notify_waiters();
+        Ok(())
+    }
+
+    /// Queues a further response to the request that opened `thread`; false (nothing queued) while the thread's
+    /// previous push has not left. A change about a thread no request opened (an application the gateway never
+    /// answered) is logged and passed over: there is no request to answer.
+    async fn push_response(&self, key: &str, thread: &str, write: WriteResponse) -> Result<bool, PushError> {
+        let store = &self.replies.store;
+        let Some(open) = store.thread(thread).await? else {
+            tracing::warn!(%thread, "a status change for an application no request of the portal opened: not pushed");
+            return Ok(true);
+        };
+        if let Some(previous) = open.last_push {
+            let state = store.outbox().get(previous).await.map_err(crate::store::StoreError::from)?.map(|i| i.state);
+            if matches!(state, Some(ItemState::Pending | ItemState::Leased { .. })) {
+                return Ok(false);
+            }
+        }
+        let origin: Origin =
+            jobs::decode(&open.origin).map_err(|e| PushError::Origin(thread.to_string(), e.to_string()))?;
+        let body = write(&origin.namespace);
+        self.replies.push_response(thread, &origin, key, body).await?;
+        Ok(true)
     }
 }
 
@@ -146,12 +196,13 @@ mod tests {
     #[test]
     fn the_cursor_survives_and_starts_at_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let cursor = status_cursor(dir.path());
+        let cursor = status_cursor(dir.path(), "enrollment");
         assert_eq!(cursor.load().unwrap(), 0);
         cursor.store(41).unwrap();
         cursor.store(42).unwrap();
-        assert_eq!(status_cursor(dir.path()).load().unwrap(), 42);
-        std::fs::write(dir.path().join("status-push.cursor"), "garbage").unwrap();
+        assert_eq!(status_cursor(dir.path(), "enrollment").load().unwrap(), 42);
+        assert_eq!(status_cursor(dir.path(), "kindergarten").load().unwrap(), 0, "a cursor per service");
+        std::fs::write(dir.path().join("status-push.enrollment.cursor"), "garbage").unwrap();
         assert!(cursor.load().is_err(), "a damaged cursor is an error, not a restart from zero");
     }
 }

@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 
 use super::xmlout::XmlOut;
-use super::{Asked, Decision, DeferredError, KindService, ReadRequest, Served, Unavailable};
-use crate::school::{BoxFuture, EnrollmentApplication, SchoolSystem, Snils, StatusChange, SubmitOutcome};
+use super::{Asked, Decision, DeferredError, KindService, Push, Pushing, ReadRequest, Served, Unavailable};
+use crate::school::{BoxFuture, EnrollmentApplication, SchoolError, SchoolSystem, Snils, StatusChange, SubmitOutcome};
 use crate::smev::ResponseBody;
 use crate::xml::{self, Document, Limits, NodeId};
 use time::macros::format_description;
@@ -258,9 +258,27 @@ impl KindService for EnrollmentService {
         true
     }
 
-    fn status_push(&self, change: &StatusChange) -> Option<String> {
-        let at = crate::smev::format_datetime(change.at);
-        Some(status_request(change.order_id, change.status, &at, change.comment.as_deref()))
+    fn pushes<'a>(
+        &'a self,
+        school: &'a dyn SchoolSystem,
+        since: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Pushing>, SchoolError>> {
+        Box::pin(async move {
+            let changes = school.status_changes(since, limit).await?;
+            Ok(changes.iter().map(status_pushing).collect())
+        })
+    }
+}
+
+/// The request that tells the portal about `change`.
+fn status_pushing(change: &StatusChange) -> Pushing {
+    let at = crate::smev::format_datetime(change.at);
+    let content = status_request(change.order_id, change.status, &at, change.comment.as_deref());
+    Pushing {
+        cursor: change.cursor,
+        push: Some(Push::Request(content)),
+        what: format!("order {} status {}", change.order_id, change.status),
     }
 }
 

@@ -14,7 +14,7 @@ pub mod xmlout;
 
 pub use registry::{Registration, Registry, RegistryError};
 
-use crate::school::{BoxFuture, SchoolSystem, StatusChange};
+use crate::school::{BoxFuture, SchoolError, SchoolSystem};
 use crate::smev::ResponseBody;
 use crate::xml::{Document, NodeId};
 
@@ -27,6 +27,42 @@ pub enum Decision {
     /// [`KindService::run_deferred`]. The bytes are the service's own record of the work (the gateway stores them
     /// as they are).
     Defer(String),
+    /// The answer, now, and the request kept as the origin of the thread `thread` (an application's key): the
+    /// application's later statuses are further responses to this request ([`Push::Response`]). A thread opened
+    /// before keeps its first request.
+    Open {
+        /// The answer.
+        answer: ResponseBody,
+        /// The thread's key, unique among all services (prefix it with the service's name).
+        thread: String,
+    },
+}
+
+/// Writes a further response for the namespace of the request that opened the thread (the concentrator answers each
+/// version in its own namespace).
+pub type WriteResponse = Box<dyn FnOnce(&str) -> ResponseBody + Send>;
+
+/// Something a service tells the portal later, unasked.
+pub enum Push {
+    /// A further response to the request that opened `thread`, written by `write` for that request's namespace.
+    Response {
+        /// The thread's key, as [`Decision::Open`] gave it.
+        thread: String,
+        /// The response's body.
+        write: WriteResponse,
+    },
+    /// A request of the service's consumer kind of data: its content.
+    Request(String),
+}
+
+/// One change from a service's feed of status changes.
+pub struct Pushing {
+    /// The change's position in the school system's feed: the gateway's cursor moves past it once it is queued.
+    pub cursor: u64,
+    /// What to push; `None` when the change means nothing to the portal.
+    pub push: Option<Push>,
+    /// What the change is, for the logs (an order number and a status; no person's data).
+    pub what: String,
 }
 
 /// Why a request cannot be decided now: the school system is unavailable. The gateway leaves the request for SMEV to
@@ -99,15 +135,21 @@ pub trait KindService: Send + Sync {
         Box::pin(async move { Err(DeferredError::Final(format!("the {name} service defers no work"))) })
     }
 
-    /// Whether this service pushes status changes to the portal ([`KindService::status_push`]).
+    /// Whether this service pushes status changes to the portal ([`KindService::pushes`]).
     fn pushes_statuses(&self) -> bool {
         false
     }
 
-    /// The content of the request that tells the portal about a status change, when this service pushes them.
-    fn status_push(&self, change: &StatusChange) -> Option<String> {
-        let _ = change;
-        None
+    /// The status changes of the service's feed after `since` (at most `limit`, oldest first), each with what to
+    /// push to the portal.
+    fn pushes<'a>(
+        &'a self,
+        school: &'a dyn SchoolSystem,
+        since: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Pushing>, SchoolError>> {
+        let _ = (school, since, limit);
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
