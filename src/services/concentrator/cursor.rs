@@ -1,0 +1,371 @@
+//! Strict reading in schema order: a cursor over an element's children that takes them one by one by name (in the
+//! root's namespace), checks each value against its schema type and length, and names the element at fault, with
+//! its path from the root, in a message a person can read. Nothing here panics on any input.
+#![forbid(unsafe_code)]
+
+use std::cell::Cell;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime};
+
+use crate::school::kindergarten::model::{Address, Coded};
+use crate::services::concentrator::types::ReadError;
+use crate::xml::{Document, NodeId};
+
+/// An element and its path from the root (for messages).
+#[derive(Debug, Clone)]
+pub(crate) struct El {
+    /// The element.
+    pub id: NodeId,
+    /// `FormData/ApplicationRequest/...`.
+    pub path: String,
+}
+
+/// The document being read, the namespace every element must be in, and the order id once read.
+pub(crate) struct Reader<'d, 'a> {
+    /// The parsed document.
+    pub doc: &'d Document<'a>,
+    /// The root's namespace: every element of the request is in it.
+    pub ns: &'d str,
+    /// The request's `orderId`, once read, so that every later error carries it.
+    pub order_id: Cell<Option<i64>>,
+}
+
+impl<'d, 'a> Reader<'d, 'a> {
+    /// A reader of the document whose elements are in `ns`.
+    pub fn new(doc: &'d Document<'a>, ns: &'d str) -> Self {
+        Reader { doc, ns, order_id: Cell::new(None) }
+    }
+
+    /// An error at `path`.
+    pub fn err(&self, path: &str, message: impl Into<String>) -> ReadError {
+        ReadError { order_id: self.order_id.get(), path: path.to_string(), message: message.into() }
+    }
+
+    /// A cursor over the children of `el`.
+    pub fn seq(&self, el: &El) -> Seq<'_, 'd, 'a> {
+        Seq { r: self, path: el.path.clone(), kids: self.doc.child_elements(el.id).collect(), next: 0 }
+    }
+
+    /// The text of a leaf element: an element child there is an error.
+    pub fn leaf(&self, el: &El) -> Result<String, ReadError> {
+        if let Some(kid) = self.doc.child_elements(el.id).next() {
+            let name = self.doc.element(kid).local;
+            return Err(self.err(&format!("{}/{name}", el.path), format!("элемент {name} здесь не предусмотрен")));
+        }
+        Ok(self.doc.text(el.id))
+    }
+
+    /// An unqualified attribute's value, which must be present, at most `max` characters.
+    pub fn attr(&self, el: &El, name: &str, max: usize) -> Result<String, ReadError> {
+        let path = format!("{}/@{name}", el.path);
+        let value = self.doc.attr(el.id, name).ok_or_else(|| self.err(&path, "не указан обязательный атрибут"))?;
+        check_len(self, &path, value, max)?;
+        Ok(value.to_string())
+    }
+
+    /// A `DataElementType`: text (at most 256) and its required `@code` (at most 50).
+    pub fn coded(&self, el: &El) -> Result<Coded, ReadError> {
+        let code = self.attr(el, "code", 50)?;
+        let text = self.leaf(el)?;
+        check_len(self, &el.path, &text, 256)?;
+        Ok(Coded { code, text })
+    }
+}
+
+/// Checks a string's length in characters.
+pub(crate) fn check_len(r: &Reader<'_, '_>, path: &str, value: &str, max: usize) -> Result<(), ReadError> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(r.err(path, format!("значение длиннее {max} символов ({len})")));
+    }
+    Ok(())
+}
+
+/// A cursor over one element's children, taken in schema order.
+pub(crate) struct Seq<'r, 'd, 'a> {
+    r: &'r Reader<'d, 'a>,
+    path: String,
+    kids: Vec<NodeId>,
+    next: usize,
+}
+
+impl<'r, 'd, 'a> Seq<'r, 'd, 'a> {
+    /// The reader.
+    pub fn reader(&self) -> &'r Reader<'d, 'a> {
+        self.r
+    }
+
+    /// The path of the element this cursor reads.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The local name of the next child, if it is in the request's namespace.
+    pub fn peek(&self) -> Option<&'a str> {
+        let &id = self.kids.get(self.next)?;
+        (self.r.doc.element_ns(id) == self.r.ns).then(|| self.r.doc.element(id).local)
+    }
+
+    /// The next child if it is `local`.
+    pub fn opt(&mut self, local: &str) -> Option<El> {
+        let &id = self.kids.get(self.next)?;
+        if self.r.doc.is(id, self.r.ns, local) {
+            self.next += 1;
+            Some(El { id, path: format!("{}/{local}", self.path) })
+        } else {
+            None
+        }
+    }
+
+    /// The next child, which must be `local`.
+    pub fn req(&mut self, local: &str) -> Result<El, ReadError> {
+        match self.opt(local) {
+            Some(el) => Ok(el),
+            None => {
+                let path = format!("{}/{local}", self.path);
+                let found = match self.kids.get(self.next) {
+                    Some(&k) => format!(", а на его месте {}", self.r.doc.element(k).local),
+                    None => String::new(),
+                };
+                Err(self.r.err(&path, format!("нет обязательного элемента {local}{found}")))
+            }
+        }
+    }
+
+    /// Every consecutive child named `local`, at most `max`.
+    pub fn many(&mut self, local: &str, max: usize) -> Result<Vec<El>, ReadError> {
+        let mut out = Vec::new();
+        while let Some(el) = self.opt(local) {
+            if out.len() == max {
+                return Err(self.r.err(&el.path, format!("элементов {local} не может быть больше {max}")));
+            }
+            out.push(el);
+        }
+        Ok(out)
+    }
+
+    /// Skips the 4.0.1 tails `first*` then `second*` (`attribute`/`refInfo`, in the order the type has them).
+    pub fn skip_tails(&mut self, first: &str, second: &str) {
+        while self.opt(first).is_some() {}
+        while self.opt(second).is_some() {}
+    }
+
+    /// Nothing may follow.
+    pub fn end(&self) -> Result<(), ReadError> {
+        match self.kids.get(self.next) {
+            None => Ok(()),
+            Some(&k) => {
+                let e = self.r.doc.element(k);
+                let path = format!("{}/{}", self.path, e.local);
+                let ns = self.r.doc.element_ns(k);
+                Err(if ns == self.r.ns {
+                    self.r.err(&path, format!("элемент {} здесь не предусмотрен схемой", e.local))
+                } else {
+                    self.r.err(&path, format!("элемент {} из чужого пространства имён «{ns}»", e.local))
+                })
+            }
+        }
+    }
+
+    /// A required string, at most `max` characters.
+    pub fn str(&mut self, local: &str, max: usize) -> Result<String, ReadError> {
+        let el = self.req(local)?;
+        self.text(&el, max)
+    }
+
+    /// An optional string, at most `max` characters.
+    pub fn opt_str(&mut self, local: &str, max: usize) -> Result<Option<String>, ReadError> {
+        match self.opt(local) {
+            Some(el) => self.text(&el, max).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn text(&self, el: &El, max: usize) -> Result<String, ReadError> {
+        let text = self.r.leaf(el)?;
+        check_len(self.r, &el.path, &text, max)?;
+        Ok(text)
+    }
+
+    /// A required `normalizedString` of 1 to `max` characters (kept as written).
+    pub fn nn(&mut self, local: &str, max: usize) -> Result<String, ReadError> {
+        let el = self.req(local)?;
+        let text = self.text(&el, max)?;
+        if text.trim().is_empty() {
+            return Err(self.r.err(&el.path, "поле не заполнено"));
+        }
+        Ok(text)
+    }
+
+    /// A required typed value, parsed from its collapsed text.
+    fn typed<T>(&mut self, local: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, ReadError> {
+        let el = self.req(local)?;
+        typed_value(self.r, &el, parse, what)
+    }
+
+    /// An optional typed value.
+    fn opt_typed<T>(&mut self, local: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, ReadError> {
+        match self.opt(local) {
+            Some(el) => typed_value(self.r, &el, parse, what).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A required `xsd:long`.
+    pub fn long(&mut self, local: &str) -> Result<i64, ReadError> {
+        self.typed(local, parse_long, "целое число (xsd:long)")
+    }
+
+    /// The request's `orderId`, remembered for every later error.
+    pub fn order_id(&mut self) -> Result<i64, ReadError> {
+        let id = self.long("orderId")?;
+        self.r.order_id.set(Some(id));
+        Ok(id)
+    }
+
+    /// A required `xsd:date`.
+    pub fn date(&mut self, local: &str) -> Result<Date, ReadError> {
+        self.typed(local, parse_date, "дата в виде ГГГГ-ММ-ДД")
+    }
+
+    /// An optional `xsd:date`.
+    pub fn opt_date(&mut self, local: &str) -> Result<Option<Date>, ReadError> {
+        self.opt_typed(local, parse_date, "дата в виде ГГГГ-ММ-ДД")
+    }
+
+    /// An optional `xsd:dateTime`, which must carry its zone.
+    pub fn opt_datetime(&mut self, local: &str) -> Result<Option<OffsetDateTime>, ReadError> {
+        self.opt_typed(local, parse_datetime, "дата и время с часовым поясом")
+    }
+
+    /// A required `xsd:boolean`.
+    pub fn bool(&mut self, local: &str) -> Result<bool, ReadError> {
+        self.typed(local, parse_bool, "true, false, 1 или 0")
+    }
+
+    /// An optional `xsd:boolean`.
+    pub fn opt_bool(&mut self, local: &str) -> Result<Option<bool>, ReadError> {
+        self.opt_typed(local, parse_bool, "true, false, 1 или 0")
+    }
+
+    /// A required `xsd:byte`.
+    pub fn byte(&mut self, local: &str) -> Result<i8, ReadError> {
+        self.typed(local, parse_byte, "целое число от -128 до 127 (xsd:byte)")
+    }
+
+    /// A required `DataElementType`.
+    pub fn coded(&mut self, local: &str) -> Result<Coded, ReadError> {
+        let el = self.req(local)?;
+        self.r.coded(&el)
+    }
+
+    /// An optional `DataElementType`.
+    pub fn opt_coded(&mut self, local: &str) -> Result<Option<Coded>, ReadError> {
+        match self.opt(local) {
+            Some(el) => self.r.coded(&el).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// An `AddressType` (the same in every version).
+    pub fn address(&mut self, local: &str) -> Result<Address, ReadError> {
+        let el = self.req(local)?;
+        let mut s = self.r.seq(&el);
+        let address = Address {
+            full: s.str("FullAddress", 1024)?,
+            index: s.str("Index", 6)?,
+            region: s.coded("Region")?,
+            area: s.coded("Area")?,
+            city: s.coded("City")?,
+            city_area: s.coded("CityArea")?,
+            place: s.coded("Place")?,
+            street: s.coded("Street")?,
+            additional_area: s.coded("AdditionalArea")?,
+            additional_street: s.coded("AdditionalStreet")?,
+            house: s.coded("House")?,
+            building1: s.str("Building1", 50)?,
+            building2: s.str("Building2", 50)?,
+            apartment: s.str("Apartment", 50)?,
+        };
+        s.end()?;
+        Ok(address)
+    }
+}
+
+/// Parses a typed leaf, naming the expected form when it does not parse.
+pub(crate) fn typed_value<T>(
+    r: &Reader<'_, '_>,
+    el: &El,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<T, ReadError> {
+    let text = r.leaf(el)?;
+    parse(text.trim()).ok_or_else(|| {
+        let shown: String = text.chars().take(40).collect();
+        r.err(&el.path, format!("значение «{shown}» не подходит: ожидается {what}"))
+    })
+}
+
+/// `xsd:long` (an optional sign, then digits).
+pub(crate) fn parse_long(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `xsd:byte`.
+pub(crate) fn parse_byte(s: &str) -> Option<i8> {
+    parse_long(s).and_then(|v| i8::try_from(v).ok())
+}
+
+/// `xsd:boolean`.
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Two or more ASCII digits as a number.
+fn digits(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `xsd:date` as `YYYY-MM-DD`, with the optional zone the type allows (which a date of the model does not keep).
+pub(crate) fn parse_date(s: &str) -> Option<Date> {
+    let (day, zone) = (s.get(..10)?, s.get(10..)?);
+    if !(zone.is_empty() || zone == "Z" || is_offset(zone)) {
+        return None;
+    }
+    let b = day.as_bytes();
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(day.get(..4)?)?).ok()?;
+    let month = Month::try_from(u8::try_from(digits(day.get(5..7)?)?).ok()?).ok()?;
+    let d = u8::try_from(digits(day.get(8..10)?)?).ok()?;
+    Date::from_calendar_date(year, month, d).ok()
+}
+
+/// `+hh:mm` / `-hh:mm`.
+fn is_offset(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 6
+        && (b[0] == b'+' || b[0] == b'-')
+        && b[3] == b':'
+        && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit())
+}
+
+/// `xsd:dateTime` with its zone (`Z` or an offset); fractions of a second are accepted.
+pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
+    if s.len() < 20 || s.as_bytes().get(10) != Some(&b'T') || s.ends_with('z') {
+        return None;
+    }
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
