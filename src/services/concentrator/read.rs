@@ -275,8 +275,13 @@ fn birth_doc(c: &mut Seq<'_, '_, '_>, sh: &Shape) -> Result<BirthDoc, ReadError>
     } else {
         "ChildBirthDocRF или ChildBirthDocForeign"
     };
-    let found = c.peek().map(|n| format!(", а на его месте {n}")).unwrap_or_default();
-    Err(r.err(&format!("{}/ChildBirthDocRF", c.path()), format!("нет документа о рождении ({kinds}){found}")))
+    Err(match c.peek() {
+        Some(found) => r.err(
+            &format!("{}/{found}", c.path()),
+            format!("элемент {found} здесь не предусмотрен версией {}: ожидается {kinds}", sh.name),
+        ),
+        None => r.err(&format!("{}/ChildBirthDocRF", c.path()), format!("нет документа о рождении ({kinds})")),
+    })
 }
 
 /// `EntryParamsType`.
