@@ -965,7 +965,8 @@ fn schema_lexical_forms_are_accepted() {
 // ---------------------------------------------------------------------------------------------------------------
 // Properties
 
-const CHARS: &[char] = &['a', 'Z', '0', ' ', '-', '.', 'ё', 'Ж', '№', '&', '<', '>', '"', '\'', '{', '}', '/'];
+const CHARS: &[char] =
+    &['a', 'Z', '0', ' ', '-', '.', 'ё', 'Ж', '№', '&', '<', '>', '"', '\'', '{', '}', '/', '\t', '\n', '\r'];
 
 fn text(rng: &mut StdRng, max: usize) -> String {
     let len = if rng.gen_bool(0.1) { max } else { rng.gen_range(0..=max.min(12)) };
@@ -973,7 +974,8 @@ fn text(rng: &mut StdRng, max: usize) -> String {
 }
 
 fn nonempty(rng: &mut StdRng, max: usize) -> String {
-    let mut s = text(rng, max);
+    // A normalizedString: no tabs or line breaks.
+    let mut s = text(rng, max).replace(['\t', '\n', '\r'], " ");
     if s.trim().is_empty() {
         s = "x".into();
     }

@@ -1,7 +1,7 @@
 //! A small writer for the business XML the services answer with.
 #![forbid(unsafe_code)]
 
-use crate::xml::escape::{push_escaped, Escape};
+use crate::xml::escape::{escape, push_escaped, Escape};
 
 /// Builds an XML fragment with one namespace prefix (or the default namespace, when the prefix is empty), escaping
 /// text.
@@ -47,8 +47,23 @@ impl XmlOut {
             self.out.push(' ');
             self.out.push_str(k);
             self.out.push_str("=\"");
-            push_escaped(&mut self.out, v, Escape::Attribute);
+            if v.contains(['\t', '\n', '\r']) {
+                // A parser replaces these with spaces in an attribute value; written as references they survive.
+                let escaped = escape(v, Escape::Attribute);
+                self.out.push_str(&escaped.replace('\t', "&#9;").replace('\n', "&#10;").replace('\r', "&#13;"));
+            } else {
+                push_escaped(&mut self.out, v, Escape::Attribute);
+            }
             self.out.push('"');
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        if text.contains('\r') {
+            // A parser turns a carriage return into a line feed; written as a reference it survives.
+            self.out.push_str(&escape(text, Escape::Text).replace('\r', "&#13;"));
+        } else {
+            push_escaped(&mut self.out, text, Escape::Text);
         }
     }
 
@@ -70,14 +85,14 @@ impl XmlOut {
         self.start_tag(name);
         self.attrs(attrs);
         self.out.push('>');
-        push_escaped(&mut self.out, text, Escape::Text);
+        self.text(text);
         self.close(name);
     }
 
     /// A leaf element with text.
     pub fn leaf(&mut self, name: &str, text: &str) {
         self.open(name);
-        push_escaped(&mut self.out, text, Escape::Text);
+        self.text(text);
         self.close(name);
     }
 

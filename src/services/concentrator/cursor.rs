@@ -187,10 +187,11 @@ impl<'r, 'd, 'a> Seq<'r, 'd, 'a> {
         Ok(text)
     }
 
-    /// A required `normalizedString` of 1 to `max` characters (kept as written).
+    /// A required `normalizedString` of 1 to `max` characters: tabs and line breaks become spaces, as the type's
+    /// whitespace rule (`replace`) says.
     pub fn nn(&mut self, local: &str, max: usize) -> Result<String, ReadError> {
         let el = self.req(local)?;
-        let text = self.text(&el, max)?;
+        let text = self.text(&el, max)?.replace(['\t', '\n', '\r'], " ");
         if text.trim().is_empty() {
             return Err(self.r.err(&el.path, "поле не заполнено"));
         }
@@ -347,7 +348,8 @@ pub(crate) fn parse_date(s: &str) -> Option<Date> {
     if b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let year = i32::try_from(digits(day.get(..4)?)?).ok()?;
+    // xsd:date has no year 0000.
+    let year = i32::try_from(digits(day.get(..4)?)?).ok().filter(|&y| y >= 1)?;
     let month = Month::try_from(u8::try_from(digits(day.get(5..7)?)?).ok()?).ok()?;
     let d = u8::try_from(digits(day.get(8..10)?)?).ok()?;
     Date::from_calendar_date(year, month, d).ok()
@@ -367,5 +369,52 @@ pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     if s.len() < 20 || s.as_bytes().get(10) != Some(&b'T') || s.ends_with('z') {
         return None;
     }
-    OffsetDateTime::parse(s, &Rfc3339).ok()
+    OffsetDateTime::parse(s, &Rfc3339).ok().filter(|t| t.year() >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longs_follow_the_schema_lexical_space() {
+        assert_eq!(parse_long("+42"), Some(42));
+        assert_eq!(parse_long("-0007"), Some(-7));
+        assert_eq!(parse_long("9223372036854775807"), Some(i64::MAX));
+        for bad in ["", "+", "1 2", "0x10", "1e3", "9223372036854775808", "١٢"] {
+            assert_eq!(parse_long(bad), None, "{bad}");
+        }
+        assert_eq!(parse_byte("-128"), Some(-128));
+        assert_eq!(parse_byte("128"), None);
+    }
+
+    #[test]
+    fn booleans_are_true_false_1_0() {
+        assert_eq!(parse_bool("1"), Some(true));
+        assert_eq!(parse_bool("false"), Some(false));
+        assert_eq!(parse_bool("True"), None);
+        assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
+    fn dates_take_an_optional_zone_and_no_year_zero() {
+        let d = Date::from_calendar_date(2024, Month::February, 29).unwrap();
+        assert_eq!(parse_date("2024-02-29"), Some(d));
+        assert_eq!(parse_date("2024-02-29Z"), Some(d));
+        assert_eq!(parse_date("2024-02-29-05:00"), Some(d));
+        for bad in ["2023-02-29", "0000-01-01", "2024-2-29", "2024-02-29T00:00:00", "2024-02-29+5:00", "2024/02/29"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(parse_date("ёёёёё-01-01"), None);
+    }
+
+    #[test]
+    fn date_times_need_their_zone() {
+        let t = parse_datetime("2020-10-15T09:30:10+03:00").unwrap();
+        assert_eq!((t.hour(), t.offset().whole_hours()), (9, 3));
+        assert!(parse_datetime("2020-10-15T09:30:10.250Z").is_some());
+        for bad in ["2020-10-15T09:30:10", "2020-10-15 09:30:10Z", "2020-10-15t09:30:10Z", "2020-10-15T09:30:10z"] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
 }

@@ -505,3 +505,35 @@ pub(crate) fn benefit(w: &mut W, b: &Benefit, sh: &Shape, files: bool) -> Result
     w.close();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn date_times_are_written_with_their_zone_and_no_fractions() {
+        assert_eq!(datetime_text(datetime!(2026-12-02 10:00:00.75 +03:00)).unwrap(), "2026-12-02T10:00:00+03:00");
+        assert_eq!(datetime_text(datetime!(2026-12-02 10:00:00 -09:30)).unwrap(), "2026-12-02T10:00:00-09:30");
+        assert_eq!(datetime_text(datetime!(2026-12-02 10:00:00 UTC)).unwrap(), "2026-12-02T10:00:00+00:00");
+        // An offset with seconds, which xsd:dateTime cannot write, is shown in UTC.
+        assert_eq!(datetime_text(datetime!(2026-12-02 10:00:30 +00:00:30)).unwrap(), "2026-12-02T10:00:00+00:00");
+    }
+
+    #[test]
+    fn comments_are_cut_on_a_character_boundary() {
+        let mut w = W::new("urn:x", "R", &[]);
+        w.comment("c", Some("жжж"), 2);
+        w.comment("d", Some("ab"), 2);
+        assert_eq!(w.finish(), "<R xmlns=\"urn:x\"><c>жж</c><d>ab</d></R>");
+    }
+
+    #[test]
+    fn errors_name_the_element_by_its_path() {
+        let mut w = W::new("urn:x", "R", &[]);
+        w.open("A");
+        assert_eq!(w.text("B", "123", 2), Err(WriteError::TooLong { path: "R/A/B".into(), len: 3, max: 2 }));
+        assert!(w.nn("S", " ", 20).is_err());
+        assert!(w.nn("S", "a\nb", 20).is_err());
+    }
+}
