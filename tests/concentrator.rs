@@ -484,6 +484,7 @@ fn every_answer_of_every_version_validates_against_its_schema() {
                     status: StatusCode::Tech { code: 3 },
                     comment: Some(long_comment()),
                     cancel_allowed: Some(false),
+                    send_message_allowed: Some(true),
                 }),
             ),
             ("application", Answer::Application { application: &app, legacy: Some(&legacy), read_only: &read_only }),
@@ -504,6 +505,10 @@ fn every_answer_of_every_version_validates_against_its_schema() {
             .map(|(name, a)| {
                 let xml = write_answer(v, a).unwrap_or_else(|e| panic!("{} {name}: {e}", v.as_str()));
                 assert!(xml.starts_with(&format!("<FormDataResponse xmlns=\"{}\">", v.namespace())), "{xml}");
+                if *name == "tech" {
+                    // 3.1.1 alone has sendMessageAllowed.
+                    assert_eq!(xml.contains("<sendMessageAllowed>true<"), v == Version::V3_1_1, "{xml}");
+                }
                 (format!("{}-{name}", v.as_str()), xml)
             })
             .collect();
@@ -518,6 +523,7 @@ fn comments_are_cut_to_2048_characters_on_a_char_boundary() {
         status: StatusCode::Org { code: 110 },
         comment: Some("ё".repeat(3000)),
         cancel_allowed: None,
+        send_message_allowed: None,
     };
     let xml = write_answer(Version::V3_2_1, &Answer::ChangeOrderInfo(info)).unwrap();
     let doc = parse_xml(&xml, &Limits::default()).unwrap();
@@ -538,6 +544,7 @@ fn an_answer_a_version_lacks_is_an_error_not_an_invalid_document() {
         status: StatusCode::Org { code: 110 },
         comment: None,
         cancel_allowed: None,
+        send_message_allowed: None,
     });
     for answer in [
         org,

@@ -321,6 +321,9 @@ pub struct ChangeOrderInfo {
     pub comment: Option<String>,
     /// Whether the portal may offer "cancel" (`cancelAllowed`).
     pub cancel_allowed: Option<bool>,
+    /// Whether the portal may let the applicant write to the department (`sendMessageAllowed`, 3.1.1 only: left
+    /// out in the newer versions, which have no such element).
+    pub send_message_allowed: Option<bool>,
 }
 
 impl ChangeOrderInfo {
@@ -331,6 +334,7 @@ impl ChangeOrderInfo {
             status: StatusCode::Org { code: status.code },
             comment: status.comment.clone(),
             cancel_allowed: Some(status.cancel_allowed),
+            send_message_allowed: None,
         }
     }
 }

@@ -30,6 +30,7 @@ pub(crate) fn answer(answer: &Answer<'_>) -> Result<String, WriteError> {
             out.status_code(info.status);
             out.comment("comment", info.comment.as_deref(), COMMENT_MAX);
             out.opt_bool("cancelAllowed", info.cancel_allowed);
+            out.opt_bool("sendMessageAllowed", info.send_message_allowed);
             out.close();
         }
         Answer::Queue311(q) => queue(&mut out, q)?,
