@@ -861,7 +861,7 @@ fn wrong_types_are_named() {
 fn too_long_strings_are_named() {
     let xml = valid_321();
     let err = assert_error_at(&xml.replace("+7(123)1234567", "+7(123)12345678"), "PersonInfo/PersonPhone");
-    assert!(err.message.contains("14"), "{err}");
+    assert_eq!(err.message, "PersonPhone: значение длиннее 14 символов (15)");
     assert_error_at(&xml.replace("oktmo=\"92701000\"", "oktmo=\"927010001234\""), "FormData/@oktmo");
     assert_error_at(&xml.replace("code=\"DOU-17\"", &format!("code=\"{}\"", "Д".repeat(51))), "EduOrganization/@code");
     assert_error_at(&xml.replace(">6004<", ">12345678901<"), "PersonIdentityDocInfo/IdentityDocSeries");
@@ -870,7 +870,9 @@ fn too_long_strings_are_named() {
 #[test]
 fn a_missing_required_element_is_named() {
     let xml = valid_321();
-    assert_error_at(&xml.replace("<PersonEmail>test@test.ru</PersonEmail>", ""), "PersonInfo/PersonEmail");
+    let err = assert_error_at(&xml.replace("<PersonEmail>test@test.ru</PersonEmail>", ""), "PersonInfo/PersonEmail");
+    assert_eq!(err.message, "PersonEmail: нет обязательного элемента, а на его месте Parents");
+    assert_eq!(err.to_string(), format!("FormData/ApplicationRequest/PersonInfo/PersonEmail: {}", err.message));
     assert_error_at(&xml.replace("<AllowOfferOther>true</AllowOfferOther>", ""), "EduOrganizations/AllowOfferOther");
     assert_error_at(&xml.replace(" oktmo=\"92701000\"", ""), "FormData/@oktmo");
     let ns = Version::V3_2_1.namespace();

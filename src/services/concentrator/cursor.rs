@@ -36,9 +36,13 @@ impl<'d, 'a> Reader<'d, 'a> {
         Reader { doc, ns, order_id: Cell::new(None) }
     }
 
-    /// An error at `path`.
-    pub fn err(&self, path: &str, message: impl Into<String>) -> ReadError {
-        ReadError { order_id: self.order_id.get(), path: path.to_string(), message: message.into() }
+    /// An error at `path`; the message starts with the element's (or attribute's) name, so that it reads on its
+    /// own in a comment to the parent.
+    pub fn err(&self, path: &str, message: impl AsRef<str>) -> ReadError {
+        let name = path.rsplit('/').next().unwrap_or_default();
+        let message =
+            if name.is_empty() { message.as_ref().to_string() } else { format!("{name}: {}", message.as_ref()) };
+        ReadError { order_id: self.order_id.get(), path: path.to_string(), message }
     }
 
     /// A cursor over the children of `el`.
@@ -50,7 +54,7 @@ impl<'d, 'a> Reader<'d, 'a> {
     pub fn leaf(&self, el: &El) -> Result<String, ReadError> {
         if let Some(kid) = self.doc.child_elements(el.id).next() {
             let name = self.doc.element(kid).local;
-            return Err(self.err(&format!("{}/{name}", el.path), format!("элемент {name} здесь не предусмотрен")));
+            return Err(self.err(&format!("{}/{name}", el.path), "элемент здесь не предусмотрен"));
         }
         Ok(self.doc.text(el.id))
     }
@@ -127,7 +131,7 @@ impl<'r, 'd, 'a> Seq<'r, 'd, 'a> {
                     Some(&k) => format!(", а на его месте {}", self.r.doc.element(k).local),
                     None => String::new(),
                 };
-                Err(self.r.err(&path, format!("нет обязательного элемента {local}{found}")))
+                Err(self.r.err(&path, format!("нет обязательного элемента{found}")))
             }
         }
     }
@@ -137,7 +141,7 @@ impl<'r, 'd, 'a> Seq<'r, 'd, 'a> {
         let mut out = Vec::new();
         while let Some(el) = self.opt(local) {
             if out.len() == max {
-                return Err(self.r.err(&el.path, format!("элементов {local} не может быть больше {max}")));
+                return Err(self.r.err(&el.path, format!("таких элементов не может быть больше {max}")));
             }
             out.push(el);
         }
@@ -159,9 +163,9 @@ impl<'r, 'd, 'a> Seq<'r, 'd, 'a> {
                 let path = format!("{}/{}", self.path, e.local);
                 let ns = self.r.doc.element_ns(k);
                 Err(if ns == self.r.ns {
-                    self.r.err(&path, format!("элемент {} здесь не предусмотрен схемой", e.local))
+                    self.r.err(&path, "элемент здесь не предусмотрен схемой")
                 } else {
-                    self.r.err(&path, format!("элемент {} из чужого пространства имён «{ns}»", e.local))
+                    self.r.err(&path, format!("элемент из чужого пространства имён «{ns}»"))
                 })
             }
         }

@@ -85,7 +85,7 @@ pub fn read_order_response(doc: &Document<'_>, root: NodeId) -> Result<OrderResp
         return Err(r.err(&root_el.path, format!("неизвестная версия вида сведений: пространство имён «{ns}»")));
     }
     if element.local != "OrderResponse" {
-        return Err(r.err(&root_el.path, format!("ожидался элемент OrderResponse, а получен {}", element.local)));
+        return Err(r.err(&root_el.path, "ожидался элемент OrderResponse"));
     }
     let mut s = r.seq(&root_el);
     let response = if let Some(el) = s.opt("CreateOrderResponse") {

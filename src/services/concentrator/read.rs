@@ -28,7 +28,7 @@ pub fn read(doc: &Document<'_>, root: NodeId) -> Result<FormData, ReadError> {
         return Err(r.err(&root_el.path, format!("неизвестная версия вида сведений: пространство имён «{ns}»")));
     };
     if element.local != "FormData" {
-        return Err(r.err(&root_el.path, format!("ожидался элемент FormData, а получен {}", element.local)));
+        return Err(r.err(&root_el.path, "ожидался элемент FormData"));
     }
     let oktmo = r.attr(&root_el, "oktmo", 11)?;
     if oktmo.trim().is_empty() {
@@ -53,9 +53,9 @@ fn request(s: &mut Seq<'_, '_, '_>, sh: &Shape) -> Result<Request, ReadError> {
     let r = s.reader();
     let Some(name) = s.peek() else {
         s.end()?;
-        return Err(r.err(s.path(), "в FormData нет запроса"));
+        return Err(r.err(s.path(), "нет запроса"));
     };
-    let Some(el) = s.opt(name) else { return Err(r.err(s.path(), "в FormData нет запроса")) };
+    let Some(el) = s.opt(name) else { return Err(r.err(s.path(), "нет запроса")) };
     let mut q = r.seq(&el);
     let request = match name {
         "ApplicationRequest" => Request::Application(application(&mut q, sh)?),
@@ -278,7 +278,7 @@ fn birth_doc(c: &mut Seq<'_, '_, '_>, sh: &Shape) -> Result<BirthDoc, ReadError>
     Err(match c.peek() {
         Some(found) => r.err(
             &format!("{}/{found}", c.path()),
-            format!("элемент {found} здесь не предусмотрен версией {}: ожидается {kinds}", sh.name),
+            format!("элемент здесь не предусмотрен версией {}: ожидается {kinds}", sh.name),
         ),
         None => r.err(&format!("{}/ChildBirthDocRF", c.path()), format!("нет документа о рождении ({kinds})")),
     })

@@ -22,9 +22,9 @@ pub(crate) fn request(s: &mut Seq<'_, '_, '_>) -> Result<(Request, Option<Legacy
     let r = s.reader();
     let Some(name) = s.peek() else {
         s.end()?;
-        return Err(r.err(s.path(), "в FormData нет запроса"));
+        return Err(r.err(s.path(), "нет запроса"));
     };
-    let Some(el) = s.opt(name) else { return Err(r.err(s.path(), "в FormData нет запроса")) };
+    let Some(el) = s.opt(name) else { return Err(r.err(s.path(), "нет запроса")) };
     let mut q = r.seq(&el);
     let mut legacy = None;
     let request = match name {
