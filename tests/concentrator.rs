@@ -1162,6 +1162,48 @@ proptest! {
         prop_assert_eq!(read_str(&xml).unwrap(), form);
     }
 
+    /// The same for the other requests that carry people: admissions (with a second parent) and subscriptions.
+    #[test]
+    fn any_admission_or_subscription_written_reads_back_equal(seed in any::<u64>(), newest in any::<bool>()) {
+        let v = if newest { Version::V4_0_1 } else { Version::V3_2_1 };
+        let mut rng = StdRng::seed_from_u64(seed);
+        let app = random_application(&mut rng, v);
+        let second_parent = opt(&mut rng, |r| SecondParent {
+            surname: text(r, 256),
+            name: text(r, 256),
+            middle_name: opt(r, |r| text(r, 256)),
+            phone: opt(r, |r| text(r, 14)),
+            email: opt(r, |r| text(r, 256)),
+        });
+        let subscription = Subscription {
+            order_id: rng.gen(),
+            service_type: app.service_type.clone(),
+            applicant: app.applicant.clone(),
+            identity: app.identity.clone(),
+            child: app.child.clone(),
+        };
+        let admission = AdmissionApplication {
+            order_id: app.order_id,
+            service_type: app.service_type,
+            applicant: app.applicant,
+            identity: app.identity,
+            second_parent,
+            child: app.child,
+            address: app.address,
+            entry: app.entry,
+            adaptation: app.adaptation,
+            medical: app.medical,
+            kindergarten_code: text(&mut rng, 50),
+            doc_list_review: rng.gen(),
+            license_charter: rng.gen(),
+        };
+        for request in [Request::Admission(admission), Request::OrderInfo(subscription)] {
+            let form = FormData { version: v, oktmo: app.oktmo.clone(), request, legacy: None };
+            let xml = write_request(&form).unwrap();
+            prop_assert_eq!(read_str(&xml).unwrap(), form);
+        }
+    }
+
     /// Reading never panics: any byte changed in a valid request either fails to parse or reads to a value or an
     /// error.
     #[test]
