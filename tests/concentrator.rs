@@ -684,6 +684,10 @@ fn a_3_1_1_application_reads_into_the_model_and_its_answer_validates() {
     assert_eq!(app.applicant.snils, Some(Snils::parse("112-233-445 95").unwrap()));
     assert_eq!(app.kindergartens.iter().map(|k| k.priority).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(back.legacy.as_ref().map(|l| l.person_sex), Some(Sex::Female));
+    // 3.1.1's own checks: its e-mail pattern, a valid SNILS, its sex words.
+    assert_error_at(&xml.replace("test@test.ru", "test@test"), "PersonInfo/PersonEmail");
+    assert_error_at(&xml.replace("112-233-445 95", "112-233-445 96"), "PersonInfo/PersonSNILS");
+    assert_error_at(&xml.replace("<ChildSex>Male<", "<ChildSex>M<"), "ChildInfo/ChildSex");
     let answer = Answer::Application { application: app, legacy: back.legacy.as_ref(), read_only: &[] };
     let written = write_answer(Version::V3_1_1, &answer).unwrap();
     assert!(written.contains("<GetApplicationResponse><Application><orderId>"));

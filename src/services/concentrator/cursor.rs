@@ -311,6 +311,20 @@ pub(crate) fn typed_value<T>(
     })
 }
 
+/// 3.1.1's `EmailAddressType` pattern: `[0-9a-zA-Z_.\-]{2,50}@[0-9a-zA-Z_./-]{2,50}\.[a-zA-Z]{2,5}` (whole value).
+pub(crate) fn is_email_311(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((host, top)) = domain.rsplit_once('.') else { return false };
+    let part = |p: &str, extra: &[char]| {
+        (2..=50).contains(&p.len())
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || "_.".contains(c) || extra.contains(&c))
+    };
+    part(local, &['-'])
+        && part(host, &['/', '-'])
+        && (2..=5).contains(&top.len())
+        && top.chars().all(|c| c.is_ascii_alphabetic())
+}
+
 /// `xsd:long` (an optional sign, then digits).
 pub(crate) fn parse_long(s: &str) -> Option<i64> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -390,6 +404,25 @@ mod tests {
         }
         assert_eq!(parse_byte("-128"), Some(-128));
         assert_eq!(parse_byte("128"), None);
+    }
+
+    #[test]
+    fn the_3_1_1_email_pattern() {
+        for ok in ["test@test.ru", "a.b-c_d@mail.example.com", "ab@c/d.info"] {
+            assert!(is_email_311(ok), "{ok}");
+        }
+        for bad in [
+            "a@test.ru",
+            "test@t.ru",
+            "test@test.r",
+            "test@test.russia",
+            "te st@test.ru",
+            "t@@test.ru",
+            "тест@test.ru",
+            "test@test.r1",
+        ] {
+            assert!(!is_email_311(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::school::kindergarten::model::{
     KindergartenApplication, MedicalReport, Representative,
 };
 use crate::school::snils::Snils;
-use crate::services::concentrator::cursor::{check_len, parse_bool, Seq};
+use crate::services::concentrator::cursor::{check_len, is_email_311, parse_bool, Seq};
 use crate::services::concentrator::types::{ForeignBirthDoc311, Legacy311, ReadError, Request, Sex};
 
 /// The one request of a 3.1.1 `FormData` choice (the cursor is on `FormData`'s children).
@@ -87,7 +87,12 @@ fn person(s: &mut Seq<'_, '_, '_>) -> Result<Person311, ReadError> {
     check_len(r, &snils_el.path, &snils_text, 14)?;
     let snils = Snils::parse(&snils_text).map_err(|e| r.err(&snils_el.path, format!("СНИЛС указан неверно: {e}")))?;
     let phone = p.str("PersonPhone", 14)?;
-    let email = p.str("PersonEmail", 256)?;
+    let email_el = p.req("PersonEmail")?;
+    let email = r.leaf(&email_el)?;
+    check_len(r, &email_el.path, &email, 256)?;
+    if !is_email_311(&email) {
+        return Err(r.err(&email_el.path, "адрес электронной почты указан неверно"));
+    }
     let doc_el = p.req("PersonIdentityDocInfo")?;
     let mut d = r.seq(&doc_el);
     let identity = IdentityDoc {

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 use crate::school::kindergarten::model::{BirthDoc, Coded, KindergartenApplication};
+use crate::services::concentrator::cursor::is_email_311;
 use crate::services::concentrator::types::{Answer, Legacy311, Queue311, Request, StatusCode, Version, WriteError};
 use crate::services::concentrator::write::{self as w, cancel_result, not_in, COMMENT_MAX, W};
 
@@ -188,6 +189,9 @@ fn person(out: &mut W, app: &KindergartenApplication, legacy: &Legacy311) -> Res
     out.value("PersonSex", legacy.person_sex.as_str());
     out.text("PersonSNILS", &snils.formatted(), 14)?;
     out.text("PersonPhone", &p.phone, 14)?;
+    if !is_email_311(&p.email) {
+        return Err(out.inexpressible("PersonInfo/PersonEmail", "not an address 3.1.1's pattern accepts"));
+    }
     out.text("PersonEmail", &p.email, 256)?;
     out.open("PersonIdentityDocInfo");
     out.coded("IdentityDocName", &d.kind)?;
