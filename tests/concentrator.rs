@@ -558,6 +558,17 @@ fn an_answer_a_version_lacks_is_an_error_not_an_invalid_document() {
         write_answer(Version::V3_2_1, &Answer::Text { order_id: 1 }),
         Err(WriteError::NotInVersion { .. })
     ));
+    // A character XML cannot carry is refused, never written (and left out of a comment).
+    let mut app = full_application(Version::V3_2_1);
+    app.applicant.surname = "Ива\u{1}нова".into();
+    let answer = Answer::Application { application: &app, legacy: None, read_only: &[] };
+    match write_answer(Version::V3_2_1, &answer) {
+        Err(WriteError::Inexpressible { path, .. }) => assert!(path.ends_with("PersonInfo/PersonSurname"), "{path}"),
+        other => panic!("{other:?}"),
+    }
+    let cancelled = Cancelled { result: CancelResult::Cancelled, comment: Some("от\u{0}менено".into()) };
+    let xml = write_answer(Version::V3_2_1, &Answer::Cancel { order_id: 1, cancelled: &cancelled }).unwrap();
+    assert!(xml.contains("<comment>отменено</comment>"), "{xml}");
     // A 3.1.1 application needs what only 3.1.1 carries.
     let app = application_311();
     let answer = Answer::Application { application: &app, legacy: None, read_only: &[] };

@@ -116,6 +116,7 @@ pub fn write_request(form: &FormData) -> Result<String, WriteError> {
         Version::V4_0_1 => &shape::V4_0_1,
     };
     let mut out = W::new(version.namespace(), "FormData", &[("oktmo", oktmo)]);
+    out.check_nn("@oktmo", oktmo, 11)?;
     match request {
         Request::Application(app) => {
             out.open("ApplicationRequest");

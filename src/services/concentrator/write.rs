@@ -24,6 +24,7 @@ use crate::school::kindergarten::model::{
 use crate::services::concentrator::shape::Shape;
 use crate::services::concentrator::types::{StatusCode, Version, WriteError};
 use crate::services::xmlout::XmlOut;
+use crate::xml::chars::is_xml_char;
 
 /// An `XmlOut` in the default namespace that checks every value and knows where it is (for errors).
 pub(crate) struct W {
@@ -57,7 +58,11 @@ impl W {
         WriteError::Inexpressible { path: self.here(name), reason: reason.into() }
     }
 
-    fn check(&self, name: &str, value: &str, max: usize) -> Result<(), WriteError> {
+    /// Checks a value that goes into an attribute or is written by the caller: XML characters, at most `max`.
+    pub fn check(&self, name: &str, value: &str, max: usize) -> Result<(), WriteError> {
+        if !value.chars().all(is_xml_char) {
+            return Err(self.inexpressible(name, "a character XML cannot carry"));
+        }
         let len = value.chars().count();
         if len > max {
             return Err(WriteError::TooLong { path: self.here(name), len, max });
@@ -95,20 +100,24 @@ impl W {
 
     /// A `normalizedString` of 1 to `max` characters.
     pub fn nn(&mut self, name: &'static str, value: &str, max: usize) -> Result<(), WriteError> {
+        self.check_nn(name, value, max)?;
+        self.text(name, value, max)
+    }
+
+    /// Checks a `normalizedString` of 1 to `max` characters (an element's or the root's attribute's).
+    pub fn check_nn(&self, name: &str, value: &str, max: usize) -> Result<(), WriteError> {
         if value.trim().is_empty() || value.contains(['\r', '\n', '\t']) {
             return Err(self.inexpressible(name, "empty, or a line break or tab in a normalizedString"));
         }
-        self.text(name, value, max)
+        self.check(name, value, max)
     }
 
     /// A comment, cut to `max` characters on a character boundary.
     pub fn comment(&mut self, name: &'static str, value: Option<&str>, max: usize) {
         if let Some(v) = value {
-            let cut = match v.char_indices().nth(max) {
-                Some((i, _)) => &v[..i],
-                None => v,
-            };
-            self.x.leaf(name, cut);
+            // Characters XML cannot carry are left out (a comment is for reading; it is never refused).
+            let cut: String = v.chars().filter(|&c| is_xml_char(c)).take(max).collect();
+            self.x.leaf(name, &cut);
         }
     }
 

@@ -97,6 +97,7 @@ fn queue(out: &mut W, q: &Queue311) -> Result<(), WriteError> {
 /// A 3.1.1 `FormData` with one request.
 pub(crate) fn request(oktmo: &str, request: &Request, legacy: Option<&Legacy311>) -> Result<String, WriteError> {
     let mut out = W::new(V.namespace(), "FormData", &[("oktmo", oktmo)]);
+    out.check_nn("@oktmo", oktmo, 11)?;
     match request {
         Request::Application(app) => {
             let legacy = legacy
@@ -151,9 +152,8 @@ fn application_type(out: &mut W, app: &KindergartenApplication, legacy: &Legacy3
     }
     out.open("EduOrganizations");
     for k in &app.kindergartens {
-        if k.name.chars().count() > 256 || k.code.chars().count() > 50 {
-            return Err(out.inexpressible("EduOrganization", "name above 256 or code above 50 characters"));
-        }
+        out.check("EduOrganization", &k.name, 256)?;
+        out.check("EduOrganization/@code", &k.code, 50)?;
         let priority = if k.priority == 1 { "true" } else { "false" };
         out.leaf_with_attrs("EduOrganization", &[("code", &k.code), ("priority", priority)], &k.name);
     }
