@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 corpus=${FUZZ_CORPUS:-fuzz/corpus}
 shared=${FUZZ_SHARED:-../shared/reference}
 edugate=${EDUGATE_BIN:-target/debug/edugate}
-targets=(xml_c14n dsig_verify dsig_model smev_envelope mtom school_json config_toml mock_smev_soap service_content)
+targets=(xml_c14n dsig_verify dsig_model smev_envelope mtom school_json config_toml mock_smev_soap service_content concentrator)
 
 # put TARGET FILE: copies FILE (or stdin when FILE is -) into the target's corpus under its hash.
 put() {
@@ -26,6 +26,8 @@ put() {
 xml() {
   local file=$1 version=0
   for t in xml_c14n dsig_verify dsig_model smev_envelope; do put "$t" "$file"; done
+  # concentrator: the EPGU concentrator's formats only.
+  if grep -q 'epgu.gosuslugi.ru/concentrator' "$file"; then put concentrator "$file"; fi
   grep -q 'message-exchange/types/1.2' "$file" && version=1
   # mock_smev_soap: the version byte (0: 1.3, 1: 1.2), then the body.
   { printf "\\x0$version"; cat "$file"; } | put mock_smev_soap -

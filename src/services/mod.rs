@@ -6,6 +6,7 @@
 //! configuration builds, so one service can serve several namespaces and versions at once.
 #![forbid(unsafe_code)]
 
+pub mod concentrator;
 pub mod echo;
 pub mod enrollment;
 pub mod progress;
