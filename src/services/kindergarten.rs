@@ -9,20 +9,23 @@
 //! a school system that cannot answer now leaves the request for SMEV to deliver again.
 #![forbid(unsafe_code)]
 
-use super::concentrator::{self, Answer, FormData, Request, StatusCode, Version};
-use super::{Asked, Decided, Decision, KindService, Push, Pushing, ReadRequest, Served, Unavailable};
-use crate::school::kindergarten::{
-    CancelResult, Cancelled, Filed, KindergartenChange, Kindergartens, QueueAnswer, Status, Subscribed,
+use super::concentrator::{
+    self, Answer, ChangeOrderInfo, FormData, KindergartenQueue311, Queue311, Request, StatusCode, Version,
 };
+use super::{Asked, Decided, Decision, KindService, Push, Pushing, ReadRequest, Served, Unavailable};
+use crate::school::kindergarten::{Filed, KindergartenChange, Kindergartens, QueueAnswer, Status, Subscribed};
 use crate::school::{BoxFuture, SchoolError, SchoolSystem};
 use crate::smev::{RejectCode, Rejection, ResponseBody};
 use crate::xml::{Document, NodeId};
 
+/// The kindergarten kind of data's request root, in every version.
+const FORM_DATA: &str = "FormData";
+
 /// The formats served by default: the three versions of the concentrator's kindergarten kind of data.
 const SERVES: &[Served] = &[
-    Served { namespace: concentrator::NS_4_0_1, root: "FormData", version: "4.0.1" },
-    Served { namespace: concentrator::NS_3_2_1, root: "FormData", version: "3.2.1" },
-    Served { namespace: concentrator::NS_3_1_1, root: "FormData", version: "3.1.1" },
+    Served { namespace: "http://epgu.gosuslugi.ru/concentrator/kindergarten/4.0.1", root: FORM_DATA, version: "4.0.1" },
+    Served { namespace: "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1", root: FORM_DATA, version: "3.2.1" },
+    Served { namespace: "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.1.1", root: FORM_DATA, version: "3.1.1" },
 ];
 
 /// The department status "refused / request not possible".
@@ -36,6 +39,8 @@ const NOT_SUBSCRIBED: i8 = 4;
 const NO_QUEUE: &str = "Услуга не предоставляется через эту региональную систему";
 /// The comment of a request about an order the region does not hold.
 const NOT_FOUND: &str = "Заявление не найдено";
+/// The comment of a request the region's system refused for a reason retrying cannot mend.
+const NOT_PROCESSED: &str = "Запрос не может быть обработан";
 
 /// The concentrator's kindergarten service.
 #[derive(Debug, Default)]
@@ -80,8 +85,9 @@ impl KindService for KindergartenService {
     }
 }
 
-/// What a change of the queue's feed becomes: a further response to the request that filed the application; an
-/// application filed elsewhere is the kindergarten-order consumer's business, which this service does not push.
+/// What a change of the queue's feed becomes: a further response to the request that filed the application. An
+/// application filed elsewhere is reported through kindergarten-order as a consumer, which this service does not do
+/// yet: such a change is passed over (and logged by the gateway as pushed nowhere).
 fn pushing(change: KindergartenChange) -> Pushing {
     let what = format!("order {} status {}", change.order_id, change.status.code);
     let push = change.filed_on_portal.then(|| {
@@ -110,98 +116,153 @@ impl ReadRequest for Asking {
         asked: Asked<'a>,
     ) -> BoxFuture<'a, Result<Decision, Unavailable>> {
         Box::pin(async move {
-            let FormData { version, request, .. } = self.form;
+            let FormData { version, request, legacy, .. } = self.form;
             let order_id = request.order_id();
             let Some(queue) = school.kindergartens() else {
                 return Ok(Decision::Answer(refusal(version, order_id, NO_QUEUE)));
             };
-            match decide(queue, version, request).await {
+            let asking = Ask { queue, version, legacy: legacy.as_ref() };
+            match asking.decide(request).await {
                 Ok(decision) => Ok(decision),
                 Err(error) if error.is_retryable() => Err(Unavailable(error.to_string())),
                 Err(error) => {
                     tracing::warn!(message_id = asked.message_id, order_id, %error, "the queue refused the request");
-                    Ok(Decision::Answer(refusal(version, order_id, "Запрос не может быть обработан")))
+                    Ok(Decision::Answer(refusal(version, order_id, NOT_PROCESSED)))
                 }
             }
         })
     }
 }
 
-/// Asks the queue and writes the answer the schema provides for `request`.
-async fn decide(queue: &dyn Kindergartens, version: Version, request: Request) -> Result<Decision, SchoolError> {
-    let answer = |answer: Answer| Decision::Answer(content(version, &answer));
-    Ok(match request {
-        Request::Application(application) => {
-            let order_id = application.order_id;
-            match queue.file(&application).await? {
-                Filed::Registered { status, .. } | Filed::AlreadyFiled(status) | Filed::Edited(status)
-                    if status.code != REFUSED =>
-                {
-                    Decision::Open { answer: status_answer(version, order_id, &status), thread: thread_key(order_id) }
+/// One request's question to the queue, and the version its answer is written in.
+struct Ask<'q> {
+    /// The region's queue.
+    queue: &'q dyn Kindergartens,
+    /// The request's version.
+    version: Version,
+    /// What a 3.1.1 application carried beyond the model.
+    legacy: Option<&'q concentrator::Legacy311>,
+}
+
+impl Ask<'_> {
+    /// Asks the queue and writes the answer the schema provides for `request`.
+    async fn decide(&self, request: Request) -> Result<Decision, SchoolError> {
+        let version = self.version;
+        let status = |order_id: i64, status: &Status| Decision::Answer(status_answer(version, order_id, status));
+        let answer = |order_id: i64, answer: &Answer<'_>| Decision::Answer(content(version, order_id, answer));
+        Ok(match request {
+            Request::Application(application) => {
+                let order_id = application.order_id;
+                match self.queue.file(&application).await? {
+                    Filed::Registered { status: filed, .. } | Filed::AlreadyFiled(filed) | Filed::Edited(filed)
+                        if filed.code != REFUSED =>
+                    {
+                        let answer = status_answer(version, order_id, &filed);
+                        Decision::Open { answer, thread: thread_key(order_id) }
+                    }
+                    Filed::Registered { status: filed, .. }
+                    | Filed::AlreadyFiled(filed)
+                    | Filed::Edited(filed)
+                    | Filed::Refused(filed) => status(order_id, &filed),
                 }
-                Filed::Registered { status, .. }
-                | Filed::AlreadyFiled(status)
-                | Filed::Edited(status)
-                | Filed::Refused(status) => Decision::Answer(status_answer(version, order_id, &status)),
             }
-        }
-        Request::OrderInfo(subscription) => {
-            let order_id = subscription.order_id;
-            match queue.subscribe(&subscription).await? {
-                Subscribed::Found { number } => {
-                    let comment = format!("Сведения о заявлении № {number} переданы в личный кабинет");
-                    answer(tech(order_id, SUBSCRIBED, comment))
+            Request::OrderInfo(subscription) => {
+                let order_id = subscription.order_id;
+                match self.queue.subscribe(&subscription).await? {
+                    Subscribed::Found { number } => {
+                        let comment = format!("Сведения о заявлении № {number} переданы в личный кабинет");
+                        answer(order_id, &tech(order_id, SUBSCRIBED, comment))
+                    }
+                    Subscribed::NotFound(missing) => answer(order_id, &tech(order_id, NOT_SUBSCRIBED, missing)),
+                    Subscribed::FiledOnPortal(filed) => status(order_id, &filed),
                 }
-                Subscribed::NotFound(missing) => answer(tech(order_id, NOT_SUBSCRIBED, missing)),
-                Subscribed::FiledOnPortal(status) => Decision::Answer(status_answer(version, order_id, &status)),
             }
+            Request::Admission(admission) => status(admission.order_id, &self.queue.admit(&admission).await?),
+            Request::Queue { order_id } => self.queue_position(order_id).await?,
+            Request::QueueReason { order_id, from, to } => match self.queue.queue_reasons(order_id, from, to).await? {
+                QueueAnswer::Found(reasons) => answer(order_id, &Answer::QueueReason { order_id, reasons: &reasons }),
+                QueueAnswer::Refused(refused) => status(order_id, &refused),
+            },
+            Request::Get { order_id } => match self.queue.application(order_id).await? {
+                Some(application) => {
+                    let held = Answer::Application { application: &application, legacy: self.legacy, read_only: &[] };
+                    answer(order_id, &held)
+                }
+                None => Decision::Answer(refusal(version, order_id, NOT_FOUND)),
+            },
+            Request::GetAdmission { order_id } => match self.queue.admission(order_id).await? {
+                Some(admission) => answer(order_id, &Answer::Admission(&admission)),
+                None => Decision::Answer(refusal(version, order_id, "Направление в детский сад не выдавалось")),
+            },
+            Request::Rejection { order_id, kindergarten_code, comment } => {
+                let code = kindergarten_code.as_deref();
+                status(order_id, &self.queue.refuse_offer(order_id, code, comment.as_deref()).await?)
+            }
+            Request::Choose { order_id, kindergarten_code, accepted: false } => {
+                status(order_id, &self.queue.refuse_offer(order_id, Some(&kindergarten_code), None).await?)
+            }
+            Request::Cancel { order_id, reason } => {
+                let cancelled = self.queue.cancel(order_id, reason.as_deref()).await?;
+                answer(order_id, &Answer::Cancel { order_id, cancelled: &cancelled })
+            }
+            Request::Text { order_id, .. } => answer(order_id, &Answer::Text { order_id }),
+            Request::Choose { order_id, accepted: true, .. } => {
+                Decision::Answer(refusal(version, order_id, "Согласие на место подаётся заявлением о зачислении"))
+            }
+        })
+    }
+
+    /// The queue position, in the version's shape (3.1.1 names the first-priority kindergarten's queue).
+    async fn queue_position(&self, order_id: i64) -> Result<Decision, SchoolError> {
+        let version = self.version;
+        let position = match self.queue.queue_position(order_id).await? {
+            QueueAnswer::Found(position) => position,
+            QueueAnswer::Refused(refused) => return Ok(Decision::Answer(status_answer(version, order_id, &refused))),
+        };
+        if version != Version::V3_1_1 {
+            return Ok(Decision::Answer(content(version, order_id, &Answer::Queue { order_id, position: &position })));
         }
-        Request::Admission(admission) => {
-            let status = queue.admit(&admission).await?;
-            Decision::Answer(status_answer(version, admission.order_id, &status))
-        }
-        Request::Queue { order_id } => match queue.queue_position(order_id).await? {
-            QueueAnswer::Found(position) => answer(Answer::Queue { order_id, position }),
-            QueueAnswer::Refused(status) => Decision::Answer(status_answer(version, order_id, &status)),
-        },
-        Request::QueueReason { order_id, from, to } => match queue.queue_reasons(order_id, from, to).await? {
-            QueueAnswer::Found(reasons) => answer(Answer::QueueReason { order_id, reasons }),
-            QueueAnswer::Refused(status) => Decision::Answer(status_answer(version, order_id, &status)),
-        },
-        Request::Get { order_id } => match queue.application(order_id).await? {
-            Some(application) => answer(Answer::Application(Box::new(application))),
-            None => Decision::Answer(refusal(version, order_id, NOT_FOUND)),
-        },
-        Request::GetAdmission { order_id } => match queue.admission(order_id).await? {
-            Some(admission) => answer(Answer::Admission(Box::new(admission))),
-            None => Decision::Answer(refusal(version, order_id, "Направление в детский сад не выдавалось")),
-        },
-        Request::Rejection { order_id, kindergarten_code, comment } => {
-            let status = queue.refuse_offer(order_id, kindergarten_code.as_deref(), comment.as_deref()).await?;
-            Decision::Answer(status_answer(version, order_id, &status))
-        }
-        Request::Cancel { order_id, reason } => {
-            let cancelled = queue.cancel(order_id, reason.as_deref()).await?;
-            answer(Answer::Cancel { order_id, cancelled })
-        }
-        other => Decision::Answer(refusal(version, other.order_id(), "Запрос этого вида не поддерживается")),
-    })
+        let Some(application) = self.queue.application(order_id).await? else {
+            return Ok(Decision::Answer(refusal(version, order_id, NOT_FOUND)));
+        };
+        let first = application.kindergartens.iter().min_by_key(|k| k.priority);
+        let queue = Queue311 {
+            order_id,
+            entry_date: application.entry.entry_date,
+            adaptation_group: application.adaptation.group.text.chars().take(50).collect(),
+            adaptation_group_type: application
+                .adaptation
+                .group_type
+                .as_ref()
+                .map(|t| t.text.chars().take(50).collect()),
+            schedule: application.entry.schedule.text.clone(),
+            kindergartens: first
+                .map(|k| KindergartenQueue311 {
+                    code: k.code.clone(),
+                    position: i64::try_from(position.position).unwrap_or(i64::MAX),
+                    total: i64::try_from(position.total).unwrap_or(i64::MAX),
+                })
+                .into_iter()
+                .collect(),
+        };
+        Ok(Decision::Answer(content(version, order_id, &Answer::Queue311(&queue))))
+    }
 }
 
 /// The `changeOrderInfo` with a department status.
 fn status_answer(version: Version, order_id: i64, status: &Status) -> ResponseBody {
-    let answer = Answer::ChangeOrderInfo {
-        order_id,
-        status: StatusCode::Org(status.code),
-        comment: status.comment.clone(),
-        cancel_allowed: Some(status.cancel_allowed),
-    };
-    content(version, &answer)
+    content(version, order_id, &Answer::ChangeOrderInfo(ChangeOrderInfo::from_status(order_id, status)))
 }
 
 /// The `changeOrderInfo` with a portal (technical) code.
-fn tech(order_id: i64, code: i8, comment: String) -> Answer {
-    Answer::ChangeOrderInfo { order_id, status: StatusCode::Tech(code), comment: Some(comment), cancel_allowed: None }
+fn tech(order_id: i64, code: i8, comment: String) -> Answer<'static> {
+    Answer::ChangeOrderInfo(ChangeOrderInfo {
+        order_id,
+        status: StatusCode::Tech { code },
+        comment: Some(comment),
+        cancel_allowed: None,
+        send_message_allowed: None,
+    })
 }
 
 /// The 150 refusal with its reason.
@@ -210,13 +271,25 @@ fn refusal(version: Version, order_id: i64, reason: &str) -> ResponseBody {
     status_answer(version, order_id, &status)
 }
 
-/// The answer's content in `version`'s namespace.
-fn content(version: Version, answer: &Answer) -> ResponseBody {
-    ResponseBody::Content {
-        content: concentrator::write_answer(version, answer),
-        personal_signature: None,
-        attachment_headers: Vec::new(),
+/// The answer's content in `version`'s namespace. An answer the version cannot carry (a value its schema cannot
+/// hold, an answer it lacks) becomes 150 with the reason, and a 150 that cannot be written either SMEV's refusal:
+/// never an answer that breaks the schema, never silence.
+fn content(version: Version, order_id: i64, answer: &Answer<'_>) -> ResponseBody {
+    let written = concentrator::write_answer(version, answer).or_else(|error| {
+        tracing::warn!(order_id, version = version.as_str(), %error, "the answer cannot be written in this version");
+        let reason = format!("Ответ не может быть передан в версии {}: {error}", version.as_str());
+        let status = Status { code: REFUSED, comment: Some(reason), cancel_allowed: false };
+        concentrator::write_answer(version, &Answer::ChangeOrderInfo(ChangeOrderInfo::from_status(order_id, &status)))
+    });
+    match written {
+        Ok(content) => ResponseBody::Content { content, personal_signature: None, attachment_headers: Vec::new() },
+        Err(error) => rejected(format!("Ответ не может быть сформирован: {error}")),
     }
+}
+
+/// SMEV's refusal with a reason.
+fn rejected(description: String) -> ResponseBody {
+    ResponseBody::Rejected(vec![Rejection { code: RejectCode::Failure, description }])
 }
 
 /// The answer to a request that could not be read: 150 with the reason where the order number and the version were
@@ -225,12 +298,47 @@ fn unreadable(doc: &Document<'_>, content: NodeId, error: &concentrator::ReadErr
     let version = Version::from_namespace(doc.element_ns(content));
     match (version, error.order_id) {
         (Some(version), Some(order_id)) => refusal(version, order_id, &error.to_string()),
-        _ => ResponseBody::Rejected(vec![Rejection {
-            code: RejectCode::Failure,
-            description: format!("Запрос не соответствует схеме: {error}"),
-        }]),
+        _ => rejected(format!("Запрос не соответствует схеме: {error}")),
     }
 }
 
-#[allow(dead_code)]
-fn _uses(_: CancelResult, _: Cancelled) {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_formats_served_are_the_codecs_versions() {
+        let mut served: Vec<&str> = SERVES.iter().map(|s| s.namespace).collect();
+        let mut versions: Vec<&str> = Version::ALL.iter().map(|v| v.namespace()).collect();
+        served.sort_unstable();
+        versions.sort_unstable();
+        assert_eq!(served, versions);
+        for s in SERVES {
+            assert_eq!(Version::from_namespace(s.namespace).map(Version::as_str), Some(s.version));
+        }
+    }
+
+    #[test]
+    fn a_status_push_is_written_in_the_namespace_of_the_request_that_opened_the_thread() {
+        let status =
+            Status { code: 190, comment: Some("Выдано направление".into()), cancel_allowed: false };
+        let change = KindergartenChange {
+            cursor: 7,
+            order_id: 42,
+            status,
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            filed_on_portal: true,
+        };
+        let pushing = pushing(change.clone());
+        assert_eq!((pushing.cursor, pushing.what.as_str()), (7, "order 42 status 190"));
+        let Some(Push::Response { thread, write }) = pushing.push else { panic!("a further response") };
+        assert_eq!(thread, "kindergarten:42");
+        let ResponseBody::Content { content, .. } = write(Version::V3_2_1.namespace()) else { panic!("content") };
+        assert!(
+            content.contains(Version::V3_2_1.namespace()) && content.contains("<orgCode>190</orgCode>"),
+            "{content}"
+        );
+        let elsewhere = KindergartenChange { filed_on_portal: false, ..change };
+        assert!(super::pushing(elsewhere).push.is_none());
+    }
+}

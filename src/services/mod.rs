@@ -9,6 +9,7 @@
 pub mod concentrator;
 pub mod echo;
 pub mod enrollment;
+pub mod kindergarten;
 pub mod progress;
 pub mod registry;
 pub mod xmlout;

@@ -4,13 +4,16 @@
 //! portal's own namespace to a service.
 #![forbid(unsafe_code)]
 
-use super::{echo::EchoService, enrollment::EnrollmentService, progress::ProgressService, KindService};
+use super::{
+    echo::EchoService, enrollment::EnrollmentService, kindergarten::KindergartenService, progress::ProgressService,
+    KindService,
+};
 use crate::smev::KindOfData;
 use std::sync::Arc;
 
 /// The services the gateway has, by name.
 pub fn builtin() -> Vec<Arc<dyn KindService>> {
-    vec![Arc::new(EchoService), Arc::new(ProgressService), Arc::new(EnrollmentService)]
+    vec![Arc::new(EchoService), Arc::new(ProgressService), Arc::new(EnrollmentService), Arc::new(KindergartenService)]
 }
 
 /// Whether `name` is a service the gateway has.
