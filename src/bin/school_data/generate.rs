@@ -692,6 +692,10 @@ fn build(seed: u64, schools: usize, pupils_per_school: usize, term_from: Date, t
         pupils,
         guardians,
         applications: fixture_applications(),
+        kindergartens: Vec::new(),
+        benefit_categories: Vec::new(),
+        kindergarten_queue: Vec::new(),
+        kindergarten_statuses: Vec::new(),
     }
 }
 
