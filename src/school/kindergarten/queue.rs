@@ -7,7 +7,7 @@
 //! # The queue
 //!
 //! An application waits in the queue of its first-priority kindergarten and of its child's age group (full years on
-//! the desired entry date, 0 to 7) while its status is one of 110 .. 180. Within a queue, applications stand by
+//! the desired entry date, 0 to 7) while its status is one of 110, 120, 130, 140, 160, 170, 180. Within a queue, applications stand by
 //! right (out-of-turn, then first-turn, then priority, then none) and then by filing time; the right comes from the
 //! benefit category (the data file's `benefit_categories`), or is "priority" for a brother or sister already
 //! attending a kindergarten.
@@ -49,7 +49,7 @@ pub fn is_kindergarten_status(code: u16) -> bool {
 
 /// Whether an application of this status waits in the queue.
 pub fn in_queue(code: u16) -> bool {
-    (110..=180).contains(&code)
+    matches!(code, 110 | 120 | 130 | 140 | 160 | 170 | 180)
 }
 
 /// Whether the portal may offer "cancel" for an application of this status.
