@@ -4,6 +4,11 @@
 //! bad kindergarten sections refused by field.
 #![forbid(unsafe_code)]
 
+// The demo data's well-known records live in the `edugate-school-data` tool.
+#[allow(dead_code)]
+#[path = "../src/bin/school_data/fixtures.rs"]
+mod fixtures;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -708,4 +713,38 @@ async fn the_timed_system_forwards_and_times_the_queue() {
     assert!(matches!(kg.queue_position(1).await.unwrap(), QueueAnswer::Found(_)));
     assert_eq!(*calls.lock().unwrap(), ["kindergarten_file", "kindergarten_queue_position"]);
     assert!(school.kindergarten_status(1).is_some(), "the inner system filed it");
+}
+
+#[tokio::test]
+async fn the_demo_data_has_a_realistic_queue_and_its_fixture_can_be_subscribed_to() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(fixtures::DEMO_DATA_PATH);
+    let file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let kindergartens = file["kindergartens"].as_array().unwrap();
+    let queue = file["kindergarten_queue"].as_array().unwrap();
+    assert!((20..=100).contains(&kindergartens.len()), "{} kindergartens", kindergartens.len());
+    assert!(queue.len() >= 2000, "{} applications in the queue", queue.len());
+    let with_benefit = queue.iter().filter(|e| e.get("benefit").is_some()).count();
+    let second_choice = queue.iter().filter(|e| e["kindergartens"].as_array().unwrap().len() > 1).count();
+    assert!(with_benefit * 10 > queue.len() && with_benefit * 2 < queue.len(), "{with_benefit} with a benefit");
+    assert!(second_choice * 5 > queue.len(), "{second_choice} with a second choice");
+
+    let dir = tempfile::tempdir().unwrap();
+    let school = EmbeddedSchool::open(&path, &dir.path().join("journal.jsonl")).unwrap();
+    let kg = school.kindergartens().unwrap();
+    let darya = Child {
+        surname: fixtures::KG_CHILD_SURNAME.into(),
+        name: fixtures::KG_CHILD_NAME.into(),
+        middle_name: None,
+        birth_date: fixtures::KG_CHILD_BIRTH,
+        birth_doc: Some(certificate(fixtures::KG_CHILD_CERT_SERIES, fixtures::KG_CHILD_CERT_NUMBER)),
+    };
+    let found = kg.subscribe(&subscription(fixtures::FREE_ORDERS_FROM, darya)).await.unwrap();
+    assert_eq!(found, Subscribed::Found { number: fixtures::KG_NUMBER_IN_PERSON.into() });
+    let unknown = kg.file(&application(fixtures::FREE_ORDERS_FROM + 1, &[fixtures::KINDERGARTEN_UNKNOWN])).await;
+    assert!(matches!(unknown.unwrap(), Filed::Refused(s) if s.code == 150));
+    let mut app = application(fixtures::FREE_ORDERS_FROM + 2, &[fixtures::KINDERGARTEN_1, fixtures::KINDERGARTEN_2]);
+    app.child.name = "Демо".into();
+    assert!(matches!(kg.file(&app).await.unwrap(), Filed::Registered { .. }));
+    let QueueAnswer::Found(position) = kg.queue_position(app.order_id).await.unwrap() else { panic!() };
+    assert!(position.total > 1 && position.position == position.total, "{position:?}");
 }
