@@ -18,6 +18,7 @@ mod embedded_kg;
 pub mod error;
 pub mod format;
 pub mod http;
+mod http_kg;
 mod journal;
 pub mod kindergarten;
 pub mod mask;
