@@ -12,6 +12,7 @@ mod fixtures;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use edugate::school::kindergarten::records::ApplicationRec;
 use edugate::school::kindergarten::{
     Adaptation, Address, AdmissionApplication, Applicant, Benefit, BirthDoc, CancelResult, Child, Coded,
     DesiredKindergarten, DocInfo, EntryParams, Filed, IdentityDoc, KindergartenApplication, Kindergartens, QueueAnswer,
@@ -690,7 +691,15 @@ fn bad_kindergarten_sections_are_refused_naming_the_field() {
 fn debug_masks_people() {
     let mut app = application(1, &["DOU-1"]);
     app.benefit = Some(benefit("B-OUT"));
-    let text = format!("{app:?} {:?}", subscription(2, app.child.clone()));
+    app.siblings.push(Sibling {
+        surname: "Смирнова".into(),
+        name: "Ольга".into(),
+        middle_name: None,
+        kindergarten: Coded { code: "DOU-1".into(), text: String::new() },
+    });
+    app.applicant.snils = Some(edugate::school::Snils::parse("112-233-445 95").unwrap());
+    let record = ApplicationRec::of(&app);
+    let text = format!("{app:?} {:?} {record:?}", subscription(2, app.child.clone()));
     for secret in ["Смирнова", "Ольга", "Смирнов", "Иван", "olga@example.ru", "+79001234567", "I-МЮ", "4510"]
     {
         assert!(!text.contains(secret), "{secret} in {text}");

@@ -229,17 +229,26 @@ fn refused_comment(reason: &str) -> String {
     format!("Вам отказано в постановке на учёт: {reason}.")
 }
 
-/// Another active application for the same child, as a refusal reason.
+/// Another active application for the same child, as a refusal reason (without building the whole queue: this
+/// runs on every filing, under the journal's lock).
 fn duplicate(catalog: &Catalog, book: &Book, application: &KindergartenApplication) -> Option<String> {
-    let all = items(catalog, book);
-    let other = all.iter().find(|item| {
-        item.status != REFUSED && item.status != ENROLLED && same_child(&item.child, &application.child)
+    let active = |status: u16| status != REFUSED && status != ENROLLED;
+    let child = &application.child;
+    let elsewhere = catalog.entries.iter().find_map(|entry| {
+        let status = book.by_number(&entry.number).map_or(entry.file.status, |app| app.status);
+        (active(status) && same_child(&entry.child, child)).then(|| (entry.number.clone(), entry.filed_at, status))
+    });
+    let found = elsewhere.or_else(|| {
+        book.portal_apps().find_map(|app| {
+            let held = app.portal.as_ref()?;
+            (active(app.status) && same_child(&held.child, child))
+                .then(|| (app.number.clone(), held.filed_at.unwrap_or(OffsetDateTime::UNIX_EPOCH), app.status))
+        })
     })?;
+    let (number, filed_at, status) = found;
     Some(format!(
-        "на этого ребёнка уже подано заявление № {} от {} (статус {})",
-        other.number,
-        russian_date(other.filed_at.date()),
-        other.status
+        "на этого ребёнка уже подано заявление № {number} от {} (статус {status})",
+        russian_date(filed_at.date())
     ))
 }
 

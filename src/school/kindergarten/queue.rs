@@ -685,8 +685,6 @@ pub struct Item {
     pub offered_at: Option<OffsetDateTime>,
     /// When an edit added a benefit.
     pub benefit_at: Option<OffsetDateTime>,
-    /// The child, for duplicate checks.
-    pub child: Child,
 }
 
 impl Item {
@@ -709,7 +707,6 @@ pub fn items(catalog: &Catalog, book: &Book) -> Vec<Item> {
             status: app.map_or(entry.file.status, |app| app.status),
             offered_at: app.and_then(|app| app.offered_at),
             benefit_at: None,
-            child: entry.child.clone(),
         }
     });
     let portal = book.portal_apps().filter_map(|app| {
@@ -723,7 +720,6 @@ pub fn items(catalog: &Catalog, book: &Book) -> Vec<Item> {
             status: app.status,
             offered_at: app.offered_at,
             benefit_at: app.benefit_at,
-            child: application.child.clone(),
         })
     });
     elsewhere.chain(portal).collect()

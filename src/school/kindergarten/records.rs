@@ -41,7 +41,7 @@ pub struct FileRec {
 }
 
 /// A representative's document as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepresentativeRec {
     /// The document's name.
@@ -58,7 +58,7 @@ pub struct RepresentativeRec {
 }
 
 /// The applicant as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicantRec {
     /// Surname.
@@ -85,7 +85,7 @@ pub struct ApplicantRec {
 }
 
 /// The second parent as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecondParentRec {
     /// Surname.
@@ -104,7 +104,7 @@ pub struct SecondParentRec {
 }
 
 /// The applicant's identity document as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityRec {
     /// Its kind (ESNSI).
@@ -125,7 +125,7 @@ pub struct IdentityRec {
 }
 
 /// The child's birth document as written, tagged by `kind`: `russian`, `foreign` or `act`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BirthDocRec {
     /// A Russian birth certificate.
@@ -172,7 +172,7 @@ pub enum BirthDocRec {
 }
 
 /// The child as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChildRec {
     /// Surname.
@@ -190,7 +190,7 @@ pub struct ChildRec {
 }
 
 /// The address as written: every part with its FIAS/GAR GUID as `code`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AddressRec {
     /// The whole address.
@@ -265,7 +265,7 @@ pub struct AdaptationRec {
 }
 
 /// A medical report as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MedicalRec {
     /// Its kind.
@@ -301,7 +301,7 @@ pub struct DesiredRec {
 }
 
 /// A sibling as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiblingRec {
     /// Surname.
@@ -431,6 +431,30 @@ pub struct SubscriptionRec {
     /// The child.
     pub child: ChildRec,
 }
+
+/// `Debug` for the records that hold a person's data: the type's name only, so that a `{:?}` of a record (or of a
+/// journal line holding one) never prints a name, a document, an address or a SNILS.
+macro_rules! opaque_debug {
+    ($($ty:ident),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($ty), "(..)"))
+            }
+        }
+    )*};
+}
+
+opaque_debug!(
+    RepresentativeRec,
+    ApplicantRec,
+    SecondParentRec,
+    IdentityRec,
+    BirthDocRec,
+    ChildRec,
+    AddressRec,
+    SiblingRec,
+    MedicalRec
+);
 
 /// Writes `YYYY-MM-DD`.
 pub fn format_date(date: Date) -> String {
