@@ -11,6 +11,7 @@ use std::path::Path;
 use super::format::{ApplicationRec, ClassRec, DataFile, GuardianRec, LessonRec, LinkRec, PupilRec, SchoolRec, FORMAT};
 use super::model::{is_department_status, LessonMark, MarkValue, Marks, Pupil, PupilId, School, SubjectRecord};
 use super::{SchoolError, Snils};
+use crate::school::kindergarten::queue::{build_catalog, Catalog, FileStatusRec};
 
 /// An application's status from the data file, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub(crate) struct Snapshot {
     guardians: HashMap<Snils, Vec<Link>>,
     /// Application statuses, in file order.
     pub applications: Vec<FileStatus>,
+    /// The kindergarten sections: kindergartens, benefit categories, the queue filed elsewhere.
+    pub kindergartens: Catalog,
 }
 
 impl Snapshot {
@@ -142,7 +145,22 @@ fn build(file: DataFile) -> Result<Snapshot, String> {
     let pupils = build_pupils(&file.pupils, &classes, &schools)?;
     let guardians = build_guardians(&file.guardians, &pupils)?;
     let applications = build_applications(&file.applications)?;
-    Ok(Snapshot { schools, pupils, guardians, applications })
+    let kindergartens = build_kindergartens(&file)?;
+    Ok(Snapshot { schools, pupils, guardians, applications, kindergartens })
+}
+
+/// The kindergarten sections, checked.
+fn build_kindergartens(file: &DataFile) -> Result<Catalog, String> {
+    let portal: Vec<(i64, FileStatusRec)> = file
+        .kindergarten_statuses
+        .iter()
+        .map(|rec| {
+            let entry =
+                FileStatusRec { status: rec.status, comment: rec.comment.clone(), changed_at: rec.changed_at.clone() };
+            (rec.order_id, entry)
+        })
+        .collect();
+    build_catalog(&file.kindergartens, &file.benefit_categories, &file.kindergarten_queue, &portal)
 }
 
 /// Schools by code, each checked.

@@ -84,6 +84,13 @@ impl EmbeddedSchool {
         let stamp = file_stamp(data_path);
         let snapshot = datafile::load(data_path)?;
         let changes = journal.reconcile(&snapshot.applications, now())?;
+        let kindergarten_changes = journal.reconcile_kindergartens(&snapshot.kindergartens, now())?;
+        tracing::info!(
+            kindergartens = snapshot.kindergartens.kindergartens.len(),
+            queue = snapshot.kindergartens.entries.len(),
+            status_changes = kindergarten_changes,
+            "kindergarten data loaded"
+        );
         tracing::info!(
             data = %data_path.display(),
             pupils = snapshot.pupil_count(),
@@ -128,6 +135,10 @@ impl EmbeddedSchool {
         })?;
         let mut journal = lock(&self.inner.journal);
         let status_changes = journal.reconcile(&snapshot.applications, now())?;
+        let kindergarten_changes = journal.reconcile_kindergartens(&snapshot.kindergartens, now())?;
+        if kindergarten_changes > 0 {
+            tracing::info!(status_changes = kindergarten_changes, "kindergarten statuses changed in the data file");
+        }
         let summary =
             ReloadSummary { pupils: snapshot.pupil_count(), guardians: snapshot.guardian_count(), status_changes };
         *self.inner.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
@@ -218,6 +229,13 @@ impl EmbeddedSchool {
         lock(&self.inner.journal).changes_since(since, limit)
     }
 
+    /// Runs `f` on the current snapshot and the journal, locked (the kindergarten queue's calls).
+    pub(crate) fn with_journal<R>(&self, f: impl FnOnce(&Snapshot, &mut Journal) -> R) -> R {
+        let mut journal = lock(&self.inner.journal);
+        let snapshot = self.snapshot();
+        f(&snapshot, &mut journal)
+    }
+
     /// The current snapshot.
     fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -258,6 +276,10 @@ impl SchoolSystem for EmbeddedSchool {
 
     fn name(&self) -> &str {
         "embedded"
+    }
+
+    fn kindergartens(&self) -> Option<&dyn crate::school::kindergarten::Kindergartens> {
+        Some(self)
     }
 }
 

@@ -11,8 +11,19 @@
 //!   "pupils":       [ {"id", "surname", "name", "middle_name"?, "birth_date", "class",
 //!                      "marks": [[lesson index, value]], "terms": [[subject, term, value]], "year": [[subject, value]]} ],
 //!   "guardians":    [ {"snils", "links": [ {"pupil", "consent_given"?, "consent_withdrawn"?} ]} ],
-//!   "applications": [ {"order_id", "status", "changed_at"?, "comment"?} ] }
+//!   "applications": [ {"order_id", "status", "changed_at"?, "comment"?} ],
+//!   "kindergartens": [ {"code", "name", "oktmo", "address", "groups": [ {"name", "age_from", "age_to", "capacity"} ]} ],
+//!   "benefit_categories": [ {"code", "name", "right": "out_of_turn" | "first_turn" | "priority"} ],
+//!   "kindergarten_queue": [ {"number", "filed_at", "status", "changed_at"?, "comment"?,
+//!                            "child": {"surname", "name", "middle_name"?, "birth_date", "birth_doc"?},
+//!                            "kindergartens": [[code, priority]], "entry_date", "benefit"?, "offered"?} ],
+//!   "kindergarten_statuses": [ {"order_id", "status", "changed_at"?, "comment"?} ] }
 //! ```
+//!
+//! The four kindergarten sections are optional. `kindergarten_queue` holds applications filed elsewhere (in person),
+//! named by the region's number; `kindergarten_statuses` sets the statuses of applications filed on the portal (kept
+//! in the journal), by order. A `birth_doc` is tagged by `kind`: `russian` (series, number, issue_date, act_number?,
+//! act_date?, issued), `foreign` (name, series?, number, issue_date, issued) or `act` (act_number, act_date, issued?).
 //!
 //! Lessons belong to a class (a journal records the lesson once, with its topic and the kind of work); a pupil's
 //! mark points at a lesson of the pupil's class by its index. Dates are `YYYY-MM-DD`, `changed_at` is RFC 3339.
@@ -21,6 +32,10 @@
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::school::kindergarten::records::{
+    BenefitCategoryRec, BirthDocRec, ChildRec, GroupRec, KindergartenRec, QueueEntryRec,
+};
 
 /// The format tag a data file must carry.
 pub const FORMAT: &str = "edugate-school-data/1";
@@ -42,6 +57,19 @@ pub struct DataFile {
     /// Statuses of applications as the school sets them; editing this section produces status changes.
     #[serde(default)]
     pub applications: Vec<ApplicationRec>,
+    /// The region's kindergartens (ESNSI code, name, OKTMO, address, groups by age).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kindergartens: Vec<KindergartenRec>,
+    /// The region's benefit categories and the queue right each gives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benefit_categories: Vec<BenefitCategoryRec>,
+    /// The kindergarten queue's applications filed elsewhere (in person); editing a status produces a change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kindergarten_queue: Vec<QueueEntryRec>,
+    /// Statuses of kindergarten applications filed on the portal, as the school sets them (by order, as
+    /// `applications` does for enrollment); editing this section produces status changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kindergarten_statuses: Vec<ApplicationRec>,
 }
 
 /// A school, as written.

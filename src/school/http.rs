@@ -61,14 +61,14 @@ impl HttpSchool {
     }
 
     /// The URL of the endpoint whose path segments (after the base path) are `segments`, each percent-encoded.
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.path_segments_mut().expect("checked to be a base URL").pop_if_empty().extend(segments);
         url
     }
 
     /// Sends a request and reads the answer's status and body; `what` names the call in messages.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         url: Url,
@@ -104,7 +104,7 @@ impl HttpSchool {
 
     /// Calls an endpoint with GET and returns its answer's status and body, to be decoded by one of the `decode_*`
     /// functions.
-    async fn get(&self, url: Url, what: &str) -> Result<(u16, Vec<u8>), SchoolError> {
+    pub(crate) async fn get(&self, url: Url, what: &str) -> Result<(u16, Vec<u8>), SchoolError> {
         let (status, body) = self.call(Method::GET, url, None, what).await?;
         Ok((status.as_u16(), body))
     }
@@ -163,12 +163,12 @@ pub fn decode_changes(status: u16, body: &[u8], since: u64, limit: usize) -> Res
 }
 
 /// An HTTP status from its number; one outside 100..=999 is a protocol error.
-fn status_code(status: u16, what: &str) -> Result<StatusCode, SchoolError> {
+pub(crate) fn status_code(status: u16, what: &str) -> Result<StatusCode, SchoolError> {
     StatusCode::from_u16(status).map_err(|_| SchoolError::Protocol(format!("{what}: HTTP status {status}")))
 }
 
 /// The JSON of type `T` in an answer that must be 200.
-fn json_ok<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8], what: &str) -> Result<T, SchoolError> {
+pub(crate) fn json_ok<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8], what: &str) -> Result<T, SchoolError> {
     let status = status_code(status, what)?;
     if status != StatusCode::OK {
         return Err(status_error(status, body, what));
@@ -223,6 +223,10 @@ impl SchoolSystem for HttpSchool {
     fn name(&self) -> &str {
         &self.host
     }
+
+    fn kindergartens(&self) -> Option<&dyn crate::school::kindergarten::Kindergartens> {
+        Some(self)
+    }
 }
 
 /// The outcome of `POST /applications` from its answer: 201 registered, 200 already submitted, 422 refused.
@@ -265,7 +269,7 @@ fn check_changes(changes: &[StatusChange], since: u64, limit: usize) -> Result<(
 }
 
 /// The error an unexpected HTTP status means.
-fn status_error(status: StatusCode, body: &[u8], what: &str) -> SchoolError {
+pub(crate) fn status_error(status: StatusCode, body: &[u8], what: &str) -> SchoolError {
     let detail = error_detail(body);
     let code = status.as_u16();
     match code {
@@ -314,7 +318,7 @@ fn mask_numbers(text: &str) -> String {
 }
 
 /// Reads a JSON answer; a failure is [`SchoolError::Protocol`] without any value from the answer.
-fn read_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, SchoolError> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, SchoolError> {
     serde_json::from_slice(body).map_err(|e| SchoolError::Protocol(format!("{what}: {}", describe_json_error(&e))))
 }
 

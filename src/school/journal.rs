@@ -29,6 +29,7 @@ use super::model::{
     is_department_status, EnrollmentApplication, StatusChange, SubmitOutcome, STATUS_REFUSED, STATUS_REGISTERED,
 };
 use super::{SchoolError, Snils};
+use crate::school::kindergarten::queue::{Book, Catalog, Event};
 
 /// One line of the journal.
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,6 +78,13 @@ enum Record {
         /// The data file's entry, if the change came from an edit of the file.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<FileEntryRec>,
+    },
+    /// A record of the kindergarten queue ([`Event`]): its status changes share the journal's cursors.
+    Kindergarten {
+        /// When, RFC 3339.
+        at: String,
+        /// What happened.
+        event: Event,
     },
 }
 
@@ -206,6 +214,8 @@ pub(crate) struct Journal {
     submitted: Vec<i64>,
     /// Every status change, by cursor.
     changes: Vec<StatusChange>,
+    /// The kindergarten queue's records, added up.
+    kindergartens: Book,
 }
 
 impl Journal {
@@ -244,6 +254,7 @@ impl Journal {
             orders: HashMap::new(),
             submitted: Vec::new(),
             changes: Vec::new(),
+            kindergartens: Book::default(),
         };
         journal.replay(&bytes[..complete])?;
         Ok(journal)
@@ -290,6 +301,10 @@ impl Journal {
                     order.file = file;
                 }
                 self.changes.push(StatusChange { cursor, order_id, status, at, comment });
+            }
+            Record::Kindergarten { at, event } => {
+                let at = parse_timestamp(&at)?;
+                self.kindergartens.apply(cursor, at, event)?;
             }
         }
         Ok(())
@@ -436,5 +451,40 @@ impl Journal {
     /// Orders registered through the gateway, in order of submission.
     pub fn submitted(&self) -> &[i64] {
         &self.submitted
+    }
+
+    /// The kindergarten queue's state.
+    pub fn kindergartens(&self) -> &Book {
+        &self.kindergartens
+    }
+
+    /// Appends a kindergarten record, fsynced, and applies it; returns its cursor.
+    pub fn append_kindergarten(&mut self, event: Event, now: time::OffsetDateTime) -> Result<u64, SchoolError> {
+        self.append(Record::Kindergarten { at: format_timestamp(now), event })
+    }
+
+    /// Compares the data file's kindergarten statuses with what the journal knows: entries never seen are
+    /// remembered in one record, and every status the school changed is recorded as a change. Returns how many
+    /// changes were recorded.
+    pub fn reconcile_kindergartens(
+        &mut self,
+        catalog: &Catalog,
+        now: time::OffsetDateTime,
+    ) -> Result<usize, SchoolError> {
+        let (seen, changes) = self.kindergartens.reconciliation(catalog);
+        if !seen.is_empty() {
+            self.append_kindergarten(Event::Seen { entries: seen }, now)?;
+        }
+        let count = changes.len();
+        for event in changes {
+            let at = match &event {
+                Event::Status { file: Some(file), .. } => {
+                    file.changed_at.as_deref().and_then(|t| parse_timestamp(t).ok())
+                }
+                _ => None,
+            };
+            self.append_kindergarten(event, at.unwrap_or(now))?;
+        }
+        Ok(count)
     }
 }

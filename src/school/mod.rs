@@ -14,9 +14,11 @@
 
 mod datafile;
 pub mod embedded;
+mod embedded_kg;
 pub mod error;
 pub mod format;
 pub mod http;
+mod http_kg;
 mod journal;
 pub mod kindergarten;
 pub mod mask;
@@ -25,6 +27,7 @@ pub mod snils;
 pub mod timed;
 
 pub use embedded::{EmbeddedSchool, ReloadSummary};
+pub use embedded_kg::CANCELLED_COMMENT;
 pub use error::{BoxFuture, SchoolError};
 pub use http::HttpSchool;
 pub use model::{

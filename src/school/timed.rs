@@ -6,6 +6,10 @@ use super::{
     BoxFuture, EnrollmentApplication, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils, StatusChange,
     SubmitOutcome,
 };
+use crate::school::kindergarten::{
+    Admission, AdmissionApplication, Cancelled, Filed, KindergartenApplication, KindergartenChange, Kindergartens,
+    QueueAnswer, QueuePosition, QueueReasons, Status, Subscribed, Subscription,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +24,46 @@ pub enum Call {
     SubmitApplication,
     /// [`SchoolSystem::status_changes`].
     StatusChanges,
+    /// [`Kindergartens::file`].
+    KindergartenFile,
+    /// [`Kindergartens::application`].
+    KindergartenApplication,
+    /// [`Kindergartens::queue_position`].
+    KindergartenQueuePosition,
+    /// [`Kindergartens::queue_reasons`].
+    KindergartenQueueReasons,
+    /// [`Kindergartens::cancel`].
+    KindergartenCancel,
+    /// [`Kindergartens::admit`].
+    KindergartenAdmit,
+    /// [`Kindergartens::admission`].
+    KindergartenAdmission,
+    /// [`Kindergartens::refuse_offer`].
+    KindergartenRefuseOffer,
+    /// [`Kindergartens::subscribe`].
+    KindergartenSubscribe,
+    /// [`Kindergartens::status_changes`].
+    KindergartenStatusChanges,
 }
 
 impl Call {
     /// Every method.
-    pub const ALL: &'static [Call] = &[Call::LinkedChildren, Call::Marks, Call::SubmitApplication, Call::StatusChanges];
+    pub const ALL: &'static [Call] = &[
+        Call::LinkedChildren,
+        Call::Marks,
+        Call::SubmitApplication,
+        Call::StatusChanges,
+        Call::KindergartenFile,
+        Call::KindergartenApplication,
+        Call::KindergartenQueuePosition,
+        Call::KindergartenQueueReasons,
+        Call::KindergartenCancel,
+        Call::KindergartenAdmit,
+        Call::KindergartenAdmission,
+        Call::KindergartenRefuseOffer,
+        Call::KindergartenSubscribe,
+        Call::KindergartenStatusChanges,
+    ];
 
     /// The method's name.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +72,16 @@ impl Call {
             Call::Marks => "marks",
             Call::SubmitApplication => "submit_application",
             Call::StatusChanges => "status_changes",
+            Call::KindergartenFile => "kindergarten_file",
+            Call::KindergartenApplication => "kindergarten_application",
+            Call::KindergartenQueuePosition => "kindergarten_queue_position",
+            Call::KindergartenQueueReasons => "kindergarten_queue_reasons",
+            Call::KindergartenCancel => "kindergarten_cancel",
+            Call::KindergartenAdmit => "kindergarten_admit",
+            Call::KindergartenAdmission => "kindergarten_admission",
+            Call::KindergartenRefuseOffer => "kindergarten_refuse_offer",
+            Call::KindergartenSubscribe => "kindergarten_subscribe",
+            Call::KindergartenStatusChanges => "kindergarten_status_changes",
         }
     }
 }
@@ -124,5 +173,87 @@ impl SchoolSystem for TimedSchool {
 
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn kindergartens(&self) -> Option<&dyn Kindergartens> {
+        // The queue's calls are timed here too, forwarded to the inner system's queue.
+        self.inner.kindergartens().map(|_| self as &dyn Kindergartens)
+    }
+}
+
+impl TimedSchool {
+    /// The inner system's queue; only reached through [`SchoolSystem::kindergartens`], which is `None` without it.
+    fn queue(&self) -> Result<&dyn Kindergartens, SchoolError> {
+        self.inner
+            .kindergartens()
+            .ok_or_else(|| SchoolError::Rejected("this school system has no kindergarten queue".to_owned()))
+    }
+
+    /// Times the queue's call `make` as `call`.
+    fn timed_queue<'a, T: Send + 'a>(
+        &'a self,
+        call: Call,
+        make: impl FnOnce(&'a dyn Kindergartens) -> BoxFuture<'a, Result<T, SchoolError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, SchoolError>> {
+        Box::pin(async move {
+            let queue = self.queue()?;
+            self.timed(call, make(queue)).await
+        })
+    }
+}
+
+impl Kindergartens for TimedSchool {
+    fn file<'a>(&'a self, application: &'a KindergartenApplication) -> BoxFuture<'a, Result<Filed, SchoolError>> {
+        self.timed_queue(Call::KindergartenFile, move |q| q.file(application))
+    }
+
+    fn application<'a>(&'a self, order_id: i64) -> BoxFuture<'a, Result<Option<KindergartenApplication>, SchoolError>> {
+        self.timed_queue(Call::KindergartenApplication, move |q| q.application(order_id))
+    }
+
+    fn queue_position<'a>(&'a self, order_id: i64) -> BoxFuture<'a, Result<QueueAnswer<QueuePosition>, SchoolError>> {
+        self.timed_queue(Call::KindergartenQueuePosition, move |q| q.queue_position(order_id))
+    }
+
+    fn queue_reasons<'a>(
+        &'a self,
+        order_id: i64,
+        from: time::Date,
+        to: time::Date,
+    ) -> BoxFuture<'a, Result<QueueAnswer<QueueReasons>, SchoolError>> {
+        self.timed_queue(Call::KindergartenQueueReasons, move |q| q.queue_reasons(order_id, from, to))
+    }
+
+    fn cancel<'a>(&'a self, order_id: i64, reason: Option<&'a str>) -> BoxFuture<'a, Result<Cancelled, SchoolError>> {
+        self.timed_queue(Call::KindergartenCancel, move |q| q.cancel(order_id, reason))
+    }
+
+    fn admit<'a>(&'a self, admission: &'a AdmissionApplication) -> BoxFuture<'a, Result<Status, SchoolError>> {
+        self.timed_queue(Call::KindergartenAdmit, move |q| q.admit(admission))
+    }
+
+    fn admission<'a>(&'a self, order_id: i64) -> BoxFuture<'a, Result<Option<Admission>, SchoolError>> {
+        self.timed_queue(Call::KindergartenAdmission, move |q| q.admission(order_id))
+    }
+
+    fn refuse_offer<'a>(
+        &'a self,
+        order_id: i64,
+        kindergarten_code: Option<&'a str>,
+        comment: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Status, SchoolError>> {
+        self.timed_queue(Call::KindergartenRefuseOffer, move |q| q.refuse_offer(order_id, kindergarten_code, comment))
+    }
+
+    fn subscribe<'a>(&'a self, subscription: &'a Subscription) -> BoxFuture<'a, Result<Subscribed, SchoolError>> {
+        self.timed_queue(Call::KindergartenSubscribe, move |q| q.subscribe(subscription))
+    }
+
+    fn status_changes<'a>(
+        &'a self,
+        since: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<KindergartenChange>, SchoolError>> {
+        self.timed_queue(Call::KindergartenStatusChanges, move |q| q.status_changes(since, limit))
     }
 }

@@ -2,6 +2,7 @@
 //! and `data/README.md` rely on. The generator puts them into every file it makes, whatever the seed.
 #![forbid(unsafe_code)]
 
+use edugate::school::format::{BirthDocRec, ChildRec, QueueEntryRec};
 use time::macros::date;
 use time::Date;
 
@@ -51,3 +52,56 @@ pub const ORDER_PLACE_OFFERED: i64 = 4_100_000_002;
 pub const ORDER_UNDER_REVIEW: i64 = 4_100_000_003;
 /// The first of the order numbers the data never uses: the demo and tests submit from here up.
 pub const FREE_ORDERS_FROM: i64 = 4_200_000_001;
+
+/// The code of the `index`-th kindergarten (from 0) in the region's classifier: `DOU-001`, `DOU-002` ...
+pub fn kindergarten_code(index: usize) -> String {
+    format!("DOU-{:03}", index + 1)
+}
+
+/// The first kindergarten, МБДОУ «Детский сад № 1 «Солнышко» (OKTMO [`OKTMO_CITY`]).
+pub const KINDERGARTEN_1: &str = "DOU-001";
+/// The second kindergarten.
+pub const KINDERGARTEN_2: &str = "DOU-002";
+/// A code no kindergarten has: an application naming it is refused (150).
+pub const KINDERGARTEN_UNKNOWN: &str = "DOU-999";
+/// The region's number of the well-known application filed in person (status 140, [`KINDERGARTEN_1`]).
+pub const KG_NUMBER_IN_PERSON: &str = "ДОУ-2025-000001";
+/// Its child's surname.
+pub const KG_CHILD_SURNAME: &str = "Кузнецова";
+/// Its child's name.
+pub const KG_CHILD_NAME: &str = "Дарья";
+/// Its child's birth date.
+pub const KG_CHILD_BIRTH: Date = date!(2023 - 05 - 14);
+/// Its child's birth certificate: series.
+pub const KG_CHILD_CERT_SERIES: &str = "II-МЮ";
+/// Its child's birth certificate: number.
+pub const KG_CHILD_CERT_NUMBER: &str = "654321";
+
+/// The well-known application filed in person, which a parent subscribes to in the demo.
+pub fn kindergarten_entry() -> QueueEntryRec {
+    QueueEntryRec {
+        number: KG_NUMBER_IN_PERSON.to_owned(),
+        filed_at: "2025-06-02T10:15:00+03:00".to_owned(),
+        status: 140,
+        changed_at: Some("2025-06-09T12:00:00+03:00".to_owned()),
+        comment: Some("Заявление рассмотрено, ожидайте направления".to_owned()),
+        child: ChildRec {
+            surname: KG_CHILD_SURNAME.to_owned(),
+            name: KG_CHILD_NAME.to_owned(),
+            middle_name: Some("Игоревна".to_owned()),
+            birth_date: "2023-05-14".to_owned(),
+            birth_doc: Some(BirthDocRec::Russian {
+                series: KG_CHILD_CERT_SERIES.to_owned(),
+                number: KG_CHILD_CERT_NUMBER.to_owned(),
+                issue_date: "2023-05-20".to_owned(),
+                act_number: Some("120235000012345".to_owned()),
+                act_date: Some("2023-05-20".to_owned()),
+                issued: "Отдел ЗАГС г. Красногорска".to_owned(),
+            }),
+        },
+        kindergartens: vec![(KINDERGARTEN_1.to_owned(), 1), (KINDERGARTEN_2.to_owned(), 2)],
+        entry_date: "2027-09-01".to_owned(),
+        benefit: None,
+        offered: None,
+    }
+}

@@ -15,7 +15,8 @@ use std::path::Path;
 use time::{Date, Duration, Month, Weekday};
 
 use edugate::school::format::{
-    format_date, ApplicationRec, ClassRec, DataFile, GuardianRec, LessonRec, LinkRec, PupilRec, SchoolRec, FORMAT,
+    format_date, ApplicationRec, BenefitCategoryRec, BirthDocRec, ChildRec, ClassRec, DataFile, GroupRec, GuardianRec,
+    KindergartenRec, LessonRec, LinkRec, PupilRec, QueueEntryRec, SchoolRec, FORMAT,
 };
 use edugate::school::Snils;
 
@@ -692,6 +693,244 @@ fn build(seed: u64, schools: usize, pupils_per_school: usize, term_from: Date, t
         pupils,
         guardians,
         applications: fixture_applications(),
+        kindergartens: kindergarten_recs(schools.max(1) * KINDERGARTENS_PER_SCHOOL),
+        benefit_categories: benefit_categories(),
+        kindergarten_queue: KindergartenGen::new(seed, schools.max(1) * KINDERGARTENS_PER_SCHOOL).queue(),
+        kindergarten_statuses: Vec::new(),
+    }
+}
+
+/// Kindergartens per school of the region (the demo's 4 schools give 40 kindergartens).
+const KINDERGARTENS_PER_SCHOOL: usize = 10;
+/// Queue entries per kindergarten (the demo's 40 kindergartens give 3000 applications filed in person).
+const QUEUE_PER_KINDERGARTEN: usize = 75;
+
+/// Kindergartens' names ("Детский сад № N «…»").
+const KINDERGARTEN_NAMES: &[&str] = &[
+    "Солнышко",
+    "Ромашка",
+    "Колокольчик",
+    "Берёзка",
+    "Теремок",
+    "Звёздочка",
+    "Радуга",
+    "Сказка",
+    "Улыбка",
+    "Светлячок",
+    "Золотой ключик",
+    "Алёнушка",
+    "Журавушка",
+    "Родничок",
+    "Ладушки",
+    "Белочка",
+    "Незабудка",
+    "Рябинка",
+];
+
+/// Streets of the kindergartens' addresses.
+const STREETS: &[&str] = &[
+    "ул. Ленина",
+    "ул. Мира",
+    "ул. Садовая",
+    "ул. Школьная",
+    "ул. Лесная",
+    "ул. Советская",
+    "ул. Молодёжная",
+    "ул. Центральная",
+    "пр. Победы",
+    "ул. Гагарина",
+    "ул. Пушкина",
+    "ул. Заводская",
+];
+
+/// Towns by OKTMO, in the order of [`OKTMO`].
+const TOWNS: &[&str] = &["г. Красногорск", "г. Красногорск", "г. Дмитров", "г. Клин", "г. Коломна", "г. Луховицы"];
+
+/// The age groups every kindergarten has: name, ages (full years on the entry date), base capacity.
+const GROUPS: &[(&str, u8, u8, u16)] = &[
+    ("группа раннего возраста", 0, 2, 15),
+    ("младшая группа", 3, 3, 20),
+    ("средняя группа", 4, 4, 25),
+    ("старшая группа", 5, 5, 25),
+    ("подготовительная группа", 6, 7, 25),
+];
+
+/// The region's benefit categories: code, name, right.
+const BENEFITS: &[(&str, &str, &str)] = &[
+    ("01", "Дети прокуроров", "out_of_turn"),
+    ("02", "Дети судей", "out_of_turn"),
+    ("03", "Дети сотрудников Следственного комитета", "out_of_turn"),
+    ("04", "Дети военнослужащих", "first_turn"),
+    ("05", "Дети сотрудников полиции", "first_turn"),
+    ("06", "Дети из многодетных семей", "first_turn"),
+    ("07", "Дети-инвалиды и дети, один из родителей которых инвалид", "first_turn"),
+    ("08", "Братья и сёстры детей, посещающих тот же детский сад", "priority"),
+];
+
+/// Series of Russian birth certificates: a Roman numeral and two Cyrillic letters.
+const CERTIFICATE_SERIES: &[&str] = &["I-МЮ", "II-МЮ", "III-МЮ", "IV-ИК", "V-ИК", "I-ДН", "II-ДН", "VI-АГ"];
+
+/// The region's kindergartens.
+fn kindergarten_recs(count: usize) -> Vec<KindergartenRec> {
+    (0..count)
+        .map(|i| {
+            let town = i % TOWNS.len();
+            let groups = GROUPS
+                .iter()
+                .enumerate()
+                .map(|(j, &(name, age_from, age_to, capacity))| GroupRec {
+                    name: name.to_owned(),
+                    age_from,
+                    age_to,
+                    capacity: capacity + ((i * 7 + j * 3) % 6) as u16,
+                })
+                .collect();
+            KindergartenRec {
+                code: fixtures::kindergarten_code(i),
+                name: format!("МБДОУ «Детский сад № {} «{}»", i + 1, KINDERGARTEN_NAMES[i % KINDERGARTEN_NAMES.len()]),
+                oktmo: OKTMO[town].to_owned(),
+                address: format!("{}, {}, д. {}", TOWNS[town], STREETS[(i * 5) % STREETS.len()], 1 + (i * 13) % 60),
+                groups,
+            }
+        })
+        .collect()
+}
+
+/// The benefit categories as written.
+fn benefit_categories() -> Vec<BenefitCategoryRec> {
+    BENEFITS
+        .iter()
+        .map(|&(code, name, right)| BenefitCategoryRec {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            right: right.to_owned(),
+        })
+        .collect()
+}
+
+/// What the queue's generator keeps: its own random stream (so the schools' data do not change with it).
+struct KindergartenGen {
+    /// Randomness.
+    rng: Rng,
+    /// How many kindergartens there are.
+    kindergartens: usize,
+}
+
+impl KindergartenGen {
+    /// A generator for `kindergartens` kindergartens.
+    fn new(seed: u64, kindergartens: usize) -> KindergartenGen {
+        KindergartenGen { rng: Rng(seed ^ 0x4B47_5155_4555_4500), kindergartens }
+    }
+
+    /// The queue: the fixture's entry, then applications filed in person over the three years before the demo's
+    /// term ends, with children of 0 to 7 on their entry dates, rights, priorities and statuses.
+    fn queue(mut self) -> Vec<QueueEntryRec> {
+        let count = self.kindergartens * QUEUE_PER_KINDERGARTEN;
+        let mut filed: Vec<time::OffsetDateTime> = (1..count).map(|_| self.filing_time()).collect();
+        filed.sort();
+        let mut queue = vec![fixtures::kindergarten_entry()];
+        for (i, at) in filed.into_iter().enumerate() {
+            queue.push(self.entry(i + 2, at));
+        }
+        queue
+    }
+
+    /// A filing time within the three years before the demo's term ends, in office hours (Moscow time).
+    fn filing_time(&mut self) -> time::OffsetDateTime {
+        let day = fixtures::DEMO_TERM_TO - Duration::days(1 + self.rng.below(3 * 365) as i64);
+        let time = time::Time::from_hms(9 + self.rng.below(8) as u8, self.rng.below(60) as u8, 0).expect("a time");
+        day.with_time(time).assume_offset(time::macros::offset!(+3))
+    }
+
+    /// The `seq`-th application, filed at `at`.
+    fn entry(&mut self, seq: usize, at: time::OffsetDateTime) -> QueueEntryRec {
+        // Entry from the next September or January on; the child is 0 to 7 then, born before filing.
+        let entry = Date::from_calendar_date(
+            2027 + self.rng.below(2) as i32,
+            *self.rng.pick(&[Month::January, Month::September]),
+            1,
+        )
+        .expect("a date");
+        let age_days = 60 + self.rng.below(7 * 365) as i64;
+        let birth = (entry - Duration::days(age_days)).min(at.date() - Duration::days(14));
+        let (status, comment) = self.status();
+        let first = self.rng.below(self.kindergartens);
+        let mut wanted = vec![(fixtures::kindergarten_code(first), 1u8)];
+        for priority in 2..=(1 + self.rng.below(3)) as u8 {
+            let code = fixtures::kindergarten_code((first + 1 + self.rng.below(5)) % self.kindergartens);
+            if wanted.iter().all(|(c, _)| *c != code) {
+                wanted.push((code, priority));
+            }
+        }
+        let benefit = match self.rng.below(100) {
+            0..=1 => Some(BENEFITS[self.rng.below(3)].0),
+            2..=11 => Some(BENEFITS[3 + self.rng.below(4)].0),
+            12..=19 => Some(BENEFITS[7].0),
+            _ => None,
+        };
+        QueueEntryRec {
+            number: format!("ДОУ-{}-{seq:06}", at.year()),
+            filed_at: at.format(&time::format_description::well_known::Rfc3339).expect("a timestamp"),
+            status,
+            changed_at: None,
+            comment,
+            child: self.child(birth),
+            kindergartens: wanted,
+            entry_date: format_date(entry),
+            benefit: benefit.map(str::to_owned),
+            offered: None,
+        }
+    }
+
+    /// A status: most wait (140), some are being reviewed, some got a place or were enrolled or archived.
+    fn status(&mut self) -> (u16, Option<String>) {
+        let (code, comment) = match self.rng.below(100) {
+            // The most common statuses go without a comment, to keep the file small: the standard text is implied.
+            0..=9 => (110, None),
+            10..=19 => (120, Some("Начато рассмотрение заявления")),
+            20..=24 => (130, Some("Подтвердите льготу: принесите документы в управление образования")),
+            25..=79 => (140, None),
+            80..=84 => (160, Some("Свободных мест в выбранных детских садах сейчас нет")),
+            85..=89 => (190, Some("Предоставлено место, явитесь в детский сад с документами в течение 14 дней")),
+            90..=94 => (250, Some("Ребёнок зачислен в детский сад")),
+            _ => (150, Some("Заявление аннулировано: ребёнку исполнилось 7 лет")),
+        };
+        (code, comment.map(str::to_owned))
+    }
+
+    /// A child born on `birth`, with a birth document: mostly a Russian certificate, sometimes only the act, rarely
+    /// a foreign one.
+    fn child(&mut self, birth: Date) -> ChildRec {
+        let boy = self.rng.chance(0.51);
+        let surname = *self.rng.pick(SURNAMES);
+        let (_, son, daughter) = *self.rng.pick(PATRONYMICS);
+        let issued = birth + Duration::days(3 + self.rng.below(20) as i64);
+        let act_number = format!("1{:08}{:03}", self.rng.below(100_000_000), self.rng.below(1000));
+        let birth_doc = match self.rng.below(20) {
+            0..=16 => BirthDocRec::Russian {
+                series: (*self.rng.pick(CERTIFICATE_SERIES)).to_owned(),
+                number: format!("{:06}", self.rng.below(1_000_000)),
+                issue_date: format_date(issued),
+                act_number: Some(act_number),
+                act_date: Some(format_date(issued)),
+                issued: "Отдел ЗАГС".to_owned(),
+            },
+            17..=18 => BirthDocRec::Act { act_number, act_date: format_date(issued), issued: None },
+            _ => BirthDocRec::Foreign {
+                name: "Свидетельство о рождении".to_owned(),
+                series: None,
+                number: format!("{:09}", self.rng.below(1_000_000_000)),
+                issue_date: format_date(issued),
+                issued: "Civil registry".to_owned(),
+            },
+        };
+        ChildRec {
+            surname: if boy { surname.to_owned() } else { format!("{surname}а") },
+            name: (*if boy { self.rng.pick(BOYS) } else { self.rng.pick(GIRLS) }).to_owned(),
+            middle_name: Some((if boy { son } else { daughter }).to_owned()),
+            birth_date: format_date(birth),
+            birth_doc: Some(birth_doc),
+        }
     }
 }
 
@@ -1105,7 +1344,11 @@ fn render(data: &DataFile) -> String {
     out.push_str("],\n");
     render_section(&mut out, "pupils", &data.pupils, ",");
     render_section(&mut out, "guardians", &data.guardians, ",");
-    render_section(&mut out, "applications", &data.applications, "");
+    render_section(&mut out, "applications", &data.applications, ",");
+    render_section(&mut out, "kindergartens", &data.kindergartens, ",");
+    render_section(&mut out, "benefit_categories", &data.benefit_categories, ",");
+    render_section(&mut out, "kindergarten_queue", &data.kindergarten_queue, ",");
+    render_section(&mut out, "kindergarten_statuses", &data.kindergarten_statuses, "");
     out.push_str("}\n");
     out
 }

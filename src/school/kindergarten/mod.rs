@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 pub mod model;
+pub(crate) mod queue;
+pub mod records;
 
 pub use model::{
     Adaptation, Address, Admission, AdmissionApplication, Applicant, Benefit, BirthDoc, CancelResult, Cancelled, Child,
