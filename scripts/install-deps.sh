@@ -4,6 +4,8 @@
 #   libengine-gost-openssl  the GOST engine (keys, signatures) for the system OpenSSL 3
 #   libssl-dev, pkg-config  to build the openssl crate against the system libssl
 #   libxml2-utils, xmlsec1  xmllint and xmlsec1: test oracles for exclusive c14n
+#   libxml2-dev, libclang-dev  XSD validation in process (src/schema/): the libxml crate links the system libxml2
+#                              and generates its bindings at build time with bindgen, which loads libclang
 #   curl                    runs the integrators' guide's examples (mock-smev/tests/docs.rs)
 #   chromium, chromium-driver  headless Chromium for the dashboard test (tests/dashboard.rs); where they cannot be
 #                              installed, a warning is printed and that test is skipped with a message
@@ -17,7 +19,7 @@ install_fuzz() {
   echo "installing cargo-fuzz $cargo_fuzz_version"
   cargo install --quiet --locked cargo-fuzz --version "$cargo_fuzz_version"
 }
-packages=(libengine-gost-openssl libssl-dev pkg-config libxml2-utils xmlsec1 curl)
+packages=(libengine-gost-openssl libssl-dev pkg-config libxml2-utils libxml2-dev libclang-dev xmlsec1 curl)
 browser=(chromium chromium-driver)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()

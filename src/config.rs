@@ -163,6 +163,11 @@ pub struct KindConfig {
     /// Required; under the development profile it defaults to the dev portal's certificate.
     #[serde(default)]
     pub sender_trust: SenderTrustConfig,
+    /// The XSD a request's content must satisfy before the service reads it (content that does not is answered
+    /// with `RequestRejected`). By default the schema shipped for the namespace (the EPGU concentrator's), if any;
+    /// compiled at start-up, so a schema that does not compile stops the gateway naming this key.
+    #[serde(default)]
+    pub xsd: Option<PathBuf>,
 }
 
 /// Which senders' certificates are trusted for a kind of data. A request whose sender's certificate is neither one
@@ -215,6 +220,7 @@ impl ProviderConfig {
             namespace: &k.namespace,
             root: &k.root,
             version: k.version.as_deref(),
+            xsd: k.xsd.as_deref(),
         }))
     }
 
@@ -236,6 +242,7 @@ impl Default for ProviderConfig {
             service: service.into(),
             version: None,
             sender_trust: SenderTrustConfig::default(),
+            xsd: None,
         };
         ProviderConfig {
             kinds: vec![
@@ -638,6 +645,7 @@ impl Config {
             let (index, what) = match &e {
                 RegistryError::UnknownService { index, .. } => (*index, "service"),
                 RegistryError::Duplicate { index, .. } => (*index, "root"),
+                RegistryError::Schema { index, .. } => (*index, "xsd"),
             };
             return invalid(&format!("provider.kinds[{index}].{what}"), e.to_string());
         }
@@ -887,6 +895,13 @@ mod tests {
                  [[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nservice = \"progress\"",
                 &[],
                 "provider.kinds[1].root",
+            ),
+            (
+                "[[provider.kinds]]\nnamespace = \"urn:x\"\nroot = \"X\"\nservice = \"echo\"\n\
+                 [[provider.kinds]]\nnamespace = \"urn:y\"\nroot = \"Y\"\nservice = \"echo\"\n\
+                 [[provider.kinds]]\nnamespace = \"urn:z\"\nroot = \"Z\"\nservice = \"echo\"\nxsd = \"/nonexistent.xsd\"",
+                &[],
+                "provider.kinds[2].xsd",
             ),
             ("[http]\nlisten = \"everywhere\"", &[], "http.listen"),
             ("[[ops.tokens]]\nname = \"duty\"\ntoken = \"short\"\nrole = \"viewer\"", &[], "ops.tokens[0].token"),

@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod metrics;
 pub mod ops;
 pub mod outbox;
+pub mod schema;
 pub mod school;
 pub mod serve;
 pub mod services;

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("inbox", 0),
     ("state", 0),
     ("store", 0),
+    ("schema", 0),
     ("dsig", 1),
     ("smev", 2),
     ("school", 3),

@@ -37,7 +37,8 @@ pub struct KindConfig {
     pub root: String,
     /// Mnemonic of the providing system: requests of this kind go to its queue.
     pub provider: String,
-    /// XSD the request content must satisfy (validated with libxml2's xmllint); none means no validation.
+    /// XSD the request content must satisfy, and the content of every response in the same namespace (validated in
+    /// process with libxml2, compiled at start-up); none means no validation.
     #[serde(default)]
     pub xsd: Option<PathBuf>,
 }
@@ -267,7 +268,29 @@ fn default_kinds() -> Vec<KindConfig> {
             Some("school-enrollment-1.0.0.xsd"),
         ),
         kind("urn://edugate/echo/1.0.0", "Echo", "EDUGATE", None),
+        // The EPGU concentrator's kindergarten kinds, with the published schemas: the portal asks the region
+        // (`FormData`), and the region reports applications filed elsewhere to the portal (`OrderRequest`).
+        kind(&concentrator("kindergarten/3.1.1"), "FormData", "EDUGATE", Some("epgu/kindergarten-3.1.1.xsd")),
+        kind(&concentrator("kindergarten/3.2.1"), "FormData", "EDUGATE", Some("epgu/kindergarten-3.2.1.xsd")),
+        kind(&concentrator("kindergarten/4.0.1"), "FormData", "EDUGATE", Some("epgu/kindergarten-4.0.1.xsd")),
+        kind(
+            &concentrator("kindergarten-order/1.0.0"),
+            "OrderRequest",
+            "EPGU",
+            Some("epgu/kindergarten-order-1.0.0.xsd"),
+        ),
+        kind(
+            &concentrator("kindergarten-order/1.0.1"),
+            "OrderRequest",
+            "EPGU",
+            Some("epgu/kindergarten-order-1.0.1.xsd"),
+        ),
     ]
+}
+
+/// A namespace of the EPGU concentrator, from its kind and version (`kindergarten/3.2.1`).
+fn concentrator(kind_and_version: &str) -> String {
+    format!("http://epgu.gosuslugi.ru/concentrator/{kind_and_version}")
 }
 
 impl Config {

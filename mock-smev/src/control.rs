@@ -101,6 +101,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/control/messages/{id}", get(message))
         .route("/control/portal/send", post(portal_send))
         .route("/control/portal/responses/{request_id}", get(portal_response))
+        .route("/control/portal/responses/{request_id}/all", get(portal_responses))
         .route("/control/reset", post(reset))
 }
 
@@ -350,8 +351,8 @@ async fn portal_send(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResu
     Ok((StatusCode::CREATED, Json(json!({ "message_id": message_id }))))
 }
 
-/// `GET /control/portal/responses/{request_id}`: collects the portal's responses, then shows the one to this
-/// request; 404 until it has arrived.
+/// `GET /control/portal/responses/{request_id}`: collects the portal's responses, then shows the latest one to
+/// this request; 404 until one has arrived.
 async fn portal_response(State(state): State<Arc<AppState>>, Path(request_id): Path<String>) -> ApiResult {
     let emulator = state.emulator.clone();
     let lookup = request_id.clone();
@@ -360,6 +361,24 @@ async fn portal_response(State(state): State<Arc<AppState>>, Path(request_id): P
     let response = found
         .await??
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no response to {request_id} yet")))?;
+    Ok((StatusCode::OK, Json(portal_response_json(&response))))
+}
+
+/// `GET /control/portal/responses/{request_id}/all`: collects the portal's responses, then shows every one to this
+/// request so far, in arrival order, each as `GET /control/portal/responses/{request_id}` shows one; `[]` for a
+/// request with no response yet, 404 for a request the emulator does not know.
+async fn portal_responses(State(state): State<Arc<AppState>>, Path(request_id): Path<String>) -> ApiResult {
+    let emulator = state.emulator.clone();
+    let lookup = request_id.clone();
+    let found =
+        blocking(move || emulator.portal_poll().map(|_| emulator.portal_responses(&lookup)).map_err(ApiError::fault));
+    let responses =
+        found.await??.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no request {request_id}")))?;
+    Ok((StatusCode::OK, Json(responses.iter().map(portal_response_json).collect())))
+}
+
+/// One response the portal received, as the control API shows it.
+fn portal_response_json(response: &crate::soap::PortalResponse) -> Value {
     let mut value = json!({
         "request_message_id": response.request_message_id,
         "response_message_id": response.response_message_id,
@@ -388,7 +407,7 @@ async fn portal_response(State(state): State<Arc<AppState>>, Path(request_id): P
             value["status"] = json!({ "category": status.category, "details": status.details });
         }
     }
-    Ok((StatusCode::OK, Json(value)))
+    value
 }
 
 /// `POST /control/reset`: forgets every message, status, portal response and injection rule.

@@ -102,6 +102,9 @@ pub enum StartError {
     /// The store could not be opened.
     #[error("storage.sled_path: {0}")]
     Store(#[from] crate::StoreError),
+    /// A kind's schema does not compile.
+    #[error("{0}")]
+    Schema(#[from] crate::validate::SchemaStartError),
 }
 
 /// The SMEV 3 emulator.
@@ -114,8 +117,11 @@ pub struct Emulator {
     systems: Vec<Registered>,
     /// Asynchronous statuses waiting for `GetStatus`, per sender.
     statuses: Mutex<HashMap<String, VecDeque<AsyncProcessingStatus>>>,
-    /// Responses the portal received, by its request's id.
-    portal_responses: Mutex<HashMap<String, PortalResponse>>,
+    /// Responses the portal received, by its request's id, in arrival order (a provider may answer one request
+    /// several times: EPGU's status changes are further responses to the application's request).
+    portal_responses: Mutex<HashMap<String, Vec<PortalResponse>>>,
+    /// The kinds' compiled schemas.
+    schemas: crate::validate::Schemas,
 }
 
 fn load_signer(key: &std::path::Path, cert: &std::path::Path, what: &str) -> Result<Signer, StartError> {
@@ -166,6 +172,7 @@ impl Emulator {
         let portal_config = config.systems.iter().find(|s| s.mnemonic == config.portal).expect("validated portal");
         let portal_key = portal_config.key.clone().expect("validated portal key");
         let portal = load_signer(&portal_key, &portal_config.cert, "portal key")?;
+        let schemas = crate::validate::Schemas::compile(&config.kinds)?;
         Ok(Emulator {
             config,
             queues: Arc::new(queues),
@@ -175,6 +182,7 @@ impl Emulator {
             systems,
             statuses: Mutex::new(HashMap::new()),
             portal_responses: Mutex::new(HashMap::new()),
+            schemas,
         })
     }
 
@@ -323,6 +331,9 @@ impl Emulator {
                 let original = decode_reply_to(&response.to).ok_or_else(|| {
                     fault(FaultKind::TargetMessageIsNotFound, format!("'To' ({}) names no request", response.to))
                 })?;
+                if let (Some(k), ResponseBody::Content { content, .. }) = (&kind, &response.body) {
+                    check_content(self.schemas.of_namespace(&k.namespace_uri), content)?;
+                }
                 let kind = match kind {
                     Some(kind) => kind,
                     None => self.kind_of_message(&original),
@@ -406,18 +417,7 @@ impl Emulator {
                 format!("kind of data {kind} is not registered"),
             )
         })?;
-        if let Some(xsd) = &registered.xsd {
-            match crate::validate::validate(xsd, &request.content) {
-                Ok(Ok(())) => {}
-                Ok(Err(errors)) => {
-                    return Err(fault(
-                        FaultKind::InvalidContent(errors),
-                        "the content does not match the kind of data's schema",
-                    ))
-                }
-                Err(e) => return Err(fault(FaultKind::SmevFailure, e.to_string())),
-            }
-        }
+        check_content(self.schemas.of_kind(&registered.namespace, &registered.root), &request.content)?;
         let sent =
             Sent { doc, operation: Operation::SendRequest, attachment_bytes: attachment_bytes(&request.attachments) };
         let header = MessageHeader {
@@ -631,7 +631,12 @@ impl Emulator {
                 signatures_valid,
                 envelope: reply.body.clone(),
             };
-            self.portal_responses.lock().unwrap_or_else(|p| p.into_inner()).insert(request_message_id, response);
+            self.portal_responses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(request_message_id)
+                .or_default()
+                .push(response);
             let ack = build::ack(
                 Version::V1_3,
                 &edugate::smev::Ack { message_id: ack_id, accepted: true },
@@ -645,9 +650,24 @@ impl Emulator {
         }
     }
 
-    /// The response the portal received for its request, if any has arrived (see [`Emulator::portal_poll`]).
+    /// The latest response the portal received for its request, if any has arrived (see
+    /// [`Emulator::portal_poll`]).
     pub fn portal_response(&self, request_message_id: &str) -> Option<PortalResponse> {
-        self.portal_responses.lock().unwrap_or_else(|p| p.into_inner()).get(request_message_id).cloned()
+        let responses = self.portal_responses.lock().unwrap_or_else(|p| p.into_inner());
+        responses.get(request_message_id).and_then(|all| all.last()).cloned()
+    }
+
+    /// Every response the portal received for its request so far, in arrival order; `None` when the emulator knows
+    /// no such request and no response to it.
+    pub fn portal_responses(&self, request_message_id: &str) -> Option<Vec<PortalResponse>> {
+        let received = self.portal_responses.lock().unwrap_or_else(|p| p.into_inner()).get(request_message_id).cloned();
+        match received {
+            Some(all) => Some(all),
+            None => match self.queues.get(request_message_id) {
+                Ok(Some(m)) if m.record.header.direction == Direction::Request => Some(Vec::new()),
+                _ => None,
+            },
+        }
     }
 
     /// Forgets every message, status and portal response.
@@ -656,6 +676,20 @@ impl Emulator {
         self.statuses.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.portal_responses.lock().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(())
+    }
+}
+
+/// Validates business content against a schema, when there is one: SMEV's `InvalidContent` with libxml2's first
+/// errors when it does not match.
+fn check_content(schema: Option<&edugate::schema::Schema>, content: &str) -> Result<(), SmevFault> {
+    let Some(schema) = schema else { return Ok(()) };
+    match crate::validate::validate(schema, content) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(errors)) => Err(fault(
+            FaultKind::InvalidContent(errors),
+            format!("the content does not match the kind of data's schema {}", schema.name()),
+        )),
+        Err(e) => Err(fault(FaultKind::SmevFailure, e)),
     }
 }
 

@@ -31,9 +31,13 @@ const PROGRESS: &str = "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.
     <p:ApplicantSnils>112-233-445 95</p:ApplicantSnils><p:PeriodFrom>2026-09-01</p:PeriodFrom>\
     <p:PeriodTo>2026-10-31</p:PeriodTo></p:ProgressRequest>";
 
-/// A provider's answer.
+/// A provider's answer (valid against `xsd/progress-1.0.0.xsd`: mock-smev validates responses in a namespace it has a
+/// schema for).
 const ANSWER: &str =
-    "<a:ProgressResponse xmlns:a=\"urn://edugate/progress/1.0.0\"><a:Mark>5</a:Mark></a:ProgressResponse>";
+    "<a:ProgressResponse xmlns:a=\"urn://edugate/progress/1.0.0\"><a:Pupil><a:Surname>Иванов</a:Surname>\
+    <a:Name>Пётр</a:Name><a:School><a:Code>S1</a:Code><a:Name>Школа №1</a:Name></a:School><a:Class>3А</a:Class>\
+    <a:PeriodFrom>2026-09-01</a:PeriodFrom><a:PeriodTo>2026-10-31</a:PeriodTo><a:Subject><a:Name>Математика</a:Name>\
+    <a:YearMark>5</a:YearMark></a:Subject></a:Pupil></a:ProgressResponse>";
 
 fn progress_kind() -> KindOfData {
     KindOfData::new("urn://edugate/progress/1.0.0", "ProgressRequest")
@@ -218,7 +222,9 @@ async fn full_cycle_in_both_versions() {
         let answer = portal.get_response(None).await.unwrap().expect("a response");
         assert_eq!(answer.message.original_message_id.as_deref(), Some(id.as_str()));
         match &answer.message.response.body {
-            ResponseBody::Content { content, .. } => assert!(content.contains("<a:Mark>5</a:Mark>"), "{content}"),
+            ResponseBody::Content { content, .. } => {
+                assert!(content.contains("<a:YearMark>5</a:YearMark>"), "{content}")
+            }
             other => panic!("{other:?}"),
         }
         portal.ack(answer.message.metadata.message_id.as_deref().unwrap(), true).await.unwrap();
@@ -474,7 +480,7 @@ async fn acting_as_the_portal() {
     assert_eq!(answer["signatures_valid"], true);
     assert_eq!(answer["request_message_id"].as_str(), Some(id.as_str()));
     assert_eq!(answer["response_message_id"].as_str(), Some(response.message_id.to_string().as_str()));
-    assert!(answer["content"].as_str().unwrap().contains("<a:Mark>5</a:Mark>"), "{answer}");
+    assert!(answer["content"].as_str().unwrap().contains("<a:YearMark>5</a:YearMark>"), "{answer}");
     // The portal acknowledged it: nothing is left for it in the queue, and it still answers from memory.
     let (_, queues) = server.get("/control/queues").await;
     assert_eq!(queues, json!({ "queues": [] }));

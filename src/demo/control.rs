@@ -82,7 +82,7 @@ struct ErrorBody {
     fault: Option<String>,
 }
 
-/// The portal's response to one of its requests (`GET /control/portal/responses/{id}`).
+/// The portal's response to one of its requests (`GET /control/portal/responses/{id}`, the latest; `.../all`, each).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PortalResponse {
     /// The MessageID of the request answered.
@@ -353,6 +353,12 @@ impl ControlClient {
     /// The portal's response to request `id`, if it has arrived (one look, no waiting).
     pub async fn portal_response(&self, id: &str) -> Result<Option<PortalResponse>, ControlError> {
         self.optional(&format!("/control/portal/responses/{id}")).await
+    }
+
+    /// Every response the portal received for request `id` so far, in arrival order (empty before the first);
+    /// `None` when mock-smev knows no such request.
+    pub async fn portal_responses(&self, id: &str) -> Result<Option<Vec<PortalResponse>>, ControlError> {
+        self.optional(&format!("/control/portal/responses/{id}/all")).await
     }
 
     /// Waits at most `limit` for the portal's response to request `id`.

@@ -217,8 +217,9 @@ impl Intake {
     /// One GetRequest: the request is checked and its content read by the kind's service in the same parse.
     async fn poll_once(&self) -> Polled {
         let started = std::time::Instant::now();
-        let service = self.registration.service.clone();
-        let read = move |doc: &crate::xml::Document<'_>, content| service.read(doc, content);
+        // The registration validates the content against its kind's schema, if any, before the service reads it.
+        let registration = self.registration.clone();
+        let read = move |doc: &crate::xml::Document<'_>, content| registration.read(doc, content);
         let polled = self.client.get_request_checked(Some(&self.registration.kind), self.check.clone(), read).await;
         self.metrics.smev_call("GetRequest", started.elapsed(), polled.as_ref().map(|_| ()));
         self.metrics.polled(answered(&polled));

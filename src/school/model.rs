@@ -310,7 +310,7 @@ pub const STATUS_REFUSED: u16 = 150;
 
 /// Whether `status` is an EPGU department status code: 110, 120, ... 190 or 200, 210, ... 250.
 pub fn is_department_status(status: u16) -> bool {
-    (110..=250).contains(&status) && status % 10 == 0
+    (110..=250).contains(&status) && status.is_multiple_of(10)
 }
 
 #[cfg(test)]

@@ -249,9 +249,26 @@ impl Ask<'_> {
     }
 }
 
-/// The `changeOrderInfo` with a department status.
+/// The `changeOrderInfo` with a department status (3.1.1, whose `statusCode` is a `techCode` only, gets the code
+/// of its era for it: [`tech_code_311`]).
 fn status_answer(version: Version, order_id: i64, status: &Status) -> ResponseBody {
-    content(version, order_id, &Answer::ChangeOrderInfo(ChangeOrderInfo::from_status(order_id, status)))
+    let mut info = ChangeOrderInfo::from_status(order_id, status);
+    if version == Version::V3_1_1 {
+        info.status = StatusCode::Tech { code: tech_code_311(status.code) };
+        info.cancel_allowed = Some(status.cancel_allowed);
+    }
+    content(version, order_id, &Answer::ChangeOrderInfo(info))
+}
+
+/// The 3.1.1-era portal code for a department status, as that era's status events used them: 1 registered in the
+/// queue, 4 refused, 3 enrolled, 7 any step between.
+fn tech_code_311(code: u16) -> i8 {
+    match code {
+        110 => 1,
+        150 => 4,
+        250 => 3,
+        _ => 7,
+    }
 }
 
 /// The `changeOrderInfo` with a portal (technical) code.

@@ -2,13 +2,22 @@
 //! version. Built from the configuration before anything is opened; one service may be registered under several
 //! namespaces and versions at once (the EPGU concentrator runs three versions side by side), and a region may map its
 //! portal's own namespace to a service.
+//!
+//! A registration may carry the XSD its content must satisfy: the file an entry names, or else the schema shipped
+//! for its namespace (the EPGU concentrator's, [`crate::schema::shipped`]). Each is compiled when the registry is
+//! built, and [`Registration::read`] validates a delivered request's content against it before the service reads
+//! it: invalid content is answered with `RequestRejected` naming the first errors.
 #![forbid(unsafe_code)]
 
 use super::{
     echo::EchoService, enrollment::EnrollmentService, kindergarten::KindergartenService, progress::ProgressService,
     KindService,
 };
-use crate::smev::KindOfData;
+use super::{Decided, ReadRequest};
+use crate::schema::{Schema, ValidateError};
+use crate::smev::{KindOfData, RejectCode, Rejection, ResponseBody};
+use crate::xml::{Document, NodeId};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The services the gateway has, by name.
@@ -36,6 +45,8 @@ pub struct Registration {
     pub version: String,
     /// The service.
     pub service: Arc<dyn KindService>,
+    /// The compiled XSD the content must satisfy before the service reads it; none: the service alone judges it.
+    pub schema: Option<Arc<Schema>>,
 }
 
 impl std::fmt::Debug for Registration {
@@ -44,7 +55,51 @@ impl std::fmt::Debug for Registration {
             .field("kind", &self.kind)
             .field("version", &self.version)
             .field("service", &self.service.name())
+            .field("schema", &self.schema.as_ref().map(|s| s.name()))
             .finish()
+    }
+}
+
+/// The most characters of `RejectionReasonDescription` (the SMEV schemas' `string-4000`).
+pub const MAX_REJECTION_CHARS: usize = 4000;
+
+impl Registration {
+    /// Reads a delivered request's content (the element `content` of `doc`): validated against the kind's schema
+    /// first, when it has one, then read by the service. Content the schema refuses is read into a refusal.
+    pub fn read(&self, doc: &Document<'_>, content: NodeId) -> Box<dyn ReadRequest> {
+        match self.check(doc, content) {
+            Ok(()) => self.service.read(doc, content),
+            Err(refusal) => Box::new(Decided(ResponseBody::Rejected(vec![refusal]))),
+        }
+    }
+
+    /// Validates the content against the kind's schema, if it has one; the reason of the refusal when it fails.
+    pub fn check(&self, doc: &Document<'_>, content: NodeId) -> Result<(), Rejection> {
+        match &self.schema {
+            Some(schema) => schema.validate_element(doc, content).map_err(|e| self.refusal(&e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Why content that did not pass its schema is refused: `FAILURE` with the first errors.
+    fn refusal(&self, e: &ValidateError) -> Rejection {
+        let description = match e {
+            ValidateError::Invalid(invalid) => {
+                // libxml2 quotes offending values, which may be personal data: logs get them masked.
+                let masked = crate::school::mask::mask_text(&invalid.issues.to_string());
+                tracing::warn!(kind = %self.kind, schema = %invalid.schema, issues = invalid.issues.total(), first = %masked, "schema-invalid content refused");
+                invalid.to_string()
+            }
+            ValidateError::Schema(broken) => {
+                tracing::error!(kind = %self.kind, error = %broken, "content could not be validated; refused");
+                format!("the content could not be validated: {broken}")
+            }
+        };
+        let description = match description.char_indices().nth(MAX_REJECTION_CHARS - 1) {
+            Some((at, _)) => format!("{}…", &description[..at]),
+            None => description,
+        };
+        Rejection { code: RejectCode::Failure, description }
     }
 }
 
@@ -69,6 +124,14 @@ pub enum RegistryError {
         /// The kind claimed twice.
         kind: String,
     },
+    /// The entry's schema (its `xsd` file, or the one shipped for its namespace) cannot be compiled.
+    #[error("entry {index}: {message}")]
+    Schema {
+        /// The entry's position.
+        index: usize,
+        /// Why, naming the schema.
+        message: String,
+    },
 }
 
 /// The kinds of data served, in the configuration's order.
@@ -90,6 +153,8 @@ pub struct Entry<'a> {
     /// The version, when the configuration names one; otherwise that of the service's format with this namespace,
     /// or empty.
     pub version: Option<&'a str>,
+    /// The XSD file the content must satisfy; by default the schema shipped for the namespace, if any.
+    pub xsd: Option<&'a Path>,
 }
 
 impl Registry {
@@ -113,7 +178,8 @@ impl Registry {
                 let served = service.serves().iter().find(|s| s.namespace == entry.namespace && s.root == entry.root);
                 served.map(|s| s.version.to_string()).unwrap_or_default()
             });
-            registry.entries.push(Registration { kind, version, service: service.clone() });
+            let schema = schema_of(&entry).map_err(|e| RegistryError::Schema { index, message: e.to_string() })?;
+            registry.entries.push(Registration { kind, version, service: service.clone(), schema });
         }
         Ok(registry)
     }
@@ -145,12 +211,23 @@ impl Registry {
     }
 }
 
+/// The compiled schema of an entry: its own file, else the one shipped for its namespace, else none.
+fn schema_of(entry: &Entry<'_>) -> Result<Option<Arc<Schema>>, crate::schema::SchemaError> {
+    if let Some(path) = entry.xsd {
+        return Schema::from_file(path).map(|s| Some(Arc::new(s)));
+    }
+    match crate::schema::shipped::for_namespace(entry.namespace) {
+        Some(shipped) => shipped.compiled().map(Some),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn entry<'a>(service: &'a str, namespace: &'a str, root: &'a str) -> Entry<'a> {
-        Entry { service, namespace, root, version: None }
+        Entry { service, namespace, root, version: None, xsd: None }
     }
 
     #[test]
@@ -173,5 +250,58 @@ mod tests {
         assert!(unknown.to_string().contains("unknown service 'grades'"), "{unknown}");
         let twice = Registry::build([entry("echo", "urn://x", "X"), entry("progress", "urn://x", "X")]).unwrap_err();
         assert_eq!(twice, RegistryError::Duplicate { index: 1, kind: KindOfData::new("urn://x", "X").to_string() });
+    }
+
+    const KG_321: &str = "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1";
+
+    #[test]
+    fn a_concentrator_namespace_gets_its_shipped_schema_unless_a_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("own.xsd");
+        std::fs::write(
+            &own,
+            format!("<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{KG_321}\"><xs:element name=\"FormData\"/></xs:schema>"),
+        )
+        .unwrap();
+        let registry = Registry::build([
+            entry("echo", KG_321, "FormData"),
+            entry("echo", "urn://x", "X"),
+            Entry { xsd: Some(&own), ..entry("echo", "urn://y", "Y") },
+        ])
+        .unwrap();
+        let schema = |ns: &str, root: &str| {
+            registry.find(&KindOfData::new(ns, root)).unwrap().schema.as_ref().map(|s| s.name().to_string())
+        };
+        assert_eq!(schema(KG_321, "FormData").as_deref(), Some("epgu/kindergarten-3.2.1.xsd"));
+        assert_eq!(schema("urn://x", "X"), None);
+        assert_eq!(schema("urn://y", "Y").as_deref(), Some("own.xsd"));
+        let broken = dir.path().join("broken.xsd");
+        std::fs::write(&broken, "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:element name=\"A\" type=\"Nope\"/></xs:schema>").unwrap();
+        let refused = Registry::build([
+            entry("echo", "urn://x", "X"),
+            Entry { xsd: Some(&broken), ..entry("echo", "urn://y", "Y") },
+        ]);
+        match refused.unwrap_err() {
+            RegistryError::Schema { index: 1, message } => assert!(message.contains("broken.xsd"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn content_the_schema_refuses_is_answered_with_a_bounded_failure() {
+        let registry = Registry::build([entry("echo", KG_321, "FormData")]).unwrap();
+        let registration = &registry.entries()[0];
+        let check = |xml: &str| {
+            let doc = crate::xml::parse(xml, &crate::xml::Limits::default()).unwrap();
+            registration.check(&doc, doc.root())
+        };
+        let valid = format!("<FormData xmlns=\"{KG_321}\" oktmo=\"1\"><GetApplicationRequest><orderId>1</orderId></GetApplicationRequest></FormData>");
+        check(&valid).unwrap();
+        let wrong: String = (0..200).map(|i| format!("<Wrong{i}/>")).collect();
+        let refused = check(&format!("<FormData xmlns=\"{KG_321}\" oktmo=\"1\">{wrong}</FormData>")).unwrap_err();
+        assert_eq!(refused.code, RejectCode::Failure);
+        assert!(refused.description.contains("Wrong0"), "{}", refused.description);
+        assert!(refused.description.contains("kindergarten-3.2.1.xsd"), "{}", refused.description);
+        assert!(refused.description.chars().count() <= MAX_REJECTION_CHARS);
     }
 }
