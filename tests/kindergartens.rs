@@ -515,6 +515,16 @@ async fn subscriptions_match_by_each_kind_of_birth_document() {
     let changes = kg.status_changes(0, 10).await.unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].order_id, changes[0].status.code, changes[0].filed_on_portal), (7001, 140, false));
+    // The application as the region holds it, under the subscription's order: the file's child and kindergartens,
+    // the subscription's applicant; and its place in the queue.
+    let held = kg.application(7001).await.unwrap().expect("held under the subscription's order");
+    assert_eq!(
+        (held.order_id, held.child.surname.as_str(), held.applicant.surname.as_str()),
+        (7001, "Петров", "Смирнова")
+    );
+    assert_eq!(held.kindergartens.len(), 1);
+    assert!(held.kindergartens[0].name.contains("Солнышко"));
+    assert!(matches!(kg.queue_position(7001).await.unwrap(), QueueAnswer::Found(_)));
     // Idempotent.
     assert_eq!(kg.subscribe(&subscription(7001, petrov.clone())).await.unwrap(), found);
     assert_eq!(kg.status_changes(0, 10).await.unwrap().len(), 1);
@@ -576,6 +586,9 @@ async fn subscriptions_match_by_each_kind_of_birth_document() {
     let last = kg.status_changes(0, 100).await.unwrap().pop().unwrap();
     assert_eq!((last.order_id, last.status.code, last.filed_on_portal), (7001, 190, false));
     assert_eq!(last.status.comment.as_deref(), Some("Направление № 5"));
+    // The place offered to an application filed in person is on the admission form under the subscription's order.
+    let admission = kg.admission(7001).await.unwrap().expect("a place is offered");
+    assert_eq!((admission.application.order_id, admission.kindergarten.code.as_str()), (7001, "DOU-1"));
 }
 
 #[tokio::test]
@@ -749,6 +762,8 @@ async fn the_demo_data_has_a_realistic_queue_and_its_fixture_can_be_subscribed_t
     };
     let found = kg.subscribe(&subscription(fixtures::FREE_ORDERS_FROM, darya)).await.unwrap();
     assert_eq!(found, Subscribed::Found { number: fixtures::KG_NUMBER_IN_PERSON.into() });
+    let held = kg.application(fixtures::FREE_ORDERS_FROM).await.unwrap().expect("held");
+    assert!(!held.address.full.is_empty() && held.entry.language.text == "русский", "{held:?}");
     let unknown = kg.file(&application(fixtures::FREE_ORDERS_FROM + 1, &[fixtures::KINDERGARTEN_UNKNOWN])).await;
     assert!(matches!(unknown.unwrap(), Filed::Refused(s) if s.code == 150));
     let mut app = application(fixtures::FREE_ORDERS_FROM + 2, &[fixtures::KINDERGARTEN_1, fixtures::KINDERGARTEN_2]);
