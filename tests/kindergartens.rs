@@ -772,3 +772,77 @@ async fn the_demo_data_has_a_realistic_queue_and_its_fixture_can_be_subscribed_t
     let QueueAnswer::Found(position) = kg.queue_position(app.order_id).await.unwrap() else { panic!() };
     assert!(position.total > 1 && position.position == position.total, "{position:?}");
 }
+
+#[tokio::test]
+async fn concurrent_filings_of_one_order_register_it_once() {
+    let scratch = standard();
+    let school = Arc::new(scratch.open());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let school = school.clone();
+            tokio::spawn(async move { school.kindergartens().unwrap().file(&application(10_001, &["DOU-1"])).await })
+        })
+        .collect();
+    let mut registered = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Filed::Registered { .. } => registered += 1,
+            Filed::AlreadyFiled(status) => assert_eq!(status.code, 110),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(registered, 1);
+    // An edit that sends another filing time does not move the application in the queue.
+    let mut edited = application(10_001, &["DOU-1"]);
+    edited.filed_at = Some(OffsetDateTime::now_utc() + Duration::days(1));
+    edited.applicant.phone = "+79009990000".into();
+    let kg = school.kindergartens().unwrap();
+    assert!(matches!(kg.file(&edited).await.unwrap(), Filed::Edited(_)));
+    let held = kg.application(10_001).await.unwrap().unwrap();
+    assert!(held.filed_at.unwrap() <= OffsetDateTime::now_utc());
+    let comment = kg.status_changes(0, 10).await.unwrap().pop().unwrap().status.comment.unwrap();
+    assert!(comment.contains("Телефон") && !comment.contains("Прочие"), "{comment}");
+}
+
+#[test]
+fn a_system_without_the_queue_has_none_timed_or_not() {
+    /// A school system that runs no kindergarten queue (the trait's default).
+    struct NoQueue;
+    impl SchoolSystem for NoQueue {
+        fn linked_children<'a>(
+            &'a self,
+            _: &'a edugate::school::Snils,
+        ) -> edugate::school::BoxFuture<'a, Result<Vec<edugate::school::Pupil>, edugate::school::SchoolError>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn marks<'a>(
+            &'a self,
+            _: &'a edugate::school::PupilId,
+            _: Date,
+            _: Date,
+        ) -> edugate::school::BoxFuture<'a, Result<edugate::school::Marks, edugate::school::SchoolError>> {
+            Box::pin(async { Err(edugate::school::SchoolError::Rejected("none".into())) })
+        }
+        fn submit_application<'a>(
+            &'a self,
+            _: &'a edugate::school::EnrollmentApplication,
+        ) -> edugate::school::BoxFuture<'a, Result<edugate::school::SubmitOutcome, edugate::school::SchoolError>>
+        {
+            Box::pin(async { Err(edugate::school::SchoolError::Rejected("none".into())) })
+        }
+        fn status_changes<'a>(
+            &'a self,
+            _: u64,
+            _: usize,
+        ) -> edugate::school::BoxFuture<'a, Result<Vec<edugate::school::StatusChange>, edugate::school::SchoolError>>
+        {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn name(&self) -> &str {
+            "none"
+        }
+    }
+    let observer: edugate::school::timed::Observer = Arc::new(|_, _, _| {});
+    let timed = TimedSchool::new(Arc::new(NoQueue), observer);
+    assert!(NoQueue.kindergartens().is_none() && timed.kindergartens().is_none());
+}

@@ -919,12 +919,11 @@ pub fn changed_fields(old: &KindergartenApplication, new: &KindergartenApplicati
     fields.into_iter().enumerate().map(|(i, field)| format!("{}. {field}", i + 1)).collect()
 }
 
-/// A comparable form of an application: the record, with the first filing's time kept (an edit does not send it).
+/// A comparable form of an edit: the application with the first filing's time (an edit does not send it, and it
+/// must not move the application in the queue if it did).
 pub fn comparable(app: &KindergartenApplication, filed_at: Option<OffsetDateTime>) -> KindergartenApplication {
     let mut app = app.clone();
-    if app.filed_at.is_none() {
-        app.filed_at = filed_at;
-    }
+    app.filed_at = filed_at.or(app.filed_at);
     app
 }
 
