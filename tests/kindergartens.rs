@@ -515,6 +515,16 @@ async fn subscriptions_match_by_each_kind_of_birth_document() {
     let changes = kg.status_changes(0, 10).await.unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].order_id, changes[0].status.code, changes[0].filed_on_portal), (7001, 140, false));
+    // The application as the region holds it, under the subscription's order: the file's child and kindergartens,
+    // the subscription's applicant; and its place in the queue.
+    let held = kg.application(7001).await.unwrap().expect("held under the subscription's order");
+    assert_eq!(
+        (held.order_id, held.child.surname.as_str(), held.applicant.surname.as_str()),
+        (7001, "Петров", "Смирнова")
+    );
+    assert_eq!(held.kindergartens.len(), 1);
+    assert!(held.kindergartens[0].name.contains("Солнышко"));
+    assert!(matches!(kg.queue_position(7001).await.unwrap(), QueueAnswer::Found(_)));
     // Idempotent.
     assert_eq!(kg.subscribe(&subscription(7001, petrov.clone())).await.unwrap(), found);
     assert_eq!(kg.status_changes(0, 10).await.unwrap().len(), 1);
@@ -576,6 +586,9 @@ async fn subscriptions_match_by_each_kind_of_birth_document() {
     let last = kg.status_changes(0, 100).await.unwrap().pop().unwrap();
     assert_eq!((last.order_id, last.status.code, last.filed_on_portal), (7001, 190, false));
     assert_eq!(last.status.comment.as_deref(), Some("Направление № 5"));
+    // The place offered to an application filed in person is on the admission form under the subscription's order.
+    let admission = kg.admission(7001).await.unwrap().expect("a place is offered");
+    assert_eq!((admission.application.order_id, admission.kindergarten.code.as_str()), (7001, "DOU-1"));
 }
 
 #[tokio::test]
@@ -749,6 +762,8 @@ async fn the_demo_data_has_a_realistic_queue_and_its_fixture_can_be_subscribed_t
     };
     let found = kg.subscribe(&subscription(fixtures::FREE_ORDERS_FROM, darya)).await.unwrap();
     assert_eq!(found, Subscribed::Found { number: fixtures::KG_NUMBER_IN_PERSON.into() });
+    let held = kg.application(fixtures::FREE_ORDERS_FROM).await.unwrap().expect("held");
+    assert!(!held.address.full.is_empty() && held.entry.language.text == "русский", "{held:?}");
     let unknown = kg.file(&application(fixtures::FREE_ORDERS_FROM + 1, &[fixtures::KINDERGARTEN_UNKNOWN])).await;
     assert!(matches!(unknown.unwrap(), Filed::Refused(s) if s.code == 150));
     let mut app = application(fixtures::FREE_ORDERS_FROM + 2, &[fixtures::KINDERGARTEN_1, fixtures::KINDERGARTEN_2]);
@@ -756,4 +771,78 @@ async fn the_demo_data_has_a_realistic_queue_and_its_fixture_can_be_subscribed_t
     assert!(matches!(kg.file(&app).await.unwrap(), Filed::Registered { .. }));
     let QueueAnswer::Found(position) = kg.queue_position(app.order_id).await.unwrap() else { panic!() };
     assert!(position.total > 1 && position.position == position.total, "{position:?}");
+}
+
+#[tokio::test]
+async fn concurrent_filings_of_one_order_register_it_once() {
+    let scratch = standard();
+    let school = Arc::new(scratch.open());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let school = school.clone();
+            tokio::spawn(async move { school.kindergartens().unwrap().file(&application(10_001, &["DOU-1"])).await })
+        })
+        .collect();
+    let mut registered = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Filed::Registered { .. } => registered += 1,
+            Filed::AlreadyFiled(status) => assert_eq!(status.code, 110),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(registered, 1);
+    // An edit that sends another filing time does not move the application in the queue.
+    let mut edited = application(10_001, &["DOU-1"]);
+    edited.filed_at = Some(OffsetDateTime::now_utc() + Duration::days(1));
+    edited.applicant.phone = "+79009990000".into();
+    let kg = school.kindergartens().unwrap();
+    assert!(matches!(kg.file(&edited).await.unwrap(), Filed::Edited(_)));
+    let held = kg.application(10_001).await.unwrap().unwrap();
+    assert!(held.filed_at.unwrap() <= OffsetDateTime::now_utc());
+    let comment = kg.status_changes(0, 10).await.unwrap().pop().unwrap().status.comment.unwrap();
+    assert!(comment.contains("Телефон") && !comment.contains("Прочие"), "{comment}");
+}
+
+#[test]
+fn a_system_without_the_queue_has_none_timed_or_not() {
+    /// A school system that runs no kindergarten queue (the trait's default).
+    struct NoQueue;
+    impl SchoolSystem for NoQueue {
+        fn linked_children<'a>(
+            &'a self,
+            _: &'a edugate::school::Snils,
+        ) -> edugate::school::BoxFuture<'a, Result<Vec<edugate::school::Pupil>, edugate::school::SchoolError>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn marks<'a>(
+            &'a self,
+            _: &'a edugate::school::PupilId,
+            _: Date,
+            _: Date,
+        ) -> edugate::school::BoxFuture<'a, Result<edugate::school::Marks, edugate::school::SchoolError>> {
+            Box::pin(async { Err(edugate::school::SchoolError::Rejected("none".into())) })
+        }
+        fn submit_application<'a>(
+            &'a self,
+            _: &'a edugate::school::EnrollmentApplication,
+        ) -> edugate::school::BoxFuture<'a, Result<edugate::school::SubmitOutcome, edugate::school::SchoolError>>
+        {
+            Box::pin(async { Err(edugate::school::SchoolError::Rejected("none".into())) })
+        }
+        fn status_changes<'a>(
+            &'a self,
+            _: u64,
+            _: usize,
+        ) -> edugate::school::BoxFuture<'a, Result<Vec<edugate::school::StatusChange>, edugate::school::SchoolError>>
+        {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn name(&self) -> &str {
+            "none"
+        }
+    }
+    let observer: edugate::school::timed::Observer = Arc::new(|_, _, _| {});
+    let timed = TimedSchool::new(Arc::new(NoQueue), observer);
+    assert!(NoQueue.kindergartens().is_none() && timed.kindergartens().is_none());
 }

@@ -16,6 +16,11 @@
 //! the durable cursors of [`SchoolSystem::status_changes`]. The school "changes a status" by editing the
 //! `applications` section of the data file (each reload compares it with what the journal knows and records the
 //! differences as changes) or, in the demo and tests, through [`EmbeddedSchool::set_status`].
+//!
+//! # The kindergarten queue
+//!
+//! The same system runs the region's kindergarten queue (`embedded_kg.rs`): the data file's kindergarten sections
+//! are part of the snapshot, and the queue's records share the journal (and its cursors) with enrollment's.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};

@@ -22,7 +22,7 @@ use crate::school::kindergarten::queue::{
     russian_date, same_birth_doc, same_child, Book, Catalog, Event, CHANGE_REFUSED, CONSENT, ENROLLED, OFFERED,
     OFFER_REFUSED, REFUSED,
 };
-use crate::school::kindergarten::records::ApplicationRec;
+use crate::school::kindergarten::records::{ApplicationRec, SubscriptionRec};
 use crate::school::kindergarten::Kindergartens;
 
 /// 150 "not found", as the package words it.
@@ -139,10 +139,13 @@ impl EmbeddedSchool {
         })
     }
 
-    /// [`Kindergartens::application`] without the future: applications filed on the portal only (one filed in
-    /// person is not held whole by the queue's data file).
+    /// [`Kindergartens::application`] without the future: the application filed on the portal, or the one filed
+    /// in person that a subscription under `order_id` found (see [`queue::held_application`]).
     pub fn kindergarten_application(&self, order_id: i64) -> Option<KindergartenApplication> {
-        self.with_journal(|_, journal| journal.kindergartens().by_order(order_id).and_then(|app| app.portal.clone()))
+        self.with_journal(|snapshot, journal| {
+            let app = journal.kindergartens().by_order(order_id)?;
+            queue::held_application(&snapshot.kindergartens, app)
+        })
     }
 
     /// [`Kindergartens::admission`] without the future.
@@ -152,9 +155,10 @@ impl EmbeddedSchool {
             if app.status != OFFERED {
                 return None;
             }
-            let code = app.offered.clone().or_else(|| first_priority(app.portal.as_ref()?).map(str::to_owned))?;
+            let application = queue::held_application(&snapshot.kindergartens, app)?;
+            let code = app.offered.clone().or_else(|| first_priority(&application).map(str::to_owned))?;
             let name = snapshot.kindergartens.name_of(&code);
-            Some(Admission { application: app.portal.clone()?, kindergarten: Coded { code, text: name } })
+            Some(Admission { application, kindergarten: Coded { code, text: name } })
         })
     }
 
@@ -438,7 +442,12 @@ fn subscribe_now(
     let number = entry.number.clone();
     let linked = book.by_order(subscription.order_id).is_some_and(|app| app.number == number);
     if !linked {
-        journal.append_kindergarten(Event::Linked { number: number.clone(), order_id: subscription.order_id }, now)?;
+        let event = Event::Linked {
+            number: number.clone(),
+            order_id: subscription.order_id,
+            subscription: Some(Box::new(SubscriptionRec::of(subscription))),
+        };
+        journal.append_kindergarten(event, now)?;
         tracing::info!(order_id = subscription.order_id, "kindergarten subscription linked");
     }
     Ok(Subscribed::Found { number })

@@ -16,7 +16,8 @@
 //!   "benefit_categories": [ {"code", "name", "right": "out_of_turn" | "first_turn" | "priority"} ],
 //!   "kindergarten_queue": [ {"number", "filed_at", "status", "changed_at"?, "comment"?,
 //!                            "child": {"surname", "name", "middle_name"?, "birth_date", "birth_doc"?},
-//!                            "kindergartens": [[code, priority]], "entry_date", "benefit"?, "offered"?} ],
+//!                            "kindergartens": [[code, priority]], "entry_date", "benefit"?, "offered"?,
+//!                            "address"?, "language"?, "schedule"?, "group"?} ],
 //!   "kindergarten_statuses": [ {"order_id", "status", "changed_at"?, "comment"?} ] }
 //! ```
 //!
@@ -34,7 +35,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::school::kindergarten::records::{
-    BenefitCategoryRec, BirthDocRec, ChildRec, GroupRec, KindergartenRec, QueueEntryRec,
+    BenefitCategoryRec, BirthDocRec, ChildRec, CodedRec, GroupRec, KindergartenRec, QueueEntryRec,
 };
 
 /// The format tag a data file must carry.

@@ -2,7 +2,7 @@
 //! and `data/README.md` rely on. The generator puts them into every file it makes, whatever the seed.
 #![forbid(unsafe_code)]
 
-use edugate::school::format::{BirthDocRec, ChildRec, QueueEntryRec};
+use edugate::school::format::{BirthDocRec, ChildRec, CodedRec, QueueEntryRec};
 use time::macros::date;
 use time::Date;
 
@@ -103,5 +103,9 @@ pub fn kindergarten_entry() -> QueueEntryRec {
         entry_date: "2027-09-01".to_owned(),
         benefit: None,
         offered: None,
+        address: Some("г. Красногорск, ул. Мира, д. 7, кв. 12".to_owned()),
+        language: Some(CodedRec { code: "1".to_owned(), text: "русский".to_owned() }),
+        schedule: Some(CodedRec { code: "1".to_owned(), text: "полного дня".to_owned() }),
+        group: Some(CodedRec { code: "1".to_owned(), text: "общеразвивающая".to_owned() }),
     }
 }

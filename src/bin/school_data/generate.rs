@@ -15,8 +15,8 @@ use std::path::Path;
 use time::{Date, Duration, Month, Weekday};
 
 use edugate::school::format::{
-    format_date, ApplicationRec, BenefitCategoryRec, BirthDocRec, ChildRec, ClassRec, DataFile, GroupRec, GuardianRec,
-    KindergartenRec, LessonRec, LinkRec, PupilRec, QueueEntryRec, SchoolRec, FORMAT,
+    format_date, ApplicationRec, BenefitCategoryRec, BirthDocRec, ChildRec, ClassRec, CodedRec, DataFile, GroupRec,
+    GuardianRec, KindergartenRec, LessonRec, LinkRec, PupilRec, QueueEntryRec, SchoolRec, FORMAT,
 };
 use edugate::school::Snils;
 
@@ -767,6 +767,30 @@ const BENEFITS: &[(&str, &str, &str)] = &[
     ("08", "Братья и сёстры детей, посещающих тот же детский сад", "priority"),
 ];
 
+/// Languages of education (ESNSI code, text), weighted by repetition: almost all Russian.
+const LANGUAGES: &[(&str, &str)] =
+    &[("1", "русский"), ("1", "русский"), ("1", "русский"), ("1", "русский"), ("2", "татарский")];
+
+/// Day schedules (ESNSI code, text), weighted: mostly full day.
+const SCHEDULES: &[(&str, &str)] =
+    &[("1", "полного дня"), ("1", "полного дня"), ("1", "полного дня"), ("2", "кратковременного пребывания")];
+
+/// Group orientations (ESNSI code, text), weighted: mostly general.
+const GROUP_KINDS: &[(&str, &str)] = &[
+    ("1", "общеразвивающая"),
+    ("1", "общеразвивающая"),
+    ("1", "общеразвивающая"),
+    ("1", "общеразвивающая"),
+    ("1", "общеразвивающая"),
+    ("2", "компенсирующая"),
+    ("3", "комбинированная"),
+];
+
+/// A dictionary value as written.
+fn coded(&(code, text): &(&str, &str)) -> CodedRec {
+    CodedRec { code: code.to_owned(), text: text.to_owned() }
+}
+
 /// Series of Russian birth certificates: a Roman numeral and two Cyrillic letters.
 const CERTIFICATE_SERIES: &[&str] = &["I-МЮ", "II-МЮ", "III-МЮ", "IV-ИК", "V-ИК", "I-ДН", "II-ДН", "VI-АГ"];
 
@@ -879,7 +903,18 @@ impl KindergartenGen {
             entry_date: format_date(entry),
             benefit: benefit.map(str::to_owned),
             offered: None,
+            address: Some(self.address(first)),
+            language: Some(coded(self.rng.pick(LANGUAGES))),
+            schedule: Some(coded(self.rng.pick(SCHEDULES))),
+            group: Some(coded(self.rng.pick(GROUP_KINDS))),
         }
+    }
+
+    /// A home address in the town of the `kindergarten`-th kindergarten.
+    fn address(&mut self, kindergarten: usize) -> String {
+        let town = TOWNS[kindergarten % TOWNS.len()];
+        let street = self.rng.pick(STREETS);
+        format!("{town}, {street}, д. {}, кв. {}", 1 + self.rng.below(80), 1 + self.rng.below(150))
     }
 
     /// A status: most wait (140), some are being reviewed, some got a place or were enrolled or archived.

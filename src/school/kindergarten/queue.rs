@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::school::kindergarten::model::{
-    BirthDoc, Child, KindergartenApplication, KindergartenChange, QueuePosition, QueueReasons, Status,
+    Adaptation, Address, Benefit, BirthDoc, Child, Coded, DesiredKindergarten, DocInfo, EntryParams,
+    KindergartenApplication, KindergartenChange, QueuePosition, QueueReasons, Status, Subscription,
 };
 use crate::school::kindergarten::records::{
-    parse_date, parse_timestamp, ApplicationRec, BenefitCategoryRec, KindergartenRec, QueueEntryRec,
+    parse_date, parse_timestamp, ApplicationRec, BenefitCategoryRec, CodedRec, KindergartenRec, QueueEntryRec,
+    SubscriptionRec,
 };
 
 /// 110: registered.
@@ -90,6 +92,8 @@ impl Right {
 /// A kindergarten of the region.
 #[derive(Debug, Clone)]
 pub struct Kindergarten {
+    /// Its municipality's OKTMO.
+    pub oktmo: String,
     /// Its name.
     pub name: String,
     /// Its address.
@@ -115,6 +119,18 @@ pub struct FileEntry {
     pub offered: Option<String>,
     /// The status as the file sets it.
     pub file: FileStatusRec,
+    /// Desired kindergartens with their priorities, as written.
+    pub priorities: Vec<(String, u8)>,
+    /// The benefit category's code.
+    pub benefit: Option<String>,
+    /// The child's address as one line (empty when not recorded).
+    pub address: String,
+    /// Language, schedule and group orientation (empty when not recorded).
+    pub language: Coded,
+    /// The day schedule.
+    pub schedule: Coded,
+    /// The group's orientation.
+    pub group: Coded,
 }
 
 /// A status the data file sets, as the journal remembers it to tell whether the file changed it.
@@ -138,6 +154,8 @@ pub struct Catalog {
     pub kindergartens: HashMap<String, Kindergarten>,
     /// Benefit categories' rights by code.
     pub rights: HashMap<String, Right>,
+    /// Benefit categories' names by code.
+    pub benefit_names: HashMap<String, String>,
     /// Applications filed elsewhere, in file order.
     pub entries: Vec<FileEntry>,
     /// Index of `entries` by number.
@@ -175,7 +193,7 @@ pub fn build_catalog(
     for (i, rec) in kindergartens.iter().enumerate() {
         let at = format!("kindergartens[{i}]");
         check_kindergarten(&at, rec)?;
-        let kg = Kindergarten { name: rec.name.clone(), address: rec.address.clone() };
+        let kg = Kindergarten { oktmo: rec.oktmo.clone(), name: rec.name.clone(), address: rec.address.clone() };
         if catalog.kindergartens.insert(rec.code.clone(), kg).is_some() {
             return Err(format!("{at}.code: kindergarten {} appears twice", rec.code));
         }
@@ -184,6 +202,7 @@ pub fn build_catalog(
         let at = format!("benefit_categories[{i}]");
         let right = Right::parse(&rec.right)
             .ok_or_else(|| format!("{at}.right: {:?} is not out_of_turn, first_turn or priority", rec.right))?;
+        catalog.benefit_names.insert(rec.code.clone(), rec.name.clone());
         if catalog.rights.insert(rec.code.clone(), right).is_some() {
             return Err(format!("{at}.code: benefit category {} appears twice", rec.code));
         }
@@ -265,10 +284,17 @@ fn build_entry(at: &str, rec: &QueueEntryRec, catalog: &Catalog) -> Result<FileE
             return Err(format!("{at}.offered: no kindergarten has the code {code:?}"));
         }
     }
+    let coded = |value: &Option<CodedRec>| value.as_ref().map(CodedRec::to_model).unwrap_or_default();
     Ok(FileEntry {
         number: rec.number.clone(),
         filed_at,
         child,
+        priorities: wanted.clone(),
+        benefit: rec.benefit.clone(),
+        address: rec.address.clone().unwrap_or_default(),
+        language: coded(&rec.language),
+        schedule: coded(&rec.schedule),
+        group: coded(&rec.group),
         kindergartens: wanted.into_iter().map(|(code, _)| code).collect(),
         entry_date,
         right: catalog.right_of(rec.benefit.as_deref()),
@@ -335,6 +361,9 @@ pub enum Event {
         number: String,
         /// The subscription's order.
         order_id: i64,
+        /// The subscription (the applicant and their document, for the application the portal's order carries).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription: Option<Box<SubscriptionRec>>,
     },
 }
 
@@ -361,6 +390,8 @@ pub struct App {
     pub benefit_at: Option<OffsetDateTime>,
     /// Whether the applicant cancelled it.
     pub cancelled: bool,
+    /// The subscription linked to it, for one filed elsewhere.
+    pub subscription: Option<Subscription>,
 }
 
 impl App {
@@ -436,8 +467,11 @@ impl Book {
                     app.file = Some(file);
                 }
             }
-            Event::Linked { number, order_id } => {
+            Event::Linked { number, order_id, subscription } => {
+                let subscription =
+                    subscription.map(|s| s.to_model()).transpose().map_err(|p| format!("subscription.{p}"))?;
                 let app = self.apps.get_mut(&number).ok_or_else(|| format!("no application {number} to link"))?;
+                app.subscription = subscription;
                 if let Some(old) = app.order_id.replace(order_id) {
                     self.by_order.remove(&old);
                 }
@@ -551,6 +585,7 @@ impl App {
             offered_at: None,
             benefit_at: None,
             cancelled: false,
+            subscription: None,
         }
     }
 
@@ -567,6 +602,7 @@ impl App {
             offered_at: None,
             benefit_at: None,
             cancelled: false,
+            subscription: None,
         }
     }
 
@@ -574,6 +610,67 @@ impl App {
     pub fn is_portal(&self) -> bool {
         self.portal.is_some()
     }
+}
+
+/// The application as the region holds it under a portal order: the one filed on the portal, or, for one filed
+/// elsewhere and subscribed to, the data file's entry with the subscription's applicant (the queue's file keeps the
+/// child, the kindergartens, the entry date, the benefit, the address line, language, schedule and group; the
+/// benefit's proof is noted as presented at filing, and the address's parts are empty).
+pub fn held_application(catalog: &Catalog, app: &App) -> Option<KindergartenApplication> {
+    if let Some(application) = &app.portal {
+        return Some(application.clone());
+    }
+    let subscription = app.subscription.as_ref()?;
+    let entry = &catalog.entries[*catalog.by_number.get(&app.number)?];
+    let first = catalog.kindergartens.get(entry.kindergartens.first()?)?;
+    let benefit = entry.benefit.as_ref().map(|code| Benefit {
+        category: Coded { code: code.clone(), text: catalog.benefit_names.get(code).cloned().unwrap_or_default() },
+        doc: DocInfo {
+            issue_date: entry.filed_at.date(),
+            issued: "представлен при подаче заявления".into(),
+            expires: None,
+        },
+        files: Vec::new(),
+    });
+    Some(KindergartenApplication {
+        order_id: subscription.order_id,
+        oktmo: first.oktmo.clone(),
+        service_type: subscription.service_type.clone(),
+        filed_at: Some(entry.filed_at),
+        applicant: subscription.applicant.clone(),
+        identity: subscription.identity.clone(),
+        child: entry.child.clone(),
+        address: Address { full: entry.address.clone(), ..Address::default() },
+        entry: EntryParams {
+            entry_date: entry.entry_date,
+            language: entry.language.clone(),
+            schedule: entry.schedule.clone(),
+            full_day_group: None,
+            other_day_group: None,
+        },
+        adaptation: Adaptation {
+            group: entry.group.clone(),
+            group_type: None,
+            education_group: None,
+            general_group: None,
+            care_group: None,
+            special_care: None,
+        },
+        medical: None,
+        kindergartens: entry
+            .priorities
+            .iter()
+            .map(|(code, priority)| DesiredKindergarten {
+                code: code.clone(),
+                name: catalog.name_of(code),
+                priority: *priority,
+            })
+            .collect(),
+        allow_offer_other: None,
+        siblings: Vec::new(),
+        benefit,
+        stay_right_files: Vec::new(),
+    })
 }
 
 /// The 110 comment: the number and the next step.
@@ -822,12 +919,11 @@ pub fn changed_fields(old: &KindergartenApplication, new: &KindergartenApplicati
     fields.into_iter().enumerate().map(|(i, field)| format!("{}. {field}", i + 1)).collect()
 }
 
-/// A comparable form of an application: the record, with the first filing's time kept (an edit does not send it).
+/// A comparable form of an edit: the application with the first filing's time (an edit does not send it, and it
+/// must not move the application in the queue if it did).
 pub fn comparable(app: &KindergartenApplication, filed_at: Option<OffsetDateTime>) -> KindergartenApplication {
     let mut app = app.clone();
-    if app.filed_at.is_none() {
-        app.filed_at = filed_at;
-    }
+    app.filed_at = filed_at.or(app.filed_at);
     app
 }
 

@@ -1031,4 +1031,16 @@ pub struct QueueEntryRec {
     /// The kindergarten offered, when the status is 190 and it is not the first-priority one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offered: Option<String>,
+    /// The child's address as one line (the portal's order of a subscription carries the application).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The language of education (ESNSI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<CodedRec>,
+    /// The day schedule (ESNSI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<CodedRec>,
+    /// The group's orientation (ESNSI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<CodedRec>,
 }
