@@ -58,7 +58,7 @@ pub struct StatusWire {
 impl StatusWire {
     /// The status, checked: a code outside 110..250 is a protocol problem.
     fn into_status(self) -> Result<Status, String> {
-        if !(110..=250).contains(&self.code) || self.code % 10 != 0 {
+        if !(110..=250).contains(&self.code) || !self.code.is_multiple_of(10) {
             return Err(format!("{} is not a department status", self.code));
         }
         Ok(Status { code: self.code, comment: self.comment, cancel_allowed: self.cancel_allowed })

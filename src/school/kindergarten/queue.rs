@@ -46,7 +46,7 @@ pub const ENROLLED: u16 = 250;
 
 /// Whether `code` is a department status of the kindergarten service (110 .. 250 by tens; there is no 200).
 pub fn is_kindergarten_status(code: u16) -> bool {
-    (110..=250).contains(&code) && code % 10 == 0 && code != 200
+    (110..=250).contains(&code) && code.is_multiple_of(10) && code != 200
 }
 
 /// Whether an application of this status waits in the queue.
