@@ -44,9 +44,13 @@ impl FileCursor {
         }
     }
 
-    /// Stores a value durably.
+    /// Stores a value durably, making its directory first if there is none yet (a gateway whose store is not on
+    /// disk has no state directory until the first cursor is kept).
     pub fn store(&self, value: u64) -> std::io::Result<()> {
         use std::io::Write;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         let tmp = self.path.with_extension("tmp");
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(value.to_string().as_bytes())?;
@@ -202,6 +206,9 @@ mod tests {
         cursor.store(42).unwrap();
         assert_eq!(status_cursor(dir.path(), "enrollment").load().unwrap(), 42);
         assert_eq!(status_cursor(dir.path(), "kindergarten").load().unwrap(), 0, "a cursor per service");
+        let fresh = status_cursor(&dir.path().join("not-yet"), "kindergarten");
+        fresh.store(3).unwrap();
+        assert_eq!(fresh.load().unwrap(), 3, "the state directory is made when the first cursor is kept");
         std::fs::write(dir.path().join("status-push.enrollment.cursor"), "garbage").unwrap();
         assert!(cursor.load().is_err(), "a damaged cursor is an error, not a restart from zero");
     }
