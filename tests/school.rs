@@ -16,8 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use edugate::school::{
-    EmbeddedSchool, EnrollmentApplication, MarkValue, PupilId, SchoolError, SchoolSystem, Snils, SubmitOutcome,
+    DesiredSchool, EmbeddedSchool, EnrollmentApplication, MarkValue, PupilId, SchoolError, SchoolSystem, Snils,
+    SubmitOutcome,
 };
+use edugate::services::enrollment;
 use serde_json::{json, Value};
 use time::macros::date;
 
@@ -131,21 +133,37 @@ fn ids(pupils: &[edugate::school::Pupil]) -> Vec<&str> {
     pupils.iter().map(|pupil| pupil.id.0.as_str()).collect()
 }
 
-/// An application that the small data's school SCH-1 registers.
+/// Desired schools by code, priorities in the order given.
+fn schools(codes: &[&str]) -> Vec<DesiredSchool> {
+    let school = |(i, code): (usize, &&str)| DesiredSchool {
+        code: code.to_string(),
+        name: String::new(),
+        priority: i as u8 + 1,
+    };
+    codes.iter().enumerate().map(school).collect()
+}
+
+/// An application that the small data's school SCH-1 registers: the whole 1.1.0 sample (documents, address,
+/// siblings, benefit), for this family and these schools.
 fn application(order_id: i64) -> EnrollmentApplication {
-    EnrollmentApplication {
-        order_id,
-        oktmo: "46701000".into(),
-        applicant_snils: snils(PARENT),
-        applicant_surname: "Иванова".into(),
-        applicant_name: "Елена".into(),
-        child_surname: "Иванов".into(),
-        child_name: "Глеб".into(),
-        child_birth_date: date!(2020 - 03 - 15),
-        schools: vec![("SCH-1".into(), 1), ("SCH-2".into(), 2)],
-        grade: 1,
-        academic_year: "2027/2028".into(),
-        benefit_code: None,
+    let sample = enrollment::v110::sample_request(order_id, "2020-03-15");
+    let Ok(enrollment::v110::Request::Application(mut a)) = enrollment::parse_request(&sample, date!(2026 - 12 - 01))
+    else {
+        panic!("the sample reads")
+    };
+    a.applicant_snils = snils(PARENT);
+    a.applicant.snils = Some(snils(PARENT));
+    (a.applicant.surname, a.applicant.name) = ("Иванова".into(), "Елена".into());
+    (a.child.surname, a.child.name) = ("Иванов".into(), "Глеб".into());
+    a.schools = schools(&["SCH-1", "SCH-2"]);
+    *a
+}
+
+/// The note of a registration for review, or a panic.
+fn review(outcome: SubmitOutcome) -> String {
+    match outcome {
+        SubmitOutcome::ForReview { status: 110, note } => note,
+        other => panic!("expected a registration for review, got {other:?}"),
     }
 }
 
@@ -251,19 +269,22 @@ async fn submissions_are_validated_with_readable_reasons() {
     let school = scratch.open();
 
     let mut unknown_school = application(1);
-    unknown_school.schools.push(("SCH-99".into(), 3));
+    unknown_school.schools.push(DesiredSchool { code: "SCH-99".into(), name: String::new(), priority: 3 });
     let reason = refusal(school.submit_application(&unknown_school).await.unwrap());
     assert_eq!(reason, "школа с кодом SCH-99 не найдена");
 
+    // A grade-1 child outside 6 years 6 months .. 8 years is registered for review with the founder's permission,
+    // never refused for the age.
     let mut too_young = application(2);
-    too_young.child_birth_date = date!(2023 - 01 - 10);
-    let reason = refusal(school.submit_application(&too_young).await.unwrap());
-    assert_eq!(reason, "на 1 сентября 2027 г. ребёнку будет 4 года, а в 1 класс принимают детей от 6 до 8 лет");
+    too_young.child.birth_date = date!(2023 - 01 - 10);
+    let note = review(school.submit_application(&too_young).await.unwrap());
+    assert!(note.starts_with("на 1 сентября 2027 г. ребёнку будет 4 года 7 месяцев; в 1 класс принимают детей от 6 лет 6 месяцев до 8 лет"), "{note}");
+    assert!(note.contains("с разрешения учредителя"), "{note}");
 
     let mut too_old = application(3);
-    too_old.child_birth_date = date!(2016 - 05 - 01);
-    let reason = refusal(school.submit_application(&too_old).await.unwrap());
-    assert!(reason.contains("будет 11 лет") && reason.contains("от 6 до 8 лет"), "{reason}");
+    too_old.child.birth_date = date!(2016 - 05 - 01);
+    let note = review(school.submit_application(&too_old).await.unwrap());
+    assert!(note.contains("будет 11 лет 4 месяца") && note.contains("с разрешения учредителя"), "{note}");
 
     for (order, grade) in [(4, 0), (5, 12)] {
         let mut wrong_grade = application(order);
@@ -277,11 +298,12 @@ async fn submissions_are_validated_with_readable_reasons() {
     assert!(refusal(school.submit(&bad_year).unwrap()).contains("учебный год «2027-2028» указан неверно"));
 
     let mut fifth_grade = application(7);
-    (fifth_grade.grade, fifth_grade.child_birth_date) = (5, date!(2016 - 05 - 01));
+    (fifth_grade.grade, fifth_grade.child.birth_date) = (5, date!(2016 - 05 - 01));
     assert_eq!(school.submit(&fifth_grade).unwrap(), SubmitOutcome::Registered { status: 110 });
 
-    assert_eq!(school.submitted_orders(), [7], "refused applications are not registered");
-    assert_eq!(school.order_status(2), Some(150));
+    assert_eq!(school.submitted_orders(), [2, 3, 7], "refused applications are not registered");
+    assert_eq!(school.order_status(2), Some(110));
+    assert_eq!(school.order_status(4), Some(150));
 }
 
 #[tokio::test]
@@ -295,7 +317,7 @@ async fn submission_is_idempotent_by_order_id() {
     assert_eq!(school.submit_application(&order).await.unwrap(), SubmitOutcome::AlreadySubmitted { status: 120 });
     // Whatever a repeat holds, the first submission stands.
     let mut altered = order.clone();
-    altered.schools = vec![("SCH-99".into(), 1)];
+    altered.schools = schools(&["SCH-99"]);
     assert_eq!(school.submit(&altered).unwrap(), SubmitOutcome::AlreadySubmitted { status: 120 });
     assert_eq!(school.application(order.order_id), Some(order.clone()));
 
@@ -576,7 +598,7 @@ async fn the_demo_data_loads_with_its_documented_fixtures() {
     assert!(school.status_changes_now(0, 10).is_empty());
 
     let mut enrollment = application(fixtures::FREE_ORDERS_FROM);
-    enrollment.schools = vec![(fixtures::SCHOOL_1.into(), 1), (fixtures::SCHOOL_2.into(), 2)];
+    enrollment.schools = schools(&[fixtures::SCHOOL_1, fixtures::SCHOOL_2]);
     assert_eq!(school.submit(&enrollment).unwrap(), SubmitOutcome::Registered { status: 110 });
 }
 

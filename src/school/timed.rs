@@ -6,6 +6,7 @@ use super::{
     BoxFuture, EnrollmentApplication, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils, StatusChange,
     SubmitOutcome,
 };
+use crate::school::kindergarten::model::Cancelled;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +21,22 @@ pub enum Call {
     SubmitApplication,
     /// [`SchoolSystem::status_changes`].
     StatusChanges,
+    /// [`SchoolSystem::enrollment_application`].
+    EnrollmentApplication,
+    /// [`SchoolSystem::cancel_application`].
+    CancelApplication,
 }
 
 impl Call {
     /// Every method.
-    pub const ALL: &'static [Call] = &[Call::LinkedChildren, Call::Marks, Call::SubmitApplication, Call::StatusChanges];
+    pub const ALL: &'static [Call] = &[
+        Call::LinkedChildren,
+        Call::Marks,
+        Call::SubmitApplication,
+        Call::StatusChanges,
+        Call::EnrollmentApplication,
+        Call::CancelApplication,
+    ];
 
     /// The method's name.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +45,8 @@ impl Call {
             Call::Marks => "marks",
             Call::SubmitApplication => "submit_application",
             Call::StatusChanges => "status_changes",
+            Call::EnrollmentApplication => "enrollment_application",
+            Call::CancelApplication => "cancel_application",
         }
     }
 }
@@ -120,6 +134,21 @@ impl SchoolSystem for TimedSchool {
 
     fn status_changes<'a>(&'a self, since: u64, limit: usize) -> BoxFuture<'a, Result<Vec<StatusChange>, SchoolError>> {
         Box::pin(self.timed(Call::StatusChanges, self.inner.status_changes(since, limit)))
+    }
+
+    fn enrollment_application<'a>(
+        &'a self,
+        order_id: i64,
+    ) -> BoxFuture<'a, Result<Option<EnrollmentApplication>, SchoolError>> {
+        Box::pin(self.timed(Call::EnrollmentApplication, self.inner.enrollment_application(order_id)))
+    }
+
+    fn cancel_application<'a>(
+        &'a self,
+        order_id: i64,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Cancelled, SchoolError>> {
+        Box::pin(self.timed(Call::CancelApplication, self.inner.cancel_application(order_id, reason)))
     }
 
     fn name(&self) -> &str {
