@@ -242,6 +242,7 @@ impl Default for ProviderConfig {
                 kind("urn://edugate/echo/1.0.0", "Echo", "echo"),
                 kind("urn://edugate/progress/1.0.0", "ProgressRequest", "progress"),
                 kind("urn://edugate/school-enrollment/1.0.0", "FormData", "enrollment"),
+                kind("urn://edugate/school-enrollment/1.1.0", "FormData", "enrollment"),
             ],
             concurrency: 8,
             pollers: 4,

@@ -274,10 +274,7 @@ fn file(r: &Reader<'_, '_>, at: NodeId) -> Result<FileRef, Refusal> {
 
 /// `comment` cut to the schema's limit on a character boundary.
 pub fn cut_comment(comment: &str) -> &str {
-    match comment.char_indices().nth(COMMENT_MAX) {
-        Some((at, _)) => &comment[..at],
-        None => comment,
-    }
+    cut(comment, COMMENT_MAX)
 }
 
 /// Whether the portal may offer "cancel" for an application in `status`: not once it has ended (150) or the child
@@ -343,14 +340,15 @@ pub fn application_response(ns: &str, a: &EnrollmentApplication) -> String {
     out.open("EduOrganizations");
     for school in &a.schools {
         let priority = school.priority.to_string();
-        out.leaf_with("EduOrganization", &[("code", &school.code), ("PriorityNumber", &priority)], &school.name);
+        let attrs = [("code", cut(&school.code, 50)), ("PriorityNumber", &priority)];
+        out.leaf_with("EduOrganization", &attrs, cut(&school.name, 256));
     }
     out.close("EduOrganizations");
     for sibling in a.siblings.iter().take(10) {
         out.open("BrotherSisterInfo");
-        out.leaf("ChildSurname", &sibling.surname);
-        out.leaf("ChildName", &sibling.name);
-        out.opt_leaf("ChildMiddleName", sibling.middle_name.as_deref());
+        out.leaf("ChildSurname", cut(&sibling.surname, 256));
+        out.leaf("ChildName", cut(&sibling.name, 256));
+        out.opt_leaf("ChildMiddleName", sibling.middle_name.as_deref().map(|t| cut(t, 256)));
         coded(&mut out, "EduOrganization", &sibling.school);
         out.close("BrotherSisterInfo");
     }
@@ -360,7 +358,7 @@ pub fn application_response(ns: &str, a: &EnrollmentApplication) -> String {
         if let Some(doc) = &benefit.doc {
             out.open("BenefitDocInfo");
             out.leaf("DocIssueDate", &doc.issue_date.to_string());
-            out.leaf("DocIssued", &doc.issued);
+            out.leaf("DocIssued", cut(&doc.issued, 256));
             out.opt_leaf("DocExpirationDate", doc.expires.map(|d| d.to_string()).as_deref());
             out.close("BenefitDocInfo");
         }
@@ -371,26 +369,41 @@ pub fn application_response(ns: &str, a: &EnrollmentApplication) -> String {
 }
 
 fn coded(out: &mut XmlOut, name: &str, value: &Coded) {
-    out.leaf_with(name, &[("code", &value.code)], &value.text);
+    out.leaf_with(name, &[("code", cut(&value.code, 50))], cut(&value.text, 256));
+}
+
+/// `text` cut to `max` characters (the schema's limit of the element written), on a character boundary: data read
+/// from format 1.0.0 or from a school system may be longer than 1.1.0 allows.
+fn cut(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// A phone number as 1.1.0 writes it (at most 14 characters): the digits and a leading plus, without the spaces,
+/// hyphens and brackets people write.
+fn phone(text: &str) -> String {
+    text.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()
 }
 
 fn write_person(out: &mut XmlOut, a: &EnrollmentApplication) {
     let p = &a.applicant;
     out.open("PersonInfo");
-    out.leaf("PersonSurname", &p.surname);
-    out.leaf("PersonName", &p.name);
-    out.opt_leaf("PersonMiddleName", p.middle_name.as_deref());
+    out.leaf("PersonSurname", cut(&p.surname, 256));
+    out.leaf("PersonName", cut(&p.name, 256));
+    out.opt_leaf("PersonMiddleName", p.middle_name.as_deref().map(|t| cut(t, 256)));
     out.leaf("PersonSnils", &a.applicant_snils.formatted());
-    out.leaf("PersonPhone", &p.phone);
-    out.leaf("PersonEmail", &p.email);
+    out.leaf("PersonPhone", cut(&phone(&p.phone), 14));
+    out.leaf("PersonEmail", cut(&p.email, 256));
     out.leaf("Parents", if p.is_parent { "true" } else { "false" });
     if let Some(rep) = &p.representative {
         out.open("OtherRepresentative");
-        out.leaf("OtherRepresentativeDocName", &rep.doc_name);
-        out.opt_leaf("OtherRepresentativeDocSeries", rep.doc_series.as_deref());
-        out.leaf("OtherRepresentativeDocNumber", &rep.doc_number);
+        out.leaf("OtherRepresentativeDocName", cut(&rep.doc_name, 256));
+        out.opt_leaf("OtherRepresentativeDocSeries", rep.doc_series.as_deref().map(|t| cut(t, 20)));
+        out.leaf("OtherRepresentativeDocNumber", cut(&rep.doc_number, 20));
         out.leaf("OtherRepresentativeDocDate", &rep.doc_date.to_string());
-        out.leaf("OtherRepresentativeDocIssued", &rep.doc_issued);
+        out.leaf("OtherRepresentativeDocIssued", cut(&rep.doc_issued, 256));
         out.close("OtherRepresentative");
     }
     out.close("PersonInfo");
@@ -401,11 +414,11 @@ fn write_identity(out: &mut XmlOut, doc: Option<&IdentityDoc>) {
     match doc {
         Some(doc) => {
             coded(out, "IdentityDocName", &doc.kind);
-            out.opt_leaf("IdentityDocSeries", doc.series.as_deref());
-            out.leaf("IdentityDocNumber", &doc.number);
+            out.opt_leaf("IdentityDocSeries", doc.series.as_deref().map(|t| cut(t, 20)));
+            out.leaf("IdentityDocNumber", cut(&doc.number, 20));
             out.leaf("IdentityDocIssueDate", &doc.issue_date.to_string());
-            out.opt_leaf("IdentityDocIssueCode", doc.issuer_code.as_deref());
-            out.leaf("IdentityDocIssued", doc.issued.as_deref().unwrap_or(""));
+            out.opt_leaf("IdentityDocIssueCode", doc.issuer_code.as_deref().map(|t| cut(t, 6)));
+            out.leaf("IdentityDocIssued", cut(doc.issued.as_deref().unwrap_or(""), 256));
         }
         None => {
             coded(out, "IdentityDocName", &Coded::default());
@@ -420,36 +433,36 @@ fn write_identity(out: &mut XmlOut, doc: Option<&IdentityDoc>) {
 fn write_child(out: &mut XmlOut, a: &EnrollmentApplication) {
     let c = &a.child;
     out.open("ChildInfo");
-    out.leaf("ChildSurname", &c.surname);
-    out.leaf("ChildName", &c.name);
-    out.opt_leaf("ChildMiddleName", c.middle_name.as_deref());
+    out.leaf("ChildSurname", cut(&c.surname, 256));
+    out.leaf("ChildName", cut(&c.name, 256));
+    out.opt_leaf("ChildMiddleName", c.middle_name.as_deref().map(|t| cut(t, 256)));
     out.leaf("ChildBirthDate", &c.birth_date.to_string());
     out.opt_leaf("ChildSnils", a.child_snils.as_ref().map(|s| s.formatted()).as_deref());
     match &c.birth_doc {
         Some(BirthDoc::Russian { series, number, issue_date, act_number, act_date, issued }) => {
             out.open("ChildBirthDocRF");
-            out.leaf("ChildBirthDocSeries", series);
-            out.leaf("ChildBirthDocNumber", number);
+            out.leaf("ChildBirthDocSeries", cut(series, 20));
+            out.leaf("ChildBirthDocNumber", cut(number, 20));
             out.leaf("ChildBirthDocIssueDate", &issue_date.to_string());
-            out.opt_leaf("ChildBirthDocActNumber", act_number.as_deref());
+            out.opt_leaf("ChildBirthDocActNumber", act_number.as_deref().map(|t| cut(t, 21)));
             out.opt_leaf("ChildBirthDocActDate", act_date.map(|d| d.to_string()).as_deref());
-            out.leaf("ChildBirthDocIssued", issued);
+            out.leaf("ChildBirthDocIssued", cut(issued, 256));
             out.close("ChildBirthDocRF");
         }
         Some(BirthDoc::Foreign { name, series, number, issue_date, issued }) => {
             out.open("ChildBirthDocForeign");
-            out.leaf("ChildBirthDocName", name);
-            out.opt_leaf("ChildBirthDocSeries", series.as_deref());
-            out.leaf("ChildBirthDocNumber", number);
+            out.leaf("ChildBirthDocName", cut(name, 256));
+            out.opt_leaf("ChildBirthDocSeries", series.as_deref().map(|t| cut(t, 20)));
+            out.leaf("ChildBirthDocNumber", cut(number, 20));
             out.leaf("ChildBirthDocIssueDate", &issue_date.to_string());
-            out.leaf("ChildBirthDocIssued", issued);
+            out.leaf("ChildBirthDocIssued", cut(issued, 256));
             out.close("ChildBirthDocForeign");
         }
         Some(BirthDoc::Act { act_number, act_date, issued }) => {
             out.open("ChildBirthAct");
-            out.leaf("ChildBirthDocActNumber", act_number);
+            out.leaf("ChildBirthDocActNumber", cut(act_number, 21));
             out.leaf("ChildBirthDocActDate", &act_date.to_string());
-            out.opt_leaf("ChildActBirthDocIssued", issued.as_deref());
+            out.opt_leaf("ChildActBirthDocIssued", issued.as_deref().map(|t| cut(t, 256)));
             out.close("ChildBirthAct");
         }
         None => {
@@ -466,8 +479,8 @@ fn write_address(out: &mut XmlOut, address: Option<&Address>) {
     let empty = Address::default();
     let a = address.unwrap_or(&empty);
     out.open("Address");
-    out.leaf("FullAddress", &a.full);
-    out.leaf("Index", &a.index);
+    out.leaf("FullAddress", cut(&a.full, 1024));
+    out.leaf("Index", cut(&a.index, 6));
     for (name, part) in [
         ("Region", &a.region),
         ("Area", &a.area),
@@ -481,9 +494,9 @@ fn write_address(out: &mut XmlOut, address: Option<&Address>) {
     ] {
         coded(out, name, part);
     }
-    out.leaf("Building1", &a.building1);
-    out.leaf("Building2", &a.building2);
-    out.leaf("Apartment", &a.apartment);
+    out.leaf("Building1", cut(&a.building1, 50));
+    out.leaf("Building2", cut(&a.building2, 50));
+    out.leaf("Apartment", cut(&a.apartment, 50));
     out.close("Address");
 }
 
