@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use edugate::school::kindergarten::CancelResult;
 use edugate::school::{
     DesiredSchool, EmbeddedSchool, EnrollmentApplication, MarkValue, PupilId, SchoolError, SchoolSystem, Snils,
     SubmitOutcome,
@@ -367,6 +368,36 @@ fn the_journal_survives_reopening() {
     assert_eq!(school.submitted_orders(), [7001]);
     assert_eq!(school.application(7001), Some(order));
     assert_eq!(school.order_status(7001), Some(190));
+}
+
+/// A journal written before the whole application was kept still reads: its applications come back with what the
+/// line holds (names, birth date, schools, benefit), the rest empty, and answer repeats and withdrawals as before.
+#[test]
+fn journal_lines_of_the_older_shape_still_read() {
+    let scratch = Scratch::new(&small_data(json!([])));
+    std::fs::create_dir_all(scratch.journal.parent().unwrap()).unwrap();
+    let old = r#"{"kind":"submitted","order_id":7100,"at":"2026-11-20T10:00:00Z","application":{"oktmo":"46701000","applicant_snils":"112-233-445 95","applicant_surname":"Иванова","applicant_name":"Елена","child_surname":"Иванов","child_name":"Глеб","child_birth_date":"2020-03-15","schools":[["SCH-1",1]],"grade":1,"academic_year":"2027/2028","benefit_code":"SIBLING"}}"#;
+    std::fs::write(&scratch.journal, format!("{old}\n")).unwrap();
+    let school = scratch.open();
+    let held = school.application(7100).expect("the old line reads");
+    assert_eq!((held.child.surname.as_str(), held.child.birth_date), ("Иванов", date!(2020 - 03 - 15)));
+    assert_eq!(held.schools, schools(&["SCH-1"]));
+    assert_eq!(held.benefit.map(|b| b.category.code), Some("SIBLING".to_string()));
+    assert!(held.identity.is_none() && held.address.is_none() && held.child.birth_doc.is_none());
+    assert_eq!(school.submit(&application(7100)).unwrap(), SubmitOutcome::AlreadySubmitted { status: 110 });
+    assert_eq!(school.cancel(7100, Some("переезд")).unwrap().result, CancelResult::Cancelled);
+    assert_eq!(school.order_status(7100), Some(150));
+    // A registration for review keeps its note across a reopen; withdrawal of an enrolled child is refused.
+    let mut young = application(7101);
+    young.child.birth_date = date!(2022 - 06 - 01);
+    let note = review(school.submit(&young).unwrap());
+    school.set_status(7101, 250, Some("Зачислен с разрешения учредителя")).unwrap();
+    drop(school);
+    let school = scratch.open();
+    assert_eq!(school.application(7101), Some(young), "the whole application survives a reopen");
+    assert!(note.contains("5 лет 3 месяца"), "{note}");
+    assert_eq!(school.cancel(7101, None).unwrap().result, CancelResult::Rejected);
+    assert_eq!(school.cancel(7999, None).unwrap().result, CancelResult::Rejected, "unknown");
 }
 
 #[test]

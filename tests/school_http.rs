@@ -433,6 +433,34 @@ async fn every_endpoint_answers_what_the_school_holds() {
     assert!(http.status_changes(second.cursor, 10).await.unwrap().is_empty());
 }
 
+/// The application as held and its withdrawal over the API; a registration for review carries its note.
+#[tokio::test]
+async fn applications_are_read_back_and_withdrawn_over_http() {
+    let (school, _dir) = demo_school();
+    let server = MockServer::start(school.clone());
+    let http = connector(&server);
+    let order = application(fixtures::FREE_ORDERS_FROM + 20);
+    assert_eq!(http.submit_application(&order).await.unwrap(), SubmitOutcome::Registered { status: 110 });
+    assert_eq!(http.enrollment_application(order.order_id).await.unwrap(), Some(order.clone()), "whole, both ways");
+    assert_eq!(http.enrollment_application(fixtures::FREE_ORDERS_FROM + 21).await.unwrap(), None);
+    let cancelled = http.cancel_application(order.order_id, Some("переезд")).await.unwrap();
+    assert_eq!(cancelled.result, CancelResult::Cancelled);
+    assert_eq!(school.order_status(order.order_id), Some(150));
+
+    let mut young = application(fixtures::FREE_ORDERS_FROM + 22);
+    young.child.birth_date = date!(2022 - 06 - 01);
+    let SubmitOutcome::ForReview { status: 110, note } = http.submit_application(&young).await.unwrap() else {
+        panic!("a registration for review")
+    };
+    assert!(note.contains("разрешения учредителя"), "{note}");
+
+    // What a school system answers is checked.
+    let error = edugate::school::http::decode_cancel(200, br#"{"orderId": 1, "result": "MAYBE"}"#, 1).unwrap_err();
+    assert!(matches!(error, SchoolError::Protocol(_)), "{error}");
+    let error = edugate::school::http::decode_application(200, br#"{"orderId": 2}"#, 1).unwrap_err();
+    assert!(matches!(error, SchoolError::Protocol(_)), "{error}");
+}
+
 #[tokio::test]
 async fn the_same_order_twice_is_submitted_once_and_answered_alike() {
     let (school, _dir) = demo_school();
