@@ -18,7 +18,10 @@ use super::datafile::{parse_date, parse_timestamp};
 use super::enrollment::EnrollmentApplication;
 use super::format::format_date;
 use super::kindergarten::model::{CancelResult, Cancelled};
-use super::model::{LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord, SubmitOutcome};
+use super::model::{
+    is_department_status, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
+    SubmitOutcome,
+};
 use super::{BoxFuture, SchoolError, SchoolSystem, Snils};
 
 /// The largest answer the connector reads: a year of marks is far below it; more is an error, not a memory spike.
@@ -654,6 +657,9 @@ struct ChangeWire {
 impl ChangeWire {
     /// The change this is.
     fn into_change(self) -> Result<StatusChange, String> {
+        if !is_department_status(self.status) {
+            return Err(format!("status {} is not a department status (110 ... 190, 210 ... 250)", self.status));
+        }
         let at = parse_timestamp(&self.at)?;
         Ok(StatusChange {
             cursor: self.cursor,
@@ -690,10 +696,20 @@ mod tests {
 
     #[test]
     fn a_page_of_changes_out_of_order_is_a_protocol_error() {
-        let body = br#"{"changes":[{"cursor":5,"orderId":1,"status":2,"at":"2026-09-01T10:00:00Z"}]}"#;
+        let body = br#"{"changes":[{"cursor":5,"orderId":1,"status":120,"at":"2026-09-01T10:00:00Z"}]}"#;
         let error = decode_changes(200, body, 5, 10).unwrap_err();
         assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains("does not follow")), "{error}");
         assert_eq!(decode_changes(200, body, 4, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_change_to_a_status_that_does_not_exist_is_a_protocol_error() {
+        for status in [200, 2, 115] {
+            let body =
+                format!(r#"{{"changes":[{{"cursor":1,"orderId":1,"status":{status},"at":"2026-09-01T10:00:00Z"}}]}}"#);
+            let error = decode_changes(200, body.as_bytes(), 0, 10).unwrap_err();
+            assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains("department status")), "{error}");
+        }
     }
 
     #[test]

@@ -425,7 +425,9 @@ impl Journal {
             return Err(SchoolError::Rejected(format!("order {order_id} is not known to the school system")));
         }
         if !is_department_status(status) {
-            return Err(SchoolError::Rejected(format!("{status} is not a department status (110, 120, ... 250)")));
+            return Err(SchoolError::Rejected(format!(
+                "{status} is not a department status (110, 120, ... 190, 210, ... 250)"
+            )));
         }
         let comment = comment.map(str::to_owned);
         let record = Record::Status { order_id, at: format_timestamp(now), status, comment, file: None };
