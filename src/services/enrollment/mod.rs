@@ -102,6 +102,13 @@ pub fn status_request(order_id: i64, status: u16, at: &str, comment: Option<&str
     v100::status_request(order_id, status, at, comment)
 }
 
+/// A status change as the concentrator delivers it for an application filed in 1.1.0 (or a namespace mapped to it):
+/// the content of a further response to the original request, `FormDataResponse/changeOrderInfo` in `ns` with
+/// `cancelAllowed` by the new status. The gateway sends it to the original request's `ReplyTo`.
+pub fn status_response(ns: &str, change: &StatusChange) -> ResponseBody {
+    content(v110::change_order_info(ns, change.order_id, change.status, change.comment.as_deref()))
+}
+
 /// The enrollment service's default formats.
 const SERVES: &[Served] = &[
     Served { namespace: NS, root: FORM_DATA, version: "1.0.0" },
@@ -358,6 +365,16 @@ mod tests {
     fn check_refused(content: &str, needle: &str) {
         let refusal = parse_form(content, date!(2026 - 11 - 25)).unwrap_err();
         assert!(refusal.reason.contains(needle), "{}", refusal.reason);
+    }
+
+    #[test]
+    fn a_status_change_is_a_further_change_order_info() {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let change =
+            StatusChange { cursor: 3, order_id: 42, status: 250, at, comment: Some("Зачислен".into()) };
+        let ResponseBody::Content { content, .. } = status_response(NS_1_1_0, &change) else { panic!("content") };
+        assert!(content.contains("<e:pguId>42</e:pguId>") && content.contains("<e:orgCode>250</e:orgCode>"));
+        assert!(content.contains("<e:cancelAllowed>false</e:cancelAllowed>"), "{content}");
     }
 
     #[test]
