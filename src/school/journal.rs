@@ -5,11 +5,14 @@
 //! pushes to the portal survive restarts and are never numbered twice. Records:
 //!
 //! - `submitted`: an application registered (status 110); not a status change, since the submission's own answer
-//!   carries the status.
+//!   carries the status. It holds the whole application (`whole`, in the REST API's JSON shape) beside the flat
+//!   fields older lines hold alone (those still read, the rest of the application empty), and the note of a
+//!   registration for review with the founder's permission (`review`), if any.
 //! - `refused`: an application refused (status 150) with its reason, so that a repeat gets the same answer.
 //! - `seen`: the data file's status of an order, remembered without being a change: the first time the file names an
 //!   order the gateway never knew, or when the file agrees with the order's current status.
-//! - `status`: a status change, from an edit of the data file or from [`Journal::set_status`]; these are what
+//! - `status`: a status change, from an edit of the data file, from [`Journal::set_status`] or from a withdrawal
+//!   ([`Journal::cancel`], 150 with the applicant's reason); these are what
 //!   [`Journal::changes_since`] returns.
 //!
 //! A last line cut short by a crash (no newline) was never acknowledged, and is cut off at open; any other line
