@@ -249,6 +249,7 @@ impl Default for ProviderConfig {
                 kind("urn://edugate/echo/1.0.0", "Echo", "echo"),
                 kind("urn://edugate/progress/1.0.0", "ProgressRequest", "progress"),
                 kind("urn://edugate/school-enrollment/1.0.0", "FormData", "enrollment"),
+                kind("urn://edugate/school-enrollment/1.1.0", "FormData", "enrollment"),
                 kind("http://epgu.gosuslugi.ru/concentrator/kindergarten/4.0.1", "FormData", "kindergarten"),
                 kind("http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1", "FormData", "kindergarten"),
                 kind("http://epgu.gosuslugi.ru/concentrator/kindergarten/3.1.1", "FormData", "kindergarten"),

@@ -72,6 +72,25 @@ impl SchoolSystem for Switchable {
             self.inner.status_changes(since, limit).await
         })
     }
+    fn enrollment_application<'a>(
+        &'a self,
+        order_id: i64,
+    ) -> BoxFuture<'a, Result<Option<EnrollmentApplication>, SchoolError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.enrollment_application(order_id).await
+        })
+    }
+    fn cancel_application<'a>(
+        &'a self,
+        order_id: i64,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<edugate::school::kindergarten::Cancelled, SchoolError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.cancel_application(order_id, reason).await
+        })
+    }
     fn name(&self) -> &str {
         "switchable"
     }
@@ -256,6 +275,95 @@ async fn enrollment_applications() {
     let (status, comment) = order_status(&refused);
     assert_eq!(status, "150");
     assert!(comment.contains("СНИЛС"), "{comment}");
+}
+
+/// The content of an answer, checked against the 1.1.0 schema (when xmllint is there).
+fn valid_1_1_0(answer: &PortalResponse, dir: &std::path::Path) -> String {
+    let content = answer.content().unwrap_or_else(|| panic!("content: {answer:?}")).to_string();
+    let prefix = format!("<e:FormDataResponse xmlns:e=\"{}\">", enrollment::NS_1_1_0);
+    assert!(content.starts_with(&prefix), "answered in its own namespace: {content}");
+    if let Some(xmllint) = oracle::oracle("xmllint", "libxml2-utils") {
+        let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("xsd/school-enrollment-1.1.0.xsd");
+        let file = dir.join("answer-1.1.0.xml");
+        std::fs::write(&file, &content).unwrap();
+        let out = std::process::Command::new(xmllint).arg("--noout").arg("--schema").arg(&xsd).arg(&file).output();
+        let out = out.expect("running xmllint");
+        assert!(out.status.success(), "{}\n{content}", String::from_utf8_lossy(&out.stderr));
+    }
+    content
+}
+
+/// Format 1.1.0 end to end, beside 1.0.0: an application reaches the school whole and is answered 110 in its own
+/// namespace with `cancelAllowed`; a grade-1 child outside the law's age range is registered for review with the
+/// founder's permission, not refused; an unknown school gets 150 with the reason; the application as held comes back
+/// for editing; a withdrawal is answered `cancelResponse` (CANCELLED, again CANCELLED, REJECTED for an enrolled
+/// child or an unknown order); a schema-invalid form never reaches the gateway. Every answer validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_format_1_1_0() {
+    use enrollment::v110::{sample_order_request, sample_request};
+    let w = world().await;
+    let dir = w._dir.path().to_owned();
+    let order = 4_600_000_001;
+    let first = w.control.answer(&sample_request(order, "2020-03-15")).await;
+    let content = valid_1_1_0(&first, &dir);
+    assert_eq!(order_status(&first).0, "110", "{content}");
+    assert!(content.contains("<e:cancelAllowed>true</e:cancelAllowed>"), "{content}");
+    assert!(order_status(&first).1.contains(&order.to_string()), "the comment names the number: {content}");
+    let held = w.school.inner.application(order).expect("the school holds the application");
+    assert_eq!(held.identity.as_ref().map(|d| d.number.as_str()), Some("123456"), "the whole application");
+    assert_eq!(held.address.as_ref().map(|a| a.street.code.as_str()), Some("9b8f1e6e-5a0d-4a5e-8f5c-2b1a3c4d5e6f"));
+    assert_eq!((held.siblings.len(), held.documents.len()), (1, 1));
+    assert_eq!(held.service_type.as_deref(), Some("600426"));
+
+    // 1.0.0 is still served, and answered in its own namespace.
+    let old = w.control.answer(&enrollment::sample_form(4_600_000_002)).await;
+    let old_content = old.content().unwrap_or_default();
+    assert!(old_content.starts_with(&format!("<e:FormDataResponse xmlns:e=\"{}\"", enrollment::NS)), "{old_content}");
+    assert_eq!(order_status(&old).0, "110");
+
+    // Too young for grade 1 (5 years 3 months on 1 September 2027): registered, for review with the founder.
+    let young = w.control.answer(&sample_request(4_600_000_003, "2022-06-01")).await;
+    valid_1_1_0(&young, &dir);
+    let (status, comment) = order_status(&young);
+    assert_eq!(status, "110", "never an automatic refusal for the age: {comment}");
+    assert!(comment.contains("5 лет 3 месяца") && comment.contains("разрешения учредителя"), "{comment}");
+
+    // An unknown school: 150 with the reason, and no cancel offered.
+    let unknown = w.control.answer(&sample_request(4_600_000_004, "2020-03-15").replace("SCH-002", "SCH-999")).await;
+    let content = valid_1_1_0(&unknown, &dir);
+    let (status, comment) = order_status(&unknown);
+    assert_eq!(status, "150");
+    assert!(comment.contains("SCH-999"), "{comment}");
+    assert!(content.contains("<e:cancelAllowed>false</e:cancelAllowed>"), "{content}");
+
+    // The application as held, for the portal's edit form.
+    let get = w.control.answer(&sample_order_request("GetApplicationRequest", order)).await;
+    let content = valid_1_1_0(&get, &dir);
+    assert!(content.contains("<e:GetApplicationResponse>") && content.contains("<e:IdentityDocNumber>123456<"));
+    let missing = w.control.answer(&sample_order_request("GetApplicationRequest", 4_600_000_999)).await;
+    valid_1_1_0(&missing, &dir);
+    assert_eq!(order_status(&missing), ("150".to_string(), "Заявление не найдено".to_string()));
+
+    // Withdrawal: cancelled, the same again, and the school's status follows.
+    let result = |answer: &PortalResponse| {
+        let content = valid_1_1_0(answer, &dir);
+        content.split("<e:result>").nth(1).and_then(|s| s.split('<').next()).unwrap_or("").to_string()
+    };
+    let cancel = sample_order_request("cancelRequest", order);
+    assert_eq!(result(&w.control.answer(&cancel).await), "CANCELLED");
+    assert_eq!(result(&w.control.answer(&cancel).await), "CANCELLED");
+    assert_eq!(w.school.inner.order_status(order), Some(150));
+    // An enrolled child's application is not withdrawn; neither is one the school does not know.
+    w.school.inner.set_status(4_600_000_003, 250, Some("Зачислен в 1А класс")).unwrap();
+    assert_eq!(result(&w.control.answer(&sample_order_request("cancelRequest", 4_600_000_003)).await), "REJECTED");
+    assert_eq!(w.school.inner.order_status(4_600_000_003), Some(250));
+    assert_eq!(result(&w.control.answer(&sample_order_request("cancelRequest", 4_600_000_999)).await), "REJECTED");
+
+    // Schema-invalid content never reaches the gateway: SMEV refuses it.
+    let invalid = sample_request(4_600_000_005, "2020-03-15").replace("<Grade>1</Grade>", "<Grade>один</Grade>");
+    let refused = w.control.client.portal_send(&invalid).await.expect_err("SMEV refuses invalid content");
+    assert_eq!(refused.status(), Some(422), "{refused}");
+    assert_eq!(refused.fault(), Some("InvalidContent"), "{refused}");
 }
 
 /// mock-smev acting as a portal registered at SMEV as `ROGUE`, signing with the dev `other` key: a system SMEV

@@ -530,7 +530,10 @@ async fn summary_reports_queues_breakers_kinds_faults_and_counters() {
     assert_eq!(breakers[0], serde_json::json!({ "destination": "smev", "state": "closed" }));
     assert_eq!(breakers.len(), 2);
     let kinds: Vec<&str> = summary["kinds"].as_array().unwrap().iter().map(|k| k["root"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["Echo", "ProgressRequest", "FormData"]);
+    assert_eq!(kinds, vec!["Echo", "ProgressRequest", "FormData", "FormData"]);
+    let enrollment: Vec<&str> =
+        summary["kinds"].as_array().unwrap()[2..].iter().map(|k| k["namespace"].as_str().unwrap()).collect();
+    assert_eq!(enrollment, ["urn://edugate/school-enrollment/1.0.0", "urn://edugate/school-enrollment/1.1.0"]);
     let fault = &summary["recent_faults"][0];
     assert_eq!((fault["type"].as_str(), fault["operation"].as_str()), (Some("SMEVFailure"), Some("GetRequest")));
     assert_eq!(fault["class"], "retry");

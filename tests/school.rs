@@ -15,9 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use edugate::school::kindergarten::CancelResult;
 use edugate::school::{
-    EmbeddedSchool, EnrollmentApplication, MarkValue, PupilId, SchoolError, SchoolSystem, Snils, SubmitOutcome,
+    DesiredSchool, EmbeddedSchool, EnrollmentApplication, MarkValue, PupilId, SchoolError, SchoolSystem, Snils,
+    SubmitOutcome,
 };
+use edugate::services::enrollment;
 use serde_json::{json, Value};
 use time::macros::date;
 
@@ -131,21 +134,37 @@ fn ids(pupils: &[edugate::school::Pupil]) -> Vec<&str> {
     pupils.iter().map(|pupil| pupil.id.0.as_str()).collect()
 }
 
-/// An application that the small data's school SCH-1 registers.
+/// Desired schools by code, priorities in the order given.
+fn schools(codes: &[&str]) -> Vec<DesiredSchool> {
+    let school = |(i, code): (usize, &&str)| DesiredSchool {
+        code: code.to_string(),
+        name: String::new(),
+        priority: i as u8 + 1,
+    };
+    codes.iter().enumerate().map(school).collect()
+}
+
+/// An application that the small data's school SCH-1 registers: the whole 1.1.0 sample (documents, address,
+/// siblings, benefit), for this family and these schools.
 fn application(order_id: i64) -> EnrollmentApplication {
-    EnrollmentApplication {
-        order_id,
-        oktmo: "46701000".into(),
-        applicant_snils: snils(PARENT),
-        applicant_surname: "Иванова".into(),
-        applicant_name: "Елена".into(),
-        child_surname: "Иванов".into(),
-        child_name: "Глеб".into(),
-        child_birth_date: date!(2020 - 03 - 15),
-        schools: vec![("SCH-1".into(), 1), ("SCH-2".into(), 2)],
-        grade: 1,
-        academic_year: "2027/2028".into(),
-        benefit_code: None,
+    let sample = enrollment::v110::sample_request(order_id, "2020-03-15");
+    let Ok(enrollment::v110::Request::Application(mut a)) = enrollment::parse_request(&sample, date!(2026 - 12 - 01))
+    else {
+        panic!("the sample reads")
+    };
+    a.applicant_snils = snils(PARENT);
+    a.applicant.snils = Some(snils(PARENT));
+    (a.applicant.surname, a.applicant.name) = ("Иванова".into(), "Елена".into());
+    (a.child.surname, a.child.name) = ("Иванов".into(), "Глеб".into());
+    a.schools = schools(&["SCH-1", "SCH-2"]);
+    *a
+}
+
+/// The note of a registration for review, or a panic.
+fn review(outcome: SubmitOutcome) -> String {
+    match outcome {
+        SubmitOutcome::ForReview { status: 110, note } => note,
+        other => panic!("expected a registration for review, got {other:?}"),
     }
 }
 
@@ -251,19 +270,22 @@ async fn submissions_are_validated_with_readable_reasons() {
     let school = scratch.open();
 
     let mut unknown_school = application(1);
-    unknown_school.schools.push(("SCH-99".into(), 3));
+    unknown_school.schools.push(DesiredSchool { code: "SCH-99".into(), name: String::new(), priority: 3 });
     let reason = refusal(school.submit_application(&unknown_school).await.unwrap());
     assert_eq!(reason, "школа с кодом SCH-99 не найдена");
 
+    // A grade-1 child outside 6 years 6 months .. 8 years is registered for review with the founder's permission,
+    // never refused for the age.
     let mut too_young = application(2);
-    too_young.child_birth_date = date!(2023 - 01 - 10);
-    let reason = refusal(school.submit_application(&too_young).await.unwrap());
-    assert_eq!(reason, "на 1 сентября 2027 г. ребёнку будет 4 года, а в 1 класс принимают детей от 6 до 8 лет");
+    too_young.child.birth_date = date!(2023 - 01 - 10);
+    let note = review(school.submit_application(&too_young).await.unwrap());
+    assert!(note.starts_with("на 1 сентября 2027 г. ребёнку будет 4 года 7 месяцев; в 1 класс принимают детей от 6 лет 6 месяцев до 8 лет"), "{note}");
+    assert!(note.contains("с разрешения учредителя"), "{note}");
 
     let mut too_old = application(3);
-    too_old.child_birth_date = date!(2016 - 05 - 01);
-    let reason = refusal(school.submit_application(&too_old).await.unwrap());
-    assert!(reason.contains("будет 11 лет") && reason.contains("от 6 до 8 лет"), "{reason}");
+    too_old.child.birth_date = date!(2016 - 05 - 01);
+    let note = review(school.submit_application(&too_old).await.unwrap());
+    assert!(note.contains("будет 11 лет 4 месяца") && note.contains("с разрешения учредителя"), "{note}");
 
     for (order, grade) in [(4, 0), (5, 12)] {
         let mut wrong_grade = application(order);
@@ -277,11 +299,12 @@ async fn submissions_are_validated_with_readable_reasons() {
     assert!(refusal(school.submit(&bad_year).unwrap()).contains("учебный год «2027-2028» указан неверно"));
 
     let mut fifth_grade = application(7);
-    (fifth_grade.grade, fifth_grade.child_birth_date) = (5, date!(2016 - 05 - 01));
+    (fifth_grade.grade, fifth_grade.child.birth_date) = (5, date!(2016 - 05 - 01));
     assert_eq!(school.submit(&fifth_grade).unwrap(), SubmitOutcome::Registered { status: 110 });
 
-    assert_eq!(school.submitted_orders(), [7], "refused applications are not registered");
-    assert_eq!(school.order_status(2), Some(150));
+    assert_eq!(school.submitted_orders(), [2, 3, 7], "refused applications are not registered");
+    assert_eq!(school.order_status(2), Some(110));
+    assert_eq!(school.order_status(4), Some(150));
 }
 
 #[tokio::test]
@@ -295,7 +318,7 @@ async fn submission_is_idempotent_by_order_id() {
     assert_eq!(school.submit_application(&order).await.unwrap(), SubmitOutcome::AlreadySubmitted { status: 120 });
     // Whatever a repeat holds, the first submission stands.
     let mut altered = order.clone();
-    altered.schools = vec![("SCH-99".into(), 1)];
+    altered.schools = schools(&["SCH-99"]);
     assert_eq!(school.submit(&altered).unwrap(), SubmitOutcome::AlreadySubmitted { status: 120 });
     assert_eq!(school.application(order.order_id), Some(order.clone()));
 
@@ -345,6 +368,36 @@ fn the_journal_survives_reopening() {
     assert_eq!(school.submitted_orders(), [7001]);
     assert_eq!(school.application(7001), Some(order));
     assert_eq!(school.order_status(7001), Some(190));
+}
+
+/// A journal written before the whole application was kept still reads: its applications come back with what the
+/// line holds (names, birth date, schools, benefit), the rest empty, and answer repeats and withdrawals as before.
+#[test]
+fn journal_lines_of_the_older_shape_still_read() {
+    let scratch = Scratch::new(&small_data(json!([])));
+    std::fs::create_dir_all(scratch.journal.parent().unwrap()).unwrap();
+    let old = r#"{"kind":"submitted","order_id":7100,"at":"2026-11-20T10:00:00Z","application":{"oktmo":"46701000","applicant_snils":"112-233-445 95","applicant_surname":"Иванова","applicant_name":"Елена","child_surname":"Иванов","child_name":"Глеб","child_birth_date":"2020-03-15","schools":[["SCH-1",1]],"grade":1,"academic_year":"2027/2028","benefit_code":"SIBLING"}}"#;
+    std::fs::write(&scratch.journal, format!("{old}\n")).unwrap();
+    let school = scratch.open();
+    let held = school.application(7100).expect("the old line reads");
+    assert_eq!((held.child.surname.as_str(), held.child.birth_date), ("Иванов", date!(2020 - 03 - 15)));
+    assert_eq!(held.schools, schools(&["SCH-1"]));
+    assert_eq!(held.benefit.map(|b| b.category.code), Some("SIBLING".to_string()));
+    assert!(held.identity.is_none() && held.address.is_none() && held.child.birth_doc.is_none());
+    assert_eq!(school.submit(&application(7100)).unwrap(), SubmitOutcome::AlreadySubmitted { status: 110 });
+    assert_eq!(school.cancel(7100, Some("переезд")).unwrap().result, CancelResult::Cancelled);
+    assert_eq!(school.order_status(7100), Some(150));
+    // A registration for review keeps its note across a reopen; withdrawal of an enrolled child is refused.
+    let mut young = application(7101);
+    young.child.birth_date = date!(2022 - 06 - 01);
+    let note = review(school.submit(&young).unwrap());
+    school.set_status(7101, 250, Some("Зачислен с разрешения учредителя")).unwrap();
+    drop(school);
+    let school = scratch.open();
+    assert_eq!(school.application(7101), Some(young), "the whole application survives a reopen");
+    assert!(note.contains("5 лет 3 месяца"), "{note}");
+    assert_eq!(school.cancel(7101, None).unwrap().result, CancelResult::Rejected);
+    assert_eq!(school.cancel(7999, None).unwrap().result, CancelResult::Rejected, "unknown");
 }
 
 #[test]
@@ -576,7 +629,7 @@ async fn the_demo_data_loads_with_its_documented_fixtures() {
     assert!(school.status_changes_now(0, 10).is_empty());
 
     let mut enrollment = application(fixtures::FREE_ORDERS_FROM);
-    enrollment.schools = vec![(fixtures::SCHOOL_1.into(), 1), (fixtures::SCHOOL_2.into(), 2)];
+    enrollment.schools = schools(&[fixtures::SCHOOL_1, fixtures::SCHOOL_2]);
     assert_eq!(school.submit(&enrollment).unwrap(), SubmitOutcome::Registered { status: 110 });
 }
 

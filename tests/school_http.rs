@@ -20,10 +20,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use edugate::school::kindergarten::CancelResult;
 use edugate::school::{
-    EmbeddedSchool, EnrollmentApplication, HttpSchool, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils,
-    StatusChange, SubmitOutcome,
+    DesiredSchool, EmbeddedSchool, EnrollmentApplication, HttpSchool, Marks, Pupil, PupilId, SchoolError, SchoolSystem,
+    Snils, StatusChange, SubmitOutcome,
 };
+use edugate::services::enrollment;
 use serde_json::{json, Value};
 use time::macros::date;
 
@@ -123,6 +125,8 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/api/v1/pupils/{id}/marks", get(marks))
         .route("/api/v1/applications", post(submit))
         .route("/api/v1/applications/changes", get(changes))
+        .route("/api/v1/applications/{order_id}", get(held))
+        .route("/api/v1/applications/{order_id}/cancel", post(cancel))
         .with_state(state)
 }
 
@@ -254,7 +258,7 @@ async fn submit(State(state): State<Arc<MockState>>, headers: HeaderMap, body: B
     if let Some(answer) = guard(&state, &headers) {
         return answer;
     }
-    let Some(application) = serde_json::from_slice::<Value>(&body).ok().as_ref().and_then(application_of) else {
+    let Some(application) = application_of(&body) else {
         return error(StatusCode::BAD_REQUEST, "bad_request", "the body is not an application");
     };
     state.submissions.fetch_add(1, Ordering::SeqCst);
@@ -262,6 +266,10 @@ async fn submit(State(state): State<Arc<MockState>>, headers: HeaderMap, body: B
     let answer = match state.school.submit_application(&application).await {
         Ok(SubmitOutcome::Registered { status }) => {
             (StatusCode::CREATED, axum::Json(json!({"orderId": order_id, "status": status}))).into_response()
+        }
+        Ok(SubmitOutcome::ForReview { status, note }) => {
+            let body = json!({"orderId": order_id, "status": status, "review": note});
+            (StatusCode::CREATED, axum::Json(body)).into_response()
         }
         Ok(SubmitOutcome::AlreadySubmitted { status }) => {
             (StatusCode::OK, axum::Json(json!({"orderId": order_id, "status": status}))).into_response()
@@ -276,28 +284,50 @@ async fn submit(State(state): State<Arc<MockState>>, headers: HeaderMap, body: B
     answer
 }
 
-/// An application from the API's JSON.
-fn application_of(body: &Value) -> Option<EnrollmentApplication> {
-    let text = |value: &Value| value.as_str().map(str::to_owned);
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let schools = body["schools"]
-        .as_array()?
-        .iter()
-        .map(|school| Some((text(&school["code"])?, school["priority"].as_u64()? as u8)));
-    Some(EnrollmentApplication {
-        order_id: body["orderId"].as_i64()?,
-        oktmo: text(&body["oktmo"])?,
-        applicant_snils: Snils::parse(body["applicant"]["snils"].as_str()?).ok()?,
-        applicant_surname: text(&body["applicant"]["surname"])?,
-        applicant_name: text(&body["applicant"]["name"])?,
-        child_surname: text(&body["child"]["surname"])?,
-        child_name: text(&body["child"]["name"])?,
-        child_birth_date: time::Date::parse(body["child"]["birthDate"].as_str()?, format).ok()?,
-        schools: schools.collect::<Option<Vec<_>>>()?,
-        grade: body["grade"].as_u64()? as u8,
-        academic_year: text(&body["academicYear"])?,
-        benefit_code: text(&body["benefitCode"]),
-    })
+/// An application from the API's JSON, read as the connector reads the school system's answers.
+fn application_of(body: &[u8]) -> Option<EnrollmentApplication> {
+    let order_id = serde_json::from_slice::<Value>(body).ok()?["orderId"].as_i64()?;
+    edugate::school::http::decode_application(200, body, order_id).ok().flatten()
+}
+
+/// `GET /applications/{orderId}`.
+async fn held(State(state): State<Arc<MockState>>, headers: HeaderMap, UrlPath(order_id): UrlPath<i64>) -> Response {
+    if let Some(answer) = guard(&state, &headers) {
+        return answer;
+    }
+    match state.school.application(order_id) {
+        Some(application) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            edugate::school::http::application_json(&application),
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, "not_found", "no such application"),
+    }
+}
+
+/// `POST /applications/{orderId}/cancel`.
+async fn cancel(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    UrlPath(order_id): UrlPath<i64>,
+    body: Bytes,
+) -> Response {
+    if let Some(answer) = guard(&state, &headers) {
+        return answer;
+    }
+    let reason = serde_json::from_slice::<Value>(&body).ok().and_then(|b| b["reason"].as_str().map(str::to_owned));
+    match state.school.cancel(order_id, reason.as_deref()) {
+        Ok(cancelled) => {
+            let result = match cancelled.result {
+                CancelResult::Cancelled => "CANCELLED",
+                CancelResult::InProgress => "IN_PROGRESS",
+                CancelResult::Rejected => "REJECTED",
+            };
+            axum::Json(json!({"orderId": order_id, "result": result, "comment": cancelled.comment})).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+    }
 }
 
 /// The query of `GET /applications/changes`.
@@ -343,22 +373,25 @@ fn snils(text: &str) -> Snils {
     Snils::parse(text).unwrap()
 }
 
-/// A grade-1 application to the demo data's first school.
+/// A grade-1 application to the demo data's first school: the whole 1.1.0 sample (documents, address, siblings,
+/// benefit) for this family.
 fn application(order_id: i64) -> EnrollmentApplication {
-    EnrollmentApplication {
-        order_id,
-        oktmo: fixtures::OKTMO_CITY.into(),
-        applicant_snils: snils(fixtures::PARENT_WITH_CONSENT),
-        applicant_surname: "Иванова".into(),
-        applicant_name: "Елена".into(),
-        child_surname: "Иванова".into(),
-        child_name: "Варвара".into(),
-        child_birth_date: date!(2020 - 05 - 20),
-        schools: vec![(fixtures::SCHOOL_1.into(), 1), (fixtures::SCHOOL_2.into(), 2)],
-        grade: 1,
-        academic_year: "2027/2028".into(),
-        benefit_code: Some("SIBLING".into()),
-    }
+    let sample = enrollment::v110::sample_request(order_id, "2020-05-20");
+    let Ok(enrollment::v110::Request::Application(mut a)) = enrollment::parse_request(&sample, date!(2026 - 12 - 01))
+    else {
+        panic!("the sample reads")
+    };
+    (a.oktmo, a.applicant_snils) = (fixtures::OKTMO_CITY.into(), snils(fixtures::PARENT_WITH_CONSENT));
+    a.applicant.snils = Some(snils(fixtures::PARENT_WITH_CONSENT));
+    (a.applicant.surname, a.applicant.name) = ("Иванова".into(), "Елена".into());
+    (a.child.surname, a.child.name) = ("Иванова".into(), "Варвара".into());
+    a.schools = vec![desired(fixtures::SCHOOL_1, 1), desired(fixtures::SCHOOL_2, 2)];
+    *a
+}
+
+/// A desired school.
+fn desired(code: &str, priority: u8) -> DesiredSchool {
+    DesiredSchool { code: code.into(), name: String::new(), priority }
 }
 
 #[tokio::test]
@@ -388,7 +421,7 @@ async fn every_endpoint_answers_what_the_school_holds() {
     assert_eq!(http.submit_application(&order).await.unwrap(), SubmitOutcome::Registered { status: 110 });
     assert_eq!(school.application(order.order_id), Some(order.clone()), "the application arrives whole");
     let mut refused = application(fixtures::FREE_ORDERS_FROM + 1);
-    refused.schools = vec![("SCH-404".into(), 1)];
+    refused.schools = vec![desired("SCH-404", 1)];
     let outcome = http.submit_application(&refused).await.unwrap();
     assert_eq!(outcome, SubmitOutcome::Refused { status: 150, reason: "школа с кодом SCH-404 не найдена".into() });
 
@@ -398,6 +431,34 @@ async fn every_endpoint_answers_what_the_school_holds() {
     assert_eq!(http.status_changes(first.cursor, 10).await.unwrap(), std::slice::from_ref(&second));
     assert_eq!(http.status_changes(0, 1).await.unwrap(), [first]);
     assert!(http.status_changes(second.cursor, 10).await.unwrap().is_empty());
+}
+
+/// The application as held and its withdrawal over the API; a registration for review carries its note.
+#[tokio::test]
+async fn applications_are_read_back_and_withdrawn_over_http() {
+    let (school, _dir) = demo_school();
+    let server = MockServer::start(school.clone());
+    let http = connector(&server);
+    let order = application(fixtures::FREE_ORDERS_FROM + 20);
+    assert_eq!(http.submit_application(&order).await.unwrap(), SubmitOutcome::Registered { status: 110 });
+    assert_eq!(http.enrollment_application(order.order_id).await.unwrap(), Some(order.clone()), "whole, both ways");
+    assert_eq!(http.enrollment_application(fixtures::FREE_ORDERS_FROM + 21).await.unwrap(), None);
+    let cancelled = http.cancel_application(order.order_id, Some("переезд")).await.unwrap();
+    assert_eq!(cancelled.result, CancelResult::Cancelled);
+    assert_eq!(school.order_status(order.order_id), Some(150));
+
+    let mut young = application(fixtures::FREE_ORDERS_FROM + 22);
+    young.child.birth_date = date!(2022 - 06 - 01);
+    let SubmitOutcome::ForReview { status: 110, note } = http.submit_application(&young).await.unwrap() else {
+        panic!("a registration for review")
+    };
+    assert!(note.contains("разрешения учредителя"), "{note}");
+
+    // What a school system answers is checked.
+    let error = edugate::school::http::decode_cancel(200, br#"{"orderId": 1, "result": "MAYBE"}"#, 1).unwrap_err();
+    assert!(matches!(error, SchoolError::Protocol(_)), "{error}");
+    let error = edugate::school::http::decode_application(200, br#"{"orderId": 2}"#, 1).unwrap_err();
+    assert!(matches!(error, SchoolError::Protocol(_)), "{error}");
 }
 
 #[tokio::test]

@@ -16,4 +16,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = edugate::services::progress::ProgressRequest::read(&doc, doc.root());
     let today = time::Date::from_calendar_date(2026, time::Month::December, 2).expect("a valid date");
     let _ = edugate::services::enrollment::read_form(&doc, doc.root(), today);
+    let _ = edugate::services::enrollment::v110::read_request(&doc, doc.root(), today);
 });

@@ -260,6 +260,7 @@ fn default_kinds() -> Vec<KindConfig> {
     vec![
         kind("urn://edugate/progress/1.0.0", "ProgressRequest", "EDUGATE", Some("progress-1.0.0.xsd")),
         kind("urn://edugate/school-enrollment/1.0.0", "FormData", "EDUGATE", Some("school-enrollment-1.0.0.xsd")),
+        kind("urn://edugate/school-enrollment/1.1.0", "FormData", "EDUGATE", Some("school-enrollment-1.1.0.xsd")),
         // Status pushes travel from the region to the portal.
         kind(
             "urn://edugate/school-enrollment/1.0.0",

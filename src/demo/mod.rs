@@ -118,7 +118,7 @@ async fn demo(mock: &str, data: &Path, certs: &Path) -> Result<(), DemoError> {
 
     let order_id = 4_200_000_000 + (time::OffsetDateTime::now_utc().unix_timestamp() % 100_000_000);
     println!("\n3. The parent applies to enroll a child in grade 1 (order {order_id})");
-    let answer = ask(&portal, &enrollment::sample_form(order_id)).await?;
+    let answer = ask(&portal, &enrollment::v110::sample_request(order_id, "2020-03-15")).await?;
     let (status, comment) = change_order_info(answer.content().unwrap_or(""));
     println!("   status {status} {}: {comment}", status_name(status));
     if status == enrollment::REGISTERED {
@@ -144,8 +144,17 @@ fn status_name(code: u16) -> &'static str {
     match code {
         110 => "registered",
         120 => "review started",
+        130 => "documents to confirm",
+        140 => "reviewed",
         150 => "refused",
+        160 => "no places",
+        170 => "changed",
+        180 => "change refused",
         190 => "place offered",
+        210 => "suspended",
+        220 => "place refused",
+        230 => "consent under review",
+        240 => "contract to sign",
         250 => "enrolled",
         _ => "",
     }
@@ -198,7 +207,8 @@ fn print_progress(content: &str) -> Result<(), XmlError> {
 
 fn change_order_info(content: &str) -> (u16, String) {
     let Ok(doc) = xml::parse(content, &Limits::default()) else { return (0, content.to_string()) };
-    let ns = enrollment::NS;
+    // Each version is answered in its own namespace.
+    let ns = doc.element_ns(doc.root());
     let Some(info) = doc.child(doc.root(), ns, "changeOrderInfo") else { return (0, content.to_string()) };
     let status = doc.child(info, ns, "statusCode").map(|s| child_text(&doc, s, ns, "orgCode")).unwrap_or_default();
     (status.trim().parse().unwrap_or(0), child_text(&doc, info, ns, "comment"))

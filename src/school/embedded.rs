@@ -28,10 +28,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::SystemTime;
 
 use super::datafile::{self, Snapshot};
+use super::enrollment::EnrollmentApplication;
 use super::journal::Journal;
-use super::model::{
-    EnrollmentApplication, Marks, Pupil, PupilId, StatusChange, SubmitOutcome, STATUS_REFUSED, STATUS_REGISTERED,
-};
+use super::kindergarten::model::Cancelled;
+use super::model::{Marks, Pupil, PupilId, StatusChange, SubmitOutcome, STATUS_REFUSED, STATUS_REGISTERED};
 use super::{BoxFuture, SchoolError, SchoolSystem, Snils};
 
 /// The embedded school system. Cloning it is cheap and shares the same data and journal.
@@ -175,18 +175,30 @@ impl EmbeddedSchool {
             return Ok(outcome);
         }
         let snapshot = self.snapshot();
-        match refusal(application, &snapshot) {
-            Some(reason) => {
+        match decide(application, &snapshot) {
+            Verdict::Refuse(reason) => {
                 journal.refuse(application, &reason, now())?;
                 tracing::info!(order_id, status = STATUS_REFUSED, "application refused");
                 Ok(SubmitOutcome::Refused { status: STATUS_REFUSED, reason })
             }
-            None => {
-                journal.register(application, now())?;
+            Verdict::Review(note) => {
+                journal.register(application, Some(&note), now())?;
+                tracing::info!(order_id, status = STATUS_REGISTERED, "application registered for review");
+                Ok(SubmitOutcome::ForReview { status: STATUS_REGISTERED, note })
+            }
+            Verdict::Register => {
+                journal.register(application, None, now())?;
                 tracing::info!(order_id, status = STATUS_REGISTERED, "application registered");
                 Ok(SubmitOutcome::Registered { status: STATUS_REGISTERED })
             }
         }
+    }
+
+    /// [`SchoolSystem::cancel_application`] without the future. Blocking (fsync).
+    pub fn cancel(&self, order_id: i64, reason: Option<&str>) -> Result<Cancelled, SchoolError> {
+        let cancelled = lock(&self.inner.journal).cancel(order_id, reason, now())?;
+        tracing::info!(order_id, result = ?cancelled.result, "application withdrawal asked");
+        Ok(cancelled)
     }
 
     /// The current status of an order, whether submitted through the gateway or named in the data file.
@@ -279,6 +291,27 @@ impl SchoolSystem for EmbeddedSchool {
         Box::pin(async move { Ok(self.status_changes_now(since, limit)) })
     }
 
+    fn enrollment_application<'a>(
+        &'a self,
+        order_id: i64,
+    ) -> BoxFuture<'a, Result<Option<EnrollmentApplication>, SchoolError>> {
+        Box::pin(async move { Ok(self.application(order_id)) })
+    }
+
+    fn cancel_application<'a>(
+        &'a self,
+        order_id: i64,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Cancelled, SchoolError>> {
+        let school = self.clone();
+        let reason = reason.map(str::to_owned);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || school.cancel(order_id, reason.as_deref()))
+                .await
+                .map_err(|e| SchoolError::Unavailable(format!("the journal write did not finish: {e}")))?
+        })
+    }
+
     fn name(&self) -> &str {
         "embedded"
     }
@@ -305,25 +338,37 @@ fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-/// Why the school refuses `application`, in words for the parent, or `None` if it can be registered.
-fn refusal(application: &EnrollmentApplication, snapshot: &Snapshot) -> Option<String> {
+/// What the school does with an application at submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Registers it (110).
+    Register,
+    /// Registers it (110) for a review with the founder's permission, telling the parent why.
+    Review(String),
+    /// Refuses it (150) for this reason.
+    Refuse(String),
+}
+
+/// What the school does with `application`: refusals are for what no review can mend (an unknown school, a grade
+/// or year that does not exist); a grade-1 child outside the law's age range goes to review, never to a refusal.
+fn decide(application: &EnrollmentApplication, snapshot: &Snapshot) -> Verdict {
     let grade = application.grade;
     if !(1..=11).contains(&grade) {
-        return Some(format!("класса {grade} нет: принимают в 1–11 классы"));
+        return Verdict::Refuse(format!("класса {grade} нет: принимают в 1–11 классы"));
     }
     let Some(year) = academic_year_start(&application.academic_year) else {
-        return Some(format!(
+        return Verdict::Refuse(format!(
             "учебный год «{}» указан неверно: ожидается запись вида 2027/2028",
             application.academic_year
         ));
     };
     if application.schools.is_empty() {
-        return Some("не выбрана ни одна школа".to_owned());
+        return Verdict::Refuse("не выбрана ни одна школа".to_owned());
     }
-    if let Some((code, _)) = application.schools.iter().find(|(code, _)| snapshot.school(code).is_none()) {
-        return Some(format!("школа с кодом {code} не найдена"));
+    if let Some(code) = application.school_codes().find(|code| snapshot.school(code).is_none()) {
+        return Verdict::Refuse(format!("школа с кодом {code} не найдена"));
     }
-    age_refusal(application.child_birth_date, grade, year)
+    age_verdict(application.child.birth_date, grade, year)
 }
 
 /// The first year of an academic year written `2027/2028`.
@@ -337,22 +382,78 @@ fn academic_year_start(text: &str) -> Option<i32> {
     (second == first + 1).then_some(first)
 }
 
-/// Why the child's age on 1 September does not fit the grade, if it does not: grade 1 takes children of 6 to 8 full
-/// years, each later grade one year older.
-fn age_refusal(birth: time::Date, grade: u8, year: i32) -> Option<String> {
+/// What the child's age on 1 September of the academic year starting in `year` means for the grade.
+///
+/// Grade 1 (273-ФЗ, ст. 67 ч. 1): from 6 years 6 months to 8 years, both ends included (a child who turns 8 on
+/// 1 September is admitted; one day older is not); outside that range only with the founder's permission, so the
+/// application is registered for review. Later grades take children of `grade + 5` to `grade + 7` full years.
+fn age_verdict(birth: time::Date, grade: u8, year: i32) -> Verdict {
     let start = time::Date::from_calendar_date(year, time::Month::September, 1).expect("1 September exists");
     if birth >= start {
-        return Some(format!("дата рождения ребёнка не раньше 1 сентября {year} г."));
+        return Verdict::Refuse(format!("дата рождения ребёнка не раньше 1 сентября {year} г."));
+    }
+    if grade == 1 {
+        let young = plus_months(birth, 6 * 12 + 6) > start;
+        let old = plus_months(birth, 8 * 12) < start;
+        if !(young || old) {
+            return Verdict::Register;
+        }
+        let months = full_months(birth, start);
+        return Verdict::Review(format!(
+            "на 1 сентября {year} г. ребёнку будет {}; в 1 класс принимают детей от 6 лет 6 месяцев до 8 лет, \
+             в другом возрасте — с разрешения учредителя школы. Заявление зарегистрировано и будет рассмотрено \
+             школой с учредителем",
+            age_text(months)
+        ));
     }
     let age = full_years(birth, start);
     let (min, max) = (grade as i32 + 5, grade as i32 + 7);
     if (min..=max).contains(&age) {
-        return None;
+        return Verdict::Register;
     }
-    Some(format!(
+    Verdict::Refuse(format!(
         "на 1 сентября {year} г. ребёнку будет {age} {}, а в {grade} класс принимают детей от {min} до {max} лет",
         years_word(age)
     ))
+}
+
+/// `date` plus `months` calendar months; a day the month lacks (31 April, 29 February of a common year) becomes the
+/// month's last day, as the Civil Code counts periods (ст. 192 ГК РФ).
+fn plus_months(date: time::Date, months: u32) -> time::Date {
+    let total = date.year() * 12 + (date.month() as i32 - 1) + months as i32;
+    let (year, month) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u8);
+    let month = time::Month::try_from(month).expect("1..=12");
+    let day = date.day().min(month.length(year));
+    time::Date::from_calendar_date(year, month, day).expect("a day within the month")
+}
+
+/// Full calendar months from `birth` to `on` (`birth` before `on`).
+fn full_months(birth: time::Date, on: time::Date) -> u32 {
+    let mut months = ((on.year() - birth.year()) * 12 + on.month() as i32 - birth.month() as i32).max(0) as u32;
+    while months > 0 && plus_months(birth, months) > on {
+        months -= 1;
+    }
+    months
+}
+
+/// "5 лет 11 месяцев", "8 лет 1 месяц", "7 лет".
+fn age_text(months: u32) -> String {
+    let (years, rest) = ((months / 12) as i32, (months % 12) as i32);
+    let mut text = format!("{years} {}", years_word(years));
+    if rest > 0 {
+        text.push_str(&format!(" {rest} {}", months_word(rest)));
+    }
+    text
+}
+
+/// "месяц", "месяца" or "месяцев".
+fn months_word(n: i32) -> &'static str {
+    match (n % 10, n % 100) {
+        (_, 11..=14) => "месяцев",
+        (1, _) => "месяц",
+        (2..=4, _) => "месяца",
+        _ => "месяцев",
+    }
 }
 
 /// Full years from `birth` to `on`.
@@ -388,12 +489,55 @@ mod tests {
     fn ages_and_grades() {
         assert_eq!(full_years(date!(2020 - 09 - 01), date!(2027 - 09 - 01)), 7);
         assert_eq!(full_years(date!(2020 - 09 - 02), date!(2027 - 09 - 01)), 6);
-        assert_eq!(age_refusal(date!(2020 - 03 - 15), 1, 2027), None);
-        assert_eq!(age_refusal(date!(2018 - 09 - 02), 1, 2027), None);
-        let young = age_refusal(date!(2023 - 01 - 10), 1, 2027).unwrap();
-        assert_eq!(young, "на 1 сентября 2027 г. ребёнку будет 4 года, а в 1 класс принимают детей от 6 до 8 лет");
-        assert!(age_refusal(date!(2015 - 01 - 10), 5, 2027).is_none());
-        assert!(age_refusal(date!(2028 - 01 - 10), 1, 2027).unwrap().contains("не раньше"));
+        // 6 years 6 months exactly, and a day less.
+        assert_eq!(age_verdict(date!(2021 - 03 - 01), 1, 2027), Verdict::Register);
+        assert_eq!(age_verdict(date!(2021 - 03 - 02), 1, 2027), Verdict::Review(review_of("6 лет 5 месяцев")));
+        // 8 years exactly, and a day more.
+        assert_eq!(age_verdict(date!(2019 - 09 - 01), 1, 2027), Verdict::Register);
+        assert_eq!(age_verdict(date!(2019 - 08 - 31), 1, 2027), Verdict::Review(review_of("8 лет")));
+        assert_eq!(age_verdict(date!(2020 - 03 - 15), 1, 2027), Verdict::Register);
+        assert_eq!(age_verdict(date!(2023 - 01 - 10), 1, 2027), Verdict::Review(review_of("4 года 7 месяцев")));
+        assert_eq!(age_verdict(date!(2015 - 01 - 10), 5, 2027), Verdict::Register);
+        let Verdict::Refuse(old) = age_verdict(date!(2012 - 01 - 10), 5, 2027) else { panic!("refused") };
+        assert!(old.contains("от 10 до 12 лет"), "{old}");
+        let Verdict::Refuse(unborn) = age_verdict(date!(2028 - 01 - 10), 1, 2027) else { panic!("refused") };
+        assert!(unborn.contains("не раньше"), "{unborn}");
+    }
+
+    fn review_of(age: &str) -> String {
+        format!(
+            "на 1 сентября 2027 г. ребёнку будет {age}; в 1 класс принимают детей от 6 лет 6 месяцев до 8 лет, в \
+             другом возрасте — с разрешения учредителя школы. Заявление зарегистрировано и будет рассмотрено школой \
+             с учредителем"
+        )
+    }
+
+    #[test]
+    fn leap_day_birthdays() {
+        // Born on 29 February 2020: 6 years 6 months on 29 August 2026, so admitted on 1 September 2026.
+        assert_eq!(age_verdict(date!(2020 - 02 - 29), 1, 2026), Verdict::Register);
+        // Born on 29 February 2020, 1 September 2028: 8 years 6 months, review.
+        let Verdict::Review(note) = age_verdict(date!(2020 - 02 - 29), 1, 2028) else { panic!("a review") };
+        assert!(note.contains("будет 8 лет 6 месяцев"), "{note}");
+        // 1 March 2020 in a leap year: 6 years 6 months exactly on 1 September 2026.
+        assert_eq!(age_verdict(date!(2020 - 03 - 01), 1, 2026), Verdict::Register);
+        // Born on 29 February 2016: 8 years on 29 February 2024, a leap year ...
+        assert_eq!(plus_months(date!(2016 - 02 - 29), 96), date!(2024 - 02 - 29));
+        // ... and 7 years on 28 February 2023, as the Civil Code counts a missing day.
+        assert_eq!(plus_months(date!(2016 - 02 - 29), 84), date!(2023 - 02 - 28));
+    }
+
+    #[test]
+    fn months_are_counted_as_the_civil_code_counts_them() {
+        assert_eq!(plus_months(date!(2020 - 02 - 29), 12), date!(2021 - 02 - 28));
+        assert_eq!(plus_months(date!(2020 - 02 - 29), 78), date!(2026 - 08 - 29));
+        assert_eq!(plus_months(date!(2019 - 08 - 31), 6), date!(2020 - 02 - 29));
+        assert_eq!(plus_months(date!(2019 - 12 - 15), 1), date!(2020 - 01 - 15));
+        assert_eq!(full_months(date!(2020 - 03 - 02), date!(2026 - 09 - 01)), 77);
+        assert_eq!(full_months(date!(2020 - 03 - 01), date!(2026 - 09 - 01)), 78);
+        assert_eq!(age_text(77), "6 лет 5 месяцев");
+        assert_eq!(age_text(97), "8 лет 1 месяц");
+        assert_eq!(months_word(2), "месяца");
     }
 
     #[test]

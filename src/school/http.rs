@@ -13,10 +13,13 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
+use super::application_json::ApplicationJson;
 use super::datafile::{parse_date, parse_timestamp};
+use super::enrollment::EnrollmentApplication;
 use super::format::format_date;
+use super::kindergarten::model::{CancelResult, Cancelled};
 use super::model::{
-    EnrollmentApplication, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
+    is_department_status, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
     SubmitOutcome,
 };
 use super::{BoxFuture, SchoolError, SchoolSystem, Snils};
@@ -118,6 +121,10 @@ const MARKS: &str = "GET /pupils/{id}/marks";
 const SUBMIT: &str = "POST /applications";
 /// The name of `GET /applications/changes` in messages.
 const CHANGES: &str = "GET /applications/changes";
+/// The name of `GET /applications/{orderId}` in messages.
+const APPLICATION: &str = "GET /applications/{orderId}";
+/// The name of `POST /applications/{orderId}/cancel` in messages.
+const CANCEL: &str = "POST /applications/{orderId}/cancel";
 
 /// Decodes a school system's answer (HTTP `status` and `body`) to `GET /guardians/{snils}/children`.
 ///
@@ -160,6 +167,47 @@ pub fn decode_changes(status: u16, body: &[u8], since: u64, limit: usize) -> Res
     let changes = changes.map_err(|problem| SchoolError::Protocol(format!("{CHANGES}: {problem}")))?;
     check_changes(&changes, since, limit).map_err(|problem| SchoolError::Protocol(format!("{CHANGES}: {problem}")))?;
     Ok(changes)
+}
+
+/// The JSON of `application` as the API carries it (`POST /applications`' body and `GET /applications/{orderId}`'s
+/// answer): public so that tests and tools playing a school system write exactly what the connector reads.
+pub fn application_json(application: &EnrollmentApplication) -> Vec<u8> {
+    serde_json::to_vec(&ApplicationJson::of(application)).expect("applications serialize")
+}
+
+/// Decodes the answer to `GET /applications/{orderId}` (an untrusted-input entry, see [`decode_children`]): 200
+/// the application, 404 none.
+pub fn decode_application(
+    status: u16,
+    body: &[u8],
+    order_id: i64,
+) -> Result<Option<EnrollmentApplication>, SchoolError> {
+    if status == 404 {
+        return Ok(None);
+    }
+    let answer: ApplicationJson = json_ok(status, body, APPLICATION)?;
+    if answer.order_id != order_id {
+        return Err(SchoolError::Protocol(format!("{APPLICATION}: the answer is about order {}", answer.order_id)));
+    }
+    let application =
+        answer.into_application().map_err(|problem| SchoolError::Protocol(format!("{APPLICATION}: {problem}")))?;
+    Ok(Some(application))
+}
+
+/// Decodes the answer to `POST /applications/{orderId}/cancel` (an untrusted-input entry, see
+/// [`decode_children`]).
+pub fn decode_cancel(status: u16, body: &[u8], order_id: i64) -> Result<Cancelled, SchoolError> {
+    let answer: CancelledWire = json_ok(status, body, CANCEL)?;
+    if answer.order_id != order_id {
+        return Err(SchoolError::Protocol(format!("{CANCEL}: the answer is about order {}", answer.order_id)));
+    }
+    let result = match answer.result.as_str() {
+        "CANCELLED" => CancelResult::Cancelled,
+        "IN_PROGRESS" => CancelResult::InProgress,
+        "REJECTED" => CancelResult::Rejected,
+        _ => return Err(SchoolError::Protocol(format!("{CANCEL}: an unknown result"))),
+    };
+    Ok(Cancelled { result, comment: answer.comment })
 }
 
 /// An HTTP status from its number; one outside 100..=999 is a protocol error.
@@ -205,7 +253,7 @@ impl SchoolSystem for HttpSchool {
         application: &'a EnrollmentApplication,
     ) -> BoxFuture<'a, Result<SubmitOutcome, SchoolError>> {
         Box::pin(async move {
-            let body = serde_json::to_vec(&ApplicationWire::of(application)).expect("applications serialize");
+            let body = application_json(application);
             let (status, answer) = self.call(Method::POST, self.url(&["applications"]), Some(body), SUBMIT).await?;
             decode_submit(status.as_u16(), &answer, application.order_id)
         })
@@ -217,6 +265,29 @@ impl SchoolSystem for HttpSchool {
             url.query_pairs_mut().append_pair("since", &since.to_string()).append_pair("limit", &limit.to_string());
             let (status, body) = self.get(url, CHANGES).await?;
             decode_changes(status, &body, since, limit)
+        })
+    }
+
+    fn enrollment_application<'a>(
+        &'a self,
+        order_id: i64,
+    ) -> BoxFuture<'a, Result<Option<EnrollmentApplication>, SchoolError>> {
+        Box::pin(async move {
+            let (status, body) = self.get(self.url(&["applications", &order_id.to_string()]), APPLICATION).await?;
+            decode_application(status, &body, order_id)
+        })
+    }
+
+    fn cancel_application<'a>(
+        &'a self,
+        order_id: i64,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Cancelled, SchoolError>> {
+        Box::pin(async move {
+            let body = serde_json::to_vec(&CancelWire { reason }).expect("a cancel serializes");
+            let url = self.url(&["applications", &order_id.to_string(), "cancel"]);
+            let (status, answer) = self.call(Method::POST, url, Some(body), CANCEL).await?;
+            decode_cancel(status.as_u16(), &answer, order_id)
         })
     }
 
@@ -239,7 +310,13 @@ fn submit_outcome(status: StatusCode, body: &[u8], order_id: i64, what: &str) ->
         Ok(answer)
     };
     match status {
-        StatusCode::CREATED => Ok(SubmitOutcome::Registered { status: answer(body)?.status }),
+        StatusCode::CREATED => {
+            let answer = answer(body)?;
+            Ok(match answer.review.filter(|note| !note.is_empty()) {
+                Some(note) => SubmitOutcome::ForReview { status: answer.status, note },
+                None => SubmitOutcome::Registered { status: answer.status },
+            })
+        }
         StatusCode::OK => Ok(SubmitOutcome::AlreadySubmitted { status: answer(body)?.status }),
         StatusCode::UNPROCESSABLE_ENTITY => {
             let answer = answer(body)?;
@@ -518,91 +595,6 @@ struct TermWire {
     value: String,
 }
 
-/// `POST /applications` body.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplicationWire<'a> {
-    /// The portal's order number.
-    order_id: i64,
-    /// Municipality.
-    oktmo: &'a str,
-    /// The applicant.
-    applicant: PersonWire<'a>,
-    /// The child.
-    child: ChildInWire<'a>,
-    /// Desired schools.
-    schools: Vec<SchoolChoiceWire<'a>>,
-    /// Grade.
-    grade: u8,
-    /// "2027/2028".
-    academic_year: &'a str,
-    /// Benefit category code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    benefit_code: Option<&'a str>,
-}
-
-impl<'a> ApplicationWire<'a> {
-    /// The body for `application`.
-    fn of(application: &'a EnrollmentApplication) -> ApplicationWire<'a> {
-        ApplicationWire {
-            order_id: application.order_id,
-            oktmo: &application.oktmo,
-            applicant: PersonWire {
-                snils: application.applicant_snils.formatted(),
-                surname: &application.applicant_surname,
-                name: &application.applicant_name,
-            },
-            child: ChildInWire {
-                surname: &application.child_surname,
-                name: &application.child_name,
-                birth_date: format_date(application.child_birth_date),
-            },
-            schools: application
-                .schools
-                .iter()
-                .map(|(code, priority)| SchoolChoiceWire { code, priority: *priority })
-                .collect(),
-            grade: application.grade,
-            academic_year: &application.academic_year,
-            benefit_code: application.benefit_code.as_deref(),
-        }
-    }
-}
-
-/// The applicant on the wire.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PersonWire<'a> {
-    /// `XXX-XXX-XXX YY`.
-    snils: String,
-    /// Surname.
-    surname: &'a str,
-    /// Given name.
-    name: &'a str,
-}
-
-/// The child of an application on the wire.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChildInWire<'a> {
-    /// Surname.
-    surname: &'a str,
-    /// Given name.
-    name: &'a str,
-    /// `YYYY-MM-DD`.
-    birth_date: String,
-}
-
-/// A desired school on the wire.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SchoolChoiceWire<'a> {
-    /// School code.
-    code: &'a str,
-    /// 1 is the most wanted.
-    priority: u8,
-}
-
 /// `POST /applications` answer (201, 200 or 422).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -614,6 +606,31 @@ struct SubmitAnswerWire {
     /// Why it was refused (422).
     #[serde(default)]
     reason: Option<String>,
+    /// Why a registered application (201) goes to review with the founder's permission, if it does.
+    #[serde(default)]
+    review: Option<String>,
+}
+
+/// `POST /applications/{orderId}/cancel` body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelWire<'a> {
+    /// The applicant's reason, if given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// `POST /applications/{orderId}/cancel` answer, 200.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelledWire {
+    /// The order answered about.
+    order_id: i64,
+    /// `CANCELLED`, `IN_PROGRESS` or `REJECTED`.
+    result: String,
+    /// For the parent.
+    #[serde(default)]
+    comment: Option<String>,
 }
 
 /// `GET /applications/changes`, 200.
@@ -644,6 +661,9 @@ struct ChangeWire {
 impl ChangeWire {
     /// The change this is.
     fn into_change(self) -> Result<StatusChange, String> {
+        if !is_department_status(self.status) {
+            return Err(format!("status {} is not a department status (110 ... 190, 210 ... 250)", self.status));
+        }
         let at = parse_timestamp(&self.at)?;
         Ok(StatusChange {
             cursor: self.cursor,
@@ -680,10 +700,20 @@ mod tests {
 
     #[test]
     fn a_page_of_changes_out_of_order_is_a_protocol_error() {
-        let body = br#"{"changes":[{"cursor":5,"orderId":1,"status":2,"at":"2026-09-01T10:00:00Z"}]}"#;
+        let body = br#"{"changes":[{"cursor":5,"orderId":1,"status":120,"at":"2026-09-01T10:00:00Z"}]}"#;
         let error = decode_changes(200, body, 5, 10).unwrap_err();
         assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains("does not follow")), "{error}");
         assert_eq!(decode_changes(200, body, 4, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_change_to_a_status_that_does_not_exist_is_a_protocol_error() {
+        for status in [200, 2, 115] {
+            let body =
+                format!(r#"{{"changes":[{{"cursor":1,"orderId":1,"status":{status},"at":"2026-09-01T10:00:00Z"}}]}}"#);
+            let error = decode_changes(200, body.as_bytes(), 0, 10).unwrap_err();
+            assert!(matches!(error, SchoolError::Protocol(ref m) if m.contains("department status")), "{error}");
+        }
     }
 
     #[test]

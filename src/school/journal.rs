@@ -5,11 +5,14 @@
 //! pushes to the portal survive restarts and are never numbered twice. Records:
 //!
 //! - `submitted`: an application registered (status 110); not a status change, since the submission's own answer
-//!   carries the status.
+//!   carries the status. It holds the whole application (`whole`, in the REST API's JSON shape) beside the flat
+//!   fields older lines hold alone (those still read, the rest of the application empty), and the note of a
+//!   registration for review with the founder's permission (`review`), if any.
 //! - `refused`: an application refused (status 150) with its reason, so that a repeat gets the same answer.
 //! - `seen`: the data file's status of an order, remembered without being a change: the first time the file names an
 //!   order the gateway never knew, or when the file agrees with the order's current status.
-//! - `status`: a status change, from an edit of the data file or from [`Journal::set_status`]; these are what
+//! - `status`: a status change, from an edit of the data file, from [`Journal::set_status`] or from a withdrawal
+//!   ([`Journal::cancel`], 150 with the applicant's reason); these are what
 //!   [`Journal::changes_since`] returns.
 //!
 //! A last line cut short by a crash (no newline) was never acknowledged, and is cut off at open; any other line
@@ -23,10 +26,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::application_json::ApplicationJson;
 use super::datafile::{data_error, format_timestamp, parse_date, parse_timestamp, FileStatus};
+use super::enrollment::{DesiredSchool, EnrollmentApplication, EnrollmentBenefit};
 use super::format::format_date;
+use super::kindergarten::model::{Applicant, CancelResult, Cancelled, Child, Coded};
 use super::model::{
-    is_department_status, EnrollmentApplication, StatusChange, SubmitOutcome, STATUS_REFUSED, STATUS_REGISTERED,
+    is_department_status, StatusChange, SubmitOutcome, STATUS_ENROLLED, STATUS_REFUSED, STATUS_REGISTERED,
 };
 use super::{SchoolError, Snils};
 use crate::school::kindergarten::queue::{Book, Catalog, Event};
@@ -43,6 +49,10 @@ enum Record {
         at: String,
         /// The application as submitted.
         application: ApplicationRec,
+        /// Why the school must review it with the founder's permission (the child's age), as the parent was told;
+        /// absent for an ordinary registration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review: Option<String>,
     },
     /// An application refused.
     Refused {
@@ -140,42 +150,84 @@ struct ApplicationRec {
     /// The benefit category's code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     benefit_code: Option<String>,
+    /// The whole application (documents, address, rights, siblings ...); absent from lines written before it was
+    /// kept, which still read from the fields above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    whole: Option<ApplicationJson>,
 }
 
 impl ApplicationRec {
-    /// The record of `application`.
+    /// The record of `application`: the flat fields every version of the journal wrote, and the whole application.
     fn of(application: &EnrollmentApplication) -> ApplicationRec {
         ApplicationRec {
             oktmo: application.oktmo.clone(),
             applicant_snils: application.applicant_snils.formatted(),
-            applicant_surname: application.applicant_surname.clone(),
-            applicant_name: application.applicant_name.clone(),
-            child_surname: application.child_surname.clone(),
-            child_name: application.child_name.clone(),
-            child_birth_date: format_date(application.child_birth_date),
-            schools: application.schools.clone(),
+            applicant_surname: application.applicant.surname.clone(),
+            applicant_name: application.applicant.name.clone(),
+            child_surname: application.child.surname.clone(),
+            child_name: application.child.name.clone(),
+            child_birth_date: format_date(application.child.birth_date),
+            schools: application.schools.iter().map(|s| (s.code.clone(), s.priority)).collect(),
             grade: application.grade,
             academic_year: application.academic_year.clone(),
-            benefit_code: application.benefit_code.clone(),
+            benefit_code: application.benefit.as_ref().map(|b| b.category.code.clone()),
+            whole: Some(ApplicationJson::of(application)),
         }
     }
 
-    /// The application this record holds for `order_id`.
+    /// The application this record holds for `order_id`: the whole one when the record has it, otherwise (a line
+    /// written before the whole application was kept) what the flat fields give, the rest empty.
     fn into_application(self, order_id: i64) -> Result<EnrollmentApplication, String> {
+        if let Some(whole) = self.whole {
+            if whole.order_id != order_id {
+                return Err(format!("the application is of order {}, the record of {order_id}", whole.order_id));
+            }
+            return whole.into_application();
+        }
+        let snils = Snils::parse(&self.applicant_snils).map_err(|e| format!("applicant_snils: {e}"))?;
         Ok(EnrollmentApplication {
             order_id,
             oktmo: self.oktmo,
-            applicant_snils: Snils::parse(&self.applicant_snils).map_err(|e| format!("applicant_snils: {e}"))?,
-            applicant_surname: self.applicant_surname,
-            applicant_name: self.applicant_name,
-            child_surname: self.child_surname,
-            child_name: self.child_name,
-            child_birth_date: parse_date(&self.child_birth_date)
-                .map_err(|p| format!("child_birth_date: the date {p}"))?,
-            schools: self.schools,
+            service_type: None,
+            filed_at: None,
+            applicant: Applicant {
+                surname: self.applicant_surname,
+                name: self.applicant_name,
+                middle_name: None,
+                phone: String::new(),
+                email: String::new(),
+                is_parent: true,
+                representative: None,
+                snils: Some(snils.clone()),
+            },
+            applicant_snils: snils,
+            identity: None,
+            child: Child {
+                surname: self.child_surname,
+                name: self.child_name,
+                middle_name: None,
+                birth_date: parse_date(&self.child_birth_date)
+                    .map_err(|p| format!("child_birth_date: the date {p}"))?,
+                birth_doc: None,
+            },
+            child_snils: None,
+            address: None,
+            schools: self
+                .schools
+                .into_iter()
+                .map(|(code, priority)| DesiredSchool { code, name: String::new(), priority })
+                .collect(),
             grade: self.grade,
             academic_year: self.academic_year,
-            benefit_code: self.benefit_code,
+            language: None,
+            adapted_program: None,
+            siblings: Vec::new(),
+            benefit: self.benefit_code.map(|code| EnrollmentBenefit {
+                category: Coded { code, text: String::new() },
+                doc: None,
+                files: Vec::new(),
+            }),
+            documents: Vec::new(),
         })
     }
 }
@@ -276,9 +328,10 @@ impl Journal {
     /// Adds the effect of the record at `cursor` to the state.
     fn apply(&mut self, cursor: u64, record: Record) -> Result<(), String> {
         match record {
-            Record::Submitted { order_id, application, .. } => {
+            Record::Submitted { order_id, application, review, .. } => {
                 let application = Some(application.into_application(order_id)?);
-                self.orders.insert(order_id, Order { status: STATUS_REGISTERED, application, ..Order::default() });
+                let order = Order { status: STATUS_REGISTERED, comment: review, application, ..Order::default() };
+                self.orders.insert(order_id, order);
                 self.submitted.push(order_id);
             }
             Record::Refused { order_id, reason, application, .. } => {
@@ -344,10 +397,12 @@ impl Journal {
         })
     }
 
-    /// Records `application` as registered.
+    /// Records `application` as registered; `review` says why the school must review it with the founder's
+    /// permission, if it must.
     pub fn register(
         &mut self,
         application: &EnrollmentApplication,
+        review: Option<&str>,
         now: time::OffsetDateTime,
     ) -> Result<(), SchoolError> {
         let application_rec = ApplicationRec::of(application);
@@ -355,6 +410,7 @@ impl Journal {
             order_id: application.order_id,
             at: format_timestamp(now),
             application: application_rec,
+            review: review.map(str::to_owned),
         };
         self.append(record).map(|_| ())
     }
@@ -387,12 +443,43 @@ impl Journal {
             return Err(SchoolError::Rejected(format!("order {order_id} is not known to the school system")));
         }
         if !is_department_status(status) {
-            return Err(SchoolError::Rejected(format!("{status} is not a department status (110, 120, ... 250)")));
+            return Err(SchoolError::Rejected(format!(
+                "{status} is not a department status (110, 120, ... 190, 210, ... 250)"
+            )));
         }
         let comment = comment.map(str::to_owned);
         let record = Record::Status { order_id, at: format_timestamp(now), status, comment, file: None };
         self.append(record)?;
         Ok(self.changes.last().expect("a status record was just applied").clone())
+    }
+
+    /// Withdraws an order at the applicant's request: a status change to 150 with `reason` in the comment, unless
+    /// the order is unknown, already ended (150: answered as withdrawn again, nothing recorded) or enrolled (250).
+    pub fn cancel(
+        &mut self,
+        order_id: i64,
+        reason: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<Cancelled, SchoolError> {
+        let answer = |result, comment: &str| Cancelled { result, comment: Some(comment.to_owned()) };
+        let Some(order) = self.orders.get(&order_id) else {
+            return Ok(answer(CancelResult::Rejected, "Заявление не найдено"));
+        };
+        match order.status {
+            STATUS_ENROLLED => Ok(answer(
+                CancelResult::Rejected,
+                "Ребёнок уже зачислен: заявление нельзя отозвать, обратитесь в школу",
+            )),
+            STATUS_REFUSED => Ok(answer(CancelResult::Cancelled, "Работа по заявлению прекращена")),
+            _ => {
+                let comment = match reason.map(str::trim).filter(|r| !r.is_empty()) {
+                    Some(reason) => format!("Заявление отозвано по просьбе заявителя: {reason}"),
+                    None => "Заявление отозвано по просьбе заявителя".to_owned(),
+                };
+                self.set_status(order_id, STATUS_REFUSED, Some(&comment), now)?;
+                Ok(answer(CancelResult::Cancelled, "Ваше заявление отменено"))
+            }
+        }
     }
 
     /// Compares the data file's application statuses with what the journal knows and records what changed;

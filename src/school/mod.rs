@@ -12,9 +12,11 @@
 //! nothing tells a caller whether a child exists.
 #![forbid(unsafe_code)]
 
+mod application_json;
 mod datafile;
 pub mod embedded;
 mod embedded_kg;
+pub mod enrollment;
 pub mod error;
 pub mod format;
 pub mod http;
@@ -28,12 +30,10 @@ pub mod timed;
 
 pub use embedded::{EmbeddedSchool, ReloadSummary};
 pub use embedded_kg::CANCELLED_COMMENT;
+pub use enrollment::{DesiredSchool, EnrollmentApplication, EnrollmentBenefit, SchoolSibling};
 pub use error::{BoxFuture, SchoolError};
 pub use http::HttpSchool;
-pub use model::{
-    EnrollmentApplication, LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord,
-    SubmitOutcome,
-};
+pub use model::{LessonMark, MarkValue, Marks, Pupil, PupilId, School, StatusChange, SubjectRecord, SubmitOutcome};
 pub use snils::{Snils, SnilsError};
 
 /// A region's school system, as the education services see it.
@@ -59,6 +59,28 @@ pub trait SchoolSystem: Send + Sync {
 
     /// Status changes with cursor > since, oldest first, at most `limit`.
     fn status_changes<'a>(&'a self, since: u64, limit: usize) -> BoxFuture<'a, Result<Vec<StatusChange>, SchoolError>>;
+
+    /// The enrollment application held under `order_id`, for the portal's edit form (`GetApplicationRequest`);
+    /// `None` when there is none. A system that keeps no applications answers `None` (the default).
+    fn enrollment_application<'a>(
+        &'a self,
+        order_id: i64,
+    ) -> BoxFuture<'a, Result<Option<EnrollmentApplication>, SchoolError>> {
+        let _ = order_id;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Withdraws the enrollment application held under `order_id` at the applicant's request (`cancelRequest`):
+    /// idempotent (a second cancel answers as the first did); an enrolled child's application is not withdrawn
+    /// ([`kindergarten::CancelResult::Rejected`]). A system that cannot withdraw refuses the call (the default).
+    fn cancel_application<'a>(
+        &'a self,
+        order_id: i64,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<kindergarten::Cancelled, SchoolError>> {
+        let _ = (order_id, reason);
+        Box::pin(async { Err(SchoolError::Rejected("this school system cannot withdraw applications".to_owned())) })
+    }
 
     /// A name for logs, metrics and the circuit breaker ("embedded", or the connector's base URL host).
     fn name(&self) -> &str;

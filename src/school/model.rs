@@ -2,13 +2,11 @@
 //!
 //! None of these types is `Serialize`: the embedded data file, its journal and the HTTP connector's wire format each
 //! have private serde structs of their own, so that a change of one format never changes another. Types that hold a
-//! person's name or birth date print them masked in `Debug`, like [`Snils`] does, so that a `{:?}` in a log line
+//! person's name or birth date print them masked in `Debug`, like [`Snils`](crate::school::Snils) does, so that a `{:?}` in a log line
 //! cannot leak them.
 #![forbid(unsafe_code)]
 
 use std::fmt;
-
-use super::Snils;
 
 /// The school system's own identifier of a pupil: opaque to the gateway, safe to log (it names nobody by itself).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -215,55 +213,6 @@ pub struct Marks {
     pub subjects: Vec<SubjectRecord>,
 }
 
-/// An application to enroll a child in a school, as the portal sends it (the part a school system needs).
-#[derive(Clone, PartialEq, Eq)]
-pub struct EnrollmentApplication {
-    /// The portal's order number: the application's identity, and the key of idempotent submission.
-    pub order_id: i64,
-    /// The OKTMO code of the municipality the portal routed the application to.
-    pub oktmo: String,
-    /// The applicant's SNILS, which later lookups identify the parent by.
-    pub applicant_snils: Snils,
-    /// The applicant's surname, for the school's records.
-    pub applicant_surname: String,
-    /// The applicant's given name, for the same reason.
-    pub applicant_name: String,
-    /// The child's surname.
-    pub child_surname: String,
-    /// The child's given name.
-    pub child_name: String,
-    /// The child's birth date, checked against the grade.
-    pub child_birth_date: time::Date,
-    /// Desired schools by code, with priority 1 (most wanted) upwards.
-    pub schools: Vec<(String, u8)>,
-    /// The grade applied for, 1..=11.
-    pub grade: u8,
-    /// The academic year applied for, "2027/2028".
-    pub academic_year: String,
-    /// The benefit category's code, if the applicant claims one (it gives priority admission).
-    pub benefit_code: Option<String>,
-}
-
-impl fmt::Debug for EnrollmentApplication {
-    /// Masks the SNILS, the names and the birth date, so that `{:?}` of an application is safe in a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EnrollmentApplication")
-            .field("order_id", &self.order_id)
-            .field("oktmo", &self.oktmo)
-            .field("applicant_snils", &self.applicant_snils)
-            .field("applicant_surname", &masked_name(&self.applicant_surname))
-            .field("applicant_name", &masked_name(&self.applicant_name))
-            .field("child_surname", &masked_name(&self.child_surname))
-            .field("child_name", &masked_name(&self.child_name))
-            .field("child_birth_date", &"****-**-**")
-            .field("schools", &self.schools)
-            .field("grade", &self.grade)
-            .field("academic_year", &self.academic_year)
-            .field("benefit_code", &self.benefit_code)
-            .finish()
-    }
-}
-
 /// A change of an application's status in the school system, to be pushed to the portal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
@@ -294,6 +243,15 @@ pub enum SubmitOutcome {
         /// The order's current status.
         status: u16,
     },
+    /// Registered now (status 110), but outside what the school may decide alone: the school reviews it with the
+    /// founder's permission (a child younger than 6 years 6 months or older than 8 years on 1 September). Never a
+    /// refusal by itself.
+    ForReview {
+        /// The status to answer with: 110.
+        status: u16,
+        /// What the parent is told: why, and what happens next.
+        note: String,
+    },
     /// The application was refused (status 150) for a reason a person can read.
     Refused {
         /// The status to answer with: 150.
@@ -305,12 +263,17 @@ pub enum SubmitOutcome {
 
 /// The EPGU department status "registered".
 pub const STATUS_REGISTERED: u16 = 110;
-/// The EPGU department status "refused (with reason)".
+/// The EPGU department status "refused (with reason)", also the end of a withdrawn application.
 pub const STATUS_REFUSED: u16 = 150;
+/// The EPGU department status "enrolled".
+pub const STATUS_ENROLLED: u16 = 250;
 
-/// Whether `status` is an EPGU department status code: 110, 120, ... 190 or 200, 210, ... 250.
+/// Every EPGU department status code (`orgCode`), in order: 110 registered ... 250 enrolled. There is no 200.
+pub const DEPARTMENT_STATUSES: [u16; 14] = [110, 120, 130, 140, 150, 160, 170, 180, 190, 210, 220, 230, 240, 250];
+
+/// Whether `status` is an EPGU department status code: 110, 120, ... 190, 210, ... 250 (not 200).
 pub fn is_department_status(status: u16) -> bool {
-    (110..=250).contains(&status) && status.is_multiple_of(10)
+    DEPARTMENT_STATUSES.contains(&status)
 }
 
 #[cfg(test)]
@@ -366,7 +329,10 @@ mod tests {
 
     #[test]
     fn department_statuses() {
-        assert!(is_department_status(110) && is_department_status(250) && is_department_status(200));
+        assert!(is_department_status(110) && is_department_status(190) && is_department_status(210));
+        assert!(is_department_status(250));
         assert!(!is_department_status(100) && !is_department_status(115) && !is_department_status(260));
+        assert!(!is_department_status(200), "there is no status 200");
+        assert_eq!(DEPARTMENT_STATUSES.len(), 14);
     }
 }

@@ -44,6 +44,10 @@ pub enum Call {
     KindergartenSubscribe,
     /// [`Kindergartens::status_changes`].
     KindergartenStatusChanges,
+    /// [`SchoolSystem::enrollment_application`].
+    EnrollmentApplication,
+    /// [`SchoolSystem::cancel_application`].
+    CancelApplication,
 }
 
 impl Call {
@@ -63,6 +67,8 @@ impl Call {
         Call::KindergartenRefuseOffer,
         Call::KindergartenSubscribe,
         Call::KindergartenStatusChanges,
+        Call::EnrollmentApplication,
+        Call::CancelApplication,
     ];
 
     /// The method's name.
@@ -82,6 +88,8 @@ impl Call {
             Call::KindergartenRefuseOffer => "kindergarten_refuse_offer",
             Call::KindergartenSubscribe => "kindergarten_subscribe",
             Call::KindergartenStatusChanges => "kindergarten_status_changes",
+            Call::EnrollmentApplication => "enrollment_application",
+            Call::CancelApplication => "cancel_application",
         }
     }
 }
@@ -169,6 +177,21 @@ impl SchoolSystem for TimedSchool {
 
     fn status_changes<'a>(&'a self, since: u64, limit: usize) -> BoxFuture<'a, Result<Vec<StatusChange>, SchoolError>> {
         Box::pin(self.timed(Call::StatusChanges, self.inner.status_changes(since, limit)))
+    }
+
+    fn enrollment_application<'a>(
+        &'a self,
+        order_id: i64,
+    ) -> BoxFuture<'a, Result<Option<EnrollmentApplication>, SchoolError>> {
+        Box::pin(self.timed(Call::EnrollmentApplication, self.inner.enrollment_application(order_id)))
+    }
+
+    fn cancel_application<'a>(
+        &'a self,
+        order_id: i64,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Cancelled, SchoolError>> {
+        Box::pin(self.timed(Call::CancelApplication, self.inner.cancel_application(order_id, reason)))
     }
 
     fn name(&self) -> &str {

@@ -96,6 +96,24 @@ impl XmlOut {
         self.close(name);
     }
 
+    /// A leaf element with unqualified attributes and text.
+    pub fn leaf_with(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.out.push('<');
+        self.out.push_str(self.prefix);
+        self.out.push(':');
+        self.out.push_str(name);
+        for (k, v) in attrs {
+            self.out.push(' ');
+            self.out.push_str(k);
+            self.out.push_str("=\"");
+            push_escaped(&mut self.out, v, Escape::Attribute);
+            self.out.push('"');
+        }
+        self.out.push('>');
+        push_escaped(&mut self.out, text, Escape::Text);
+        self.close(name);
+    }
+
     /// A leaf when there is a value.
     pub fn opt_leaf(&mut self, name: &str, text: Option<&str>) {
         if let Some(text) = text {
