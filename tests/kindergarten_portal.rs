@@ -238,3 +238,67 @@ async fn every_version_is_answered_in_its_own_namespace() {
     let refused = w.control.client.portal_send(&sample("OtherRequest.xml")).await.expect_err("SMEV refuses it");
     assert_eq!(refused.fault(), Some("InvalidContent"), "{refused}");
 }
+
+/// Sets an application's status in the school's data file, as the region's system would (the gateway reloads it).
+fn set_status_in_data_file(data: &Path, order_id: i64, status: u16, comment: &str) {
+    let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data).unwrap()).unwrap();
+    let statuses = file["kindergarten_statuses"].as_array_mut().expect("the section");
+    statuses.retain(|s| s["order_id"].as_i64() != Some(order_id));
+    let changed_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    statuses.push(
+        serde_json::json!({"order_id": order_id, "status": status, "changed_at": changed_at, "comment": comment}),
+    );
+    let tmp = data.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&file).unwrap()).unwrap();
+    std::fs::rename(&tmp, data).unwrap();
+}
+
+/// A status change reaches the portal as a further response to the filing request exactly once, although the
+/// gateway (a process over its sled store) is killed with SIGKILL around it: once right after the change is made
+/// (before or while it is pushed), once after it was delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_is_pushed_once_across_a_gateway_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = start_mock(dir.path());
+    let control = Control::new(&mock.addr);
+    let data = dir.path().join("school.json");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/school-demo.json"), &data).unwrap();
+    let settings =
+        [("EDUGATE__SCHOOL__DATA", data.display().to_string()), ("EDUGATE__SCHOOL__RELOAD_SECS", "1".to_string())];
+    let start = || procs::start_gateway_with(dir.path(), &mock.addr, Some("warn"), &settings);
+    let mut gateway = start();
+    let order_id = 8_100_000_301;
+    let filed = control.portal_send(&application_today(order_id, "DOU-003")).await;
+    let first = control.answer_to(&filed).await;
+    assert_eq!(field(first.content().expect("changeOrderInfo"), "orgCode"), "110");
+    let responses = |count: usize| {
+        let (control, filed) = (&control, &filed);
+        async move {
+            procs::wait_for("the further responses", procs::ANSWER_LIMIT, || async move {
+                let all = control.client.portal_responses(filed).await.unwrap().unwrap_or_default();
+                (all.len() >= count).then_some(all)
+            })
+            .await
+        }
+    };
+
+    // Killed right after the change: the restarted gateway finds it in the school's feed and pushes it once.
+    set_status_in_data_file(&data, order_id, 120, "Начато рассмотрение");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    gateway.kill();
+    gateway = start();
+    responses(2).await;
+
+    // Killed after the push was delivered: nothing is pushed again.
+    gateway.kill();
+    gateway = start();
+    set_status_in_data_file(&data, order_id, 140, "Рассмотрено");
+    let all = responses(3).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let settled = control.client.portal_responses(&filed).await.unwrap().unwrap();
+    let codes: Vec<String> = settled.iter().map(|r| field(r.content().unwrap(), "orgCode")).collect();
+    assert_eq!(codes, ["110", "120", "140"], "each change once, in order");
+    assert_eq!(settled.len(), all.len());
+    assert!(settled.iter().all(|r| r.request_message_id == filed && r.signatures_valid));
+    procs::terminate(&mut gateway);
+}

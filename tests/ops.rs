@@ -530,10 +530,17 @@ async fn summary_reports_queues_breakers_kinds_faults_and_counters() {
     assert_eq!(breakers[0], serde_json::json!({ "destination": "smev", "state": "closed" }));
     assert_eq!(breakers.len(), 2);
     let kinds: Vec<&str> = summary["kinds"].as_array().unwrap().iter().map(|k| k["root"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["Echo", "ProgressRequest", "FormData", "FormData"]);
-    let enrollment: Vec<&str> =
+    assert_eq!(kinds, vec!["Echo", "ProgressRequest", "FormData", "FormData", "FormData", "FormData", "FormData"]);
+    let applications: Vec<&str> =
         summary["kinds"].as_array().unwrap()[2..].iter().map(|k| k["namespace"].as_str().unwrap()).collect();
-    assert_eq!(enrollment, ["urn://edugate/school-enrollment/1.0.0", "urn://edugate/school-enrollment/1.1.0"]);
+    let expected = [
+        "urn://edugate/school-enrollment/1.0.0",
+        "urn://edugate/school-enrollment/1.1.0",
+        "http://epgu.gosuslugi.ru/concentrator/kindergarten/4.0.1",
+        "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1",
+        "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.1.1",
+    ];
+    assert_eq!(applications, expected);
     let fault = &summary["recent_faults"][0];
     assert_eq!((fault["type"].as_str(), fault["operation"].as_str()), (Some("SMEVFailure"), Some("GetRequest")));
     assert_eq!(fault["class"], "retry");
