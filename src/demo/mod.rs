@@ -1,6 +1,8 @@
-//! `edugate demo`: plays the portal against a running mock-smev and gateway and shows, readably, the four things
-//! the services do: a progress lookup for a linked parent, one for an unlinked SNILS, an enrollment application,
-//! and a status change in the school's data reaching the portal. Fails unless all four happened.
+//! `edugate demo`: plays the portal against a running mock-smev and gateway and shows, readably, what the services
+//! do: a progress lookup for a linked parent, one for an unlinked SNILS, a grade-1 enrollment application and a
+//! status change in the school's data reaching the portal; then, in the EPGU concentrator's format, a kindergarten
+//! application, its place in the queue, a status change arriving as a further response to the application's
+//! request, and a cancellation. Fails unless all eight happened.
 //!
 //! Its two portal clients, [`control`] (mock-smev's control API) and [`portal`] (the portal's own SOAP side), are
 //! the ones the integration tests and benchmarks use too.
@@ -63,7 +65,7 @@ pub enum DemoError {
         waited: Duration,
     },
     /// Not every step showed what it should.
-    #[error("the demo did not complete: {done} of 4 steps done")]
+    #[error("the demo did not complete: {done} of 8 steps done")]
     Incomplete {
         /// How many steps did.
         done: usize,
@@ -133,11 +135,138 @@ async fn demo(mock: &str, data: &Path, certs: &Path) -> Result<(), DemoError> {
         done += 1;
     }
 
-    println!("\n{done} of 4 steps done");
-    if done != 4 {
+    done += kindergarten(&portal, data).await?;
+
+    println!("\n{done} of {STEPS} steps done");
+    if done != STEPS {
         return Err(DemoError::Incomplete { done });
     }
     Ok(())
+}
+
+/// How many steps the demo shows.
+const STEPS: usize = 8;
+
+/// The kindergarten part of the demo (steps 5 to 8), in the EPGU concentrator's 3.2.1 format: an application, its
+/// place in the queue, a status change arriving as a further response to the application's request, and a
+/// cancellation. Returns how many steps showed what they should.
+async fn kindergarten(portal: &ControlClient, data: &Path) -> Result<usize, DemoError> {
+    let mut done = 0;
+    let order_id = 5_200_000_000 + (time::OffsetDateTime::now_utc().unix_timestamp() % 100_000_000);
+    println!("\n5. A parent applies for a kindergarten place on the portal (concentrator 3.2.1, order {order_id})");
+    let filed = portal.portal_send(&kindergarten_application(order_id)).await?;
+    let answer = portal.wait_portal_response(&filed, PATIENCE).await?;
+    let (status, comment) = change_order_info(answer.content().unwrap_or(""));
+    println!("   status {status} {}: {comment}", status_name(status));
+    if status == enrollment::REGISTERED {
+        done += 1;
+    }
+
+    println!("\n6. The parent asks for the application's place in the queue");
+    let answer = ask(portal, &kindergarten_request("GetApplicationQueueRequest", order_id)).await?;
+    let content = answer.content().unwrap_or("");
+    let (position, total) = (element_text(content, "Position"), element_text(content, "Total"));
+    if !position.is_empty() {
+        println!("   place {position} of {total} in the queue of the first kindergarten chosen");
+        done += 1;
+    } else {
+        println!("   unexpected answer: {:?}", answer.answer);
+    }
+
+    println!("\n7. The queue's officer starts the review (the data file changes); the portal gets a further response");
+    set_kindergarten_status(data, order_id, 120, "Начато рассмотрение заявления")?;
+    let pushed = wait_responses(portal, &filed, 2).await?;
+    let (status, comment) = change_order_info(pushed.last().and_then(|r| r.content()).unwrap_or(""));
+    println!("   response {} to the same request: status {status} {}: {comment}", pushed.len(), status_name(status));
+    if status == 120 {
+        done += 1;
+    }
+
+    println!("\n8. The parent withdraws the application");
+    let answer = ask(portal, &kindergarten_request("cancelRequest", order_id)).await?;
+    let result = element_text(answer.content().unwrap_or(""), "result");
+    println!("   {result}");
+    if result == "CANCELLED" {
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// The namespace of the concentrator's kindergarten kind of data the demo speaks.
+const KINDERGARTEN_3_2_1: &str = "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1";
+
+/// A request of the `FormData` choice that names only an order.
+fn kindergarten_request(request: &str, order_id: i64) -> String {
+    format!(
+        "<FormData xmlns=\"{KINDERGARTEN_3_2_1}\" oktmo=\"46701000\"><{request}><orderId>{order_id}</orderId>\
+         </{request}></FormData>"
+    )
+}
+
+/// A kindergarten application as the portal sends it: a three-year-old, two kindergartens of the demo region,
+/// entry next September.
+fn kindergarten_application(order_id: i64) -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    let born = today.replace_year(today.year() - 3).unwrap_or(today);
+    let entry = time::Date::from_calendar_date(today.year() + 1, time::Month::September, 1).unwrap_or(today);
+    let coded = |tag: &str, code: &str, text: &str| format!("<{tag} code=\"{code}\">{text}</{tag}>");
+    let address = ["Region", "Area", "City", "CityArea", "Place", "Street", "AdditionalArea", "AdditionalStreet"]
+        .map(|tag| coded(tag, "", if tag == "Street" { "Ленина" } else { "" }))
+        .concat();
+    format!(
+        "<FormData xmlns=\"{KINDERGARTEN_3_2_1}\" oktmo=\"46701000\"><ApplicationRequest>\
+         <orderId>{order_id}</orderId><ServicesType>-10000000331</ServicesType>\
+         <PersonInfo><PersonSurname>Петрова</PersonSurname><PersonName>Ольга</PersonName>\
+         <PersonPhone>+79001234567</PersonPhone><PersonEmail>parent@example.org</PersonEmail><Parents>true</Parents>\
+         </PersonInfo><PersonIdentityDocInfo>{}<IdentityDocSeries>4600</IdentityDocSeries>\
+         <IdentityDocNumber>123456</IdentityDocNumber><IdentityDocIssueDate>2015-04-01</IdentityDocIssueDate>\
+         <IdentityDocIssued>ГУ МВД по Московской области</IdentityDocIssued></PersonIdentityDocInfo>\
+         <ChildInfo><ChildSurname>Петров</ChildSurname><ChildName>Иван</ChildName><ChildBirthDate>{born}</ChildBirthDate>\
+         <ChildBirthDocRF><ChildBirthDocSeries>V-ИК</ChildBirthDocSeries><ChildBirthDocNumber>765432</ChildBirthDocNumber>\
+         <ChildBirthDocIssueDate>{born}</ChildBirthDocIssueDate><ChildBirthDocActNumber>1202350001</ChildBirthDocActNumber>\
+         <ChildBirthDocActDate>{born}</ChildBirthDocActDate><ChildBirthDocIssued>Отдел ЗАГС г. Красногорска</ChildBirthDocIssued>\
+         </ChildBirthDocRF></ChildInfo>\
+         <Address><FullAddress>г. Красногорск, ул. Ленина, д. 5, кв. 12</FullAddress><Index>143401</Index>{address}\
+         <House code=\"\">5</House><Building1/><Building2/><Apartment>12</Apartment></Address>\
+         <EntryParams><EntryDate>{entry}</EntryDate>{}{}</EntryParams>\
+         <AdaptationProgram>{}</AdaptationProgram>\
+         <EduOrganizations><EduOrganization code=\"DOU-001\" PriorityNumber=\"1\">Детский сад № 1</EduOrganization>\
+         <EduOrganization code=\"DOU-002\" PriorityNumber=\"2\">Детский сад № 2</EduOrganization>\
+         <AllowOfferOther>true</AllowOfferOther></EduOrganizations></ApplicationRequest></FormData>",
+        coded("IdentityDocName", "1", "Паспорт гражданина Российской Федерации"),
+        coded("Language", "1", "Русский"),
+        coded("Schedule", "1", "Полный день"),
+        coded("AdaptationGroup", "1", "Общеразвивающая"),
+    )
+}
+
+/// The text of the first element `local` of an answer (the concentrator's answers use the default namespace).
+fn element_text(content: &str, local: &str) -> String {
+    let Ok(doc) = xml::parse(content, &Limits::default()) else { return String::new() };
+    let ns = doc.element_ns(doc.root());
+    let found = doc.elements().find(|&e| doc.is(e, ns, local));
+    found.map(|e| doc.text(e).trim().to_string()).unwrap_or_default()
+}
+
+/// Waits until the portal holds `count` responses to request `id`; returns them in arrival order.
+async fn wait_responses(
+    portal: &ControlClient,
+    id: &str,
+    count: usize,
+) -> Result<Vec<control::PortalResponse>, DemoError> {
+    let started = Instant::now();
+    loop {
+        let all = portal.portal_responses(id).await?.unwrap_or_default();
+        if all.len() >= count || started.elapsed() > PATIENCE {
+            return Ok(all);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sets a kindergarten application's status in the school's data file, as the queue's own software would.
+fn set_kindergarten_status(data: &Path, order_id: i64, status: u16, comment: &str) -> Result<(), DemoError> {
+    edit_data_file(data, "kindergarten_statuses", order_id, status, comment)
 }
 
 fn status_name(code: u16) -> &'static str {
@@ -217,6 +346,11 @@ fn change_order_info(content: &str) -> (u16, String) {
 /// Records the enrollment in the school's data file, as the school's own software would: the gateway notices the
 /// file changed and reads the new status.
 fn mark_enrolled(data: &Path, order_id: i64) -> Result<(), DemoError> {
+    edit_data_file(data, "applications", order_id, enrollment::ENROLLED, "Зачислен в 1А класс")
+}
+
+/// Adds a status of `order_id` to the data file's `section`, written whole and renamed over the file.
+fn edit_data_file(data: &Path, section: &str, order_id: i64, status: u16, comment: &str) -> Result<(), DemoError> {
     let io = |source| DemoError::DataFile { path: data.to_path_buf(), source };
     let format = |why: String| DemoError::DataFormat { path: data.to_path_buf(), why };
     let text = std::fs::read_to_string(data).map_err(io)?;
@@ -224,14 +358,11 @@ fn mark_enrolled(data: &Path, order_id: i64) -> Result<(), DemoError> {
     let at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| format(e.to_string()))?;
-    let applications =
-        value["applications"].as_array_mut().ok_or_else(|| format("it has no applications".to_string()))?;
-    applications.push(serde_json::json!({
-        "order_id": order_id,
-        "status": enrollment::ENROLLED,
-        "changed_at": at,
-        "comment": "Зачислен в 1А класс"
-    }));
+    if value.get(section).is_none() {
+        value[section] = Value::Array(Vec::new());
+    }
+    let statuses = value[section].as_array_mut().ok_or_else(|| format(format!("its {section} is not a list")))?;
+    statuses.push(serde_json::json!({ "order_id": order_id, "status": status, "changed_at": at, "comment": comment }));
     let tmp = data.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(&value).map_err(|e| format(e.to_string()))?;
     std::fs::write(&tmp, text).map_err(io)?;
