@@ -8,6 +8,11 @@
 //! machine was, and the gateway's CPU per lookup against its crypto floor (the 3 signatures and 2 verifications a
 //! lookup costs it, at the raw cost measured in the same run). `LOOKUP_CLIENTS` (default 32) senders keep two
 //! lookups in flight each.
+//!
+//! `LOOKUP_KIND=kindergarten` files kindergarten applications instead (the EPGU concentrator's 3.2.1
+//! `ApplicationRequest`, a new order each, answered 110): the gateway validates each against the published schema,
+//! the embedded queue registers it with an fsynced journal record, and the answer opens the application's thread;
+//! the same signatures and verifications make its floor.
 #[path = "../tests/procs/mod.rs"]
 mod procs;
 
@@ -122,11 +127,16 @@ fn main() {
     // SMEV validates content on its own servers, not on the region's: unless LOOKUP_VALIDATE=1, mock-smev here
     // registers the progress kind without its XSD, so that a validator process per lookup does not compete with the
     // gateway for the same two cores.
+    let kindergarten = std::env::var("LOOKUP_KIND").is_ok_and(|k| k == "kindergarten");
+    let (namespace, root) = if kindergarten {
+        (edugate::demo::KINDERGARTEN_3_2_1, "FormData")
+    } else {
+        ("urn://edugate/progress/1.0.0", "ProgressRequest")
+    };
     let kinds = if setting("LOOKUP_VALIDATE", 0) == 1 {
         String::new()
     } else {
-        "[[kinds]]\nnamespace = \"urn://edugate/progress/1.0.0\"\nroot = \"ProgressRequest\"\nprovider = \"EDUGATE\"\n"
-            .to_string()
+        format!("[[kinds]]\nnamespace = \"{namespace}\"\nroot = \"{root}\"\nprovider = \"EDUGATE\"\n")
     };
     // The emulator keeps its queues in memory: in sled mode it syncs every operation under one lock, which would
     // measure the emulator's disk rather than the gateway.
@@ -158,20 +168,28 @@ fn main() {
     let days = setting("LOOKUP_DAYS", 7) as i64;
     let to = time::macros::date!(2026 - 10 - 24);
     let from = to - time::Duration::days(days - 1);
-    let content: &'static str = Box::leak(
-        format!(
-            "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>112-233-445 95</p:ApplicantSnils>\
-             <p:PeriodFrom>{from}</p:PeriodFrom><p:PeriodTo>{to}</p:PeriodTo></p:ProgressRequest>"
-        )
-        .into_boxed_str(),
+    let lookup = format!(
+        "<p:ProgressRequest xmlns:p=\"urn://edugate/progress/1.0.0\"><p:ApplicantSnils>112-233-445 95</p:ApplicantSnils>\
+         <p:PeriodFrom>{from}</p:PeriodFrom><p:PeriodTo>{to}</p:PeriodTo></p:ProgressRequest>"
     );
+    // Each request's content: the same lookup, or a new kindergarten application (a new order) each time.
+    let orders = Arc::new(std::sync::atomic::AtomicI64::new(7_000_000_000));
+    let content = move || {
+        if kindergarten {
+            let order = orders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            edugate::demo::kindergarten_application(order)
+        } else {
+            lookup.clone()
+        }
+    };
     let pids = [gateway.child.id(), mock.child.id(), std::process::id()];
     let warmup = Duration::from_secs(setting("LOOKUP_WARMUP_SECS", 3));
     let (before, after, window) = runtime.block_on(async {
         // One lookup end to end before the load starts.
         let portal = SoapPortal::new(&url, signer.clone()).unwrap();
-        let kind = KindOfData::new("urn://edugate/progress/1.0.0", "ProgressResponse");
-        portal.send(&SendRequest::new(content)).await.unwrap();
+        let answered = if kindergarten { "FormDataResponse" } else { "ProgressResponse" };
+        let kind = KindOfData::new(namespace, answered);
+        portal.send(&SendRequest::new(content())).await.unwrap();
         while portal.collect(&kind).await.unwrap().is_none() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -183,7 +201,7 @@ fn main() {
         let in_flight = Arc::new(tokio::sync::Semaphore::new(clients * 2));
         for _ in 0..clients {
             let portal = SoapPortal::new(&url, signer.clone()).unwrap();
-            let (sent, in_flight) = (sent.clone(), in_flight.clone());
+            let (sent, in_flight, content) = (sent.clone(), in_flight.clone(), content.clone());
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < window.end {
                     let Ok(Ok(permit)) =
@@ -191,7 +209,7 @@ fn main() {
                     else {
                         break;
                     };
-                    let request = SendRequest::new(content);
+                    let request = SendRequest::new(content());
                     let id = request.message_id.to_string();
                     sent.lock().unwrap().insert(id.clone(), Instant::now());
                     if portal.send(&request).await.is_err() {
@@ -285,10 +303,11 @@ fn main() {
         percentile(&lat, 1.0)
     );
     println!("gateway crypto floor: sign {sign_us:.1} µs, verify {verify_us:.1} µs; per lookup (3 signs + 2 verifies) {floor_us:.0} µs");
+    let what = if kindergarten { "kindergarten applications".to_string() } else { format!("{days} days") };
     println!("\n| period | clients | lookups | lookups/s | p50 | p99 | gateway CPU per lookup | floor | CPU / floor |");
     println!("|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {days} days | {clients} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} µs | {:.0} µs | {:.2} |",
+        "| {what} | {clients} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} µs | {:.0} µs | {:.2} |",
         lookups,
         lookups as f64 / secs as f64,
         percentile(&lat, 0.50),

@@ -193,7 +193,7 @@ async fn kindergarten(portal: &ControlClient, data: &Path) -> Result<usize, Demo
 }
 
 /// The namespace of the concentrator's kindergarten kind of data the demo speaks.
-const KINDERGARTEN_3_2_1: &str = "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1";
+pub const KINDERGARTEN_3_2_1: &str = "http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1";
 
 /// A request of the `FormData` choice that names only an order.
 fn kindergarten_request(request: &str, order_id: i64) -> String {
@@ -203,9 +203,9 @@ fn kindergarten_request(request: &str, order_id: i64) -> String {
     )
 }
 
-/// A kindergarten application as the portal sends it: a three-year-old, two kindergartens of the demo region,
-/// entry next September.
-fn kindergarten_application(order_id: i64) -> String {
+/// A kindergarten application as the portal sends it (concentrator 3.2.1): a three-year-old, two kindergartens of
+/// the demo region, entry next September. The benchmarks file it too.
+pub fn kindergarten_application(order_id: i64) -> String {
     let today = time::OffsetDateTime::now_utc().date();
     let born = today.replace_year(today.year() - 3).unwrap_or(today);
     let entry = time::Date::from_calendar_date(today.year() + 1, time::Month::September, 1).unwrap_or(today);
