@@ -238,14 +238,16 @@ fn refused_comment(reason: &str) -> String {
 fn duplicate(catalog: &Catalog, book: &Book, application: &KindergartenApplication) -> Option<String> {
     let active = |status: u16| status != REFUSED && status != ENROLLED;
     let child = &application.child;
-    let elsewhere = catalog.entries.iter().find_map(|entry| {
+    // The child is compared first (its birth date before anything else), so that an application is looked up in
+    // the book, and names are normalized, only for the few entries of a child born the same day.
+    let elsewhere = catalog.entries.iter().filter(|entry| same_child(&entry.child, child)).find_map(|entry| {
         let status = book.by_number(&entry.number).map_or(entry.file.status, |app| app.status);
-        (active(status) && same_child(&entry.child, child)).then(|| (entry.number.clone(), entry.filed_at, status))
+        active(status).then(|| (entry.number.clone(), entry.filed_at, status))
     });
     let found = elsewhere.or_else(|| {
         book.portal_apps().find_map(|app| {
             let held = app.portal.as_ref()?;
-            (active(app.status) && same_child(&held.child, child))
+            (same_child(&held.child, child) && active(app.status))
                 .then(|| (app.number.clone(), held.filed_at.unwrap_or(OffsetDateTime::UNIX_EPOCH), app.status))
         })
     })?;
