@@ -133,10 +133,11 @@ fn the_guide_describes_the_default_configuration() {
         assert!(doc.contains(&format!("| `{}` |", system.mnemonic)), "system {} is not in the guide", system.mnemonic);
     }
     for kind in &defaults.kinds {
-        let xsd = kind
-            .xsd
-            .as_ref()
-            .map_or("none".to_string(), |p| format!("`xsd/{}`", p.file_name().unwrap().to_string_lossy()));
+        // The schema's path under the repository's xsd/ (`xsd/epgu/kindergarten-3.2.1.xsd`).
+        let xsd = kind.xsd.as_ref().map_or("none".to_string(), |p| {
+            let p = p.to_string_lossy();
+            format!("`xsd/{}`", p.rsplit_once("/xsd/").map_or(p.as_ref(), |(_, under)| under))
+        });
         let row = format!("| `{}`, `{}` | `{}` | {} |", kind.namespace, kind.root, kind.provider, xsd);
         assert!(doc.contains(&row), "the guide has no row {row}");
     }
