@@ -5,6 +5,8 @@
 //!   cost in the gateway);
 //! - `edugate_c14n_validate`: the same from a parsed envelope's element, exclusive c14n included (what the gateway
 //!   does per request);
+//! - `floor_libxml_same_thread`: the floor: libxml2 parsing and validating on the calling thread, through the same
+//!   binding and options, with no hop to another thread (what a `Schema` cannot do without `unsafe`);
 //! - `xmllint_process`: one `xmllint --noout --schema` process (start, schema compilation, one validation);
 //! - `xmllint_process_repeat100`: the same with `--repeat` (the schema compiled once, the file validated 100
 //!   times): the difference over 99 is libxml2's cost of one validation, with no process or compilation around it;
@@ -13,6 +15,8 @@
 //! After criterion's report, the ratios are printed; docs/benchmarks.md records them.
 use criterion::{black_box, Criterion};
 use edugate::schema::{shipped, Schema};
+use libxml::parser::{Parser, ParserOptions};
+use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -43,6 +47,16 @@ fn validate(c: &mut Criterion) {
     let mut group = c.benchmark_group("xsd_validate/ApplicationRequest_321");
     group.bench_function("edugate_validate", |b| b.iter(|| schema.validate(black_box(bytes.as_slice())).unwrap()));
     group.bench_function("edugate_c14n_validate", |b| b.iter(|| schema.validate_element(&doc, content).unwrap()));
+    let xsd = shipped::for_namespace(NS_321).unwrap().xsd;
+    let mut context = SchemaValidationContext::from_parser(&mut SchemaParserContext::from_buffer(xsd)).unwrap();
+    let options =
+        || ParserOptions { recover: false, no_net: true, no_error: true, no_warning: true, ..Default::default() };
+    group.bench_function("floor_libxml_same_thread", |b| {
+        b.iter(|| {
+            let (document, _) = Parser::default().parse_string_with_diagnostics(black_box(&bytes), options()).unwrap();
+            context.validate_document(&document).unwrap()
+        })
+    });
     if Command::new("xmllint").arg("--version").output().is_ok() {
         let xsd = root().join("xsd/epgu/kindergarten-3.2.1.xsd");
         let xmllint = |repeat: bool| {
@@ -89,6 +103,9 @@ fn print_ratios() {
     println!("\n## XSD validation of ApplicationRequest.xml (3.2.1), measured in this run\n");
     if let (Some(ours), Some(c14n)) = (get("edugate_validate"), get("edugate_c14n_validate")) {
         println!("edugate validate: {:.1} µs; with exclusive c14n of the element: {:.1} µs", ours / 1e3, c14n / 1e3);
+        if let Some(floor) = get("floor_libxml_same_thread") {
+            println!("floor, libxml2 on the calling thread: {:.1} µs; ratio {:.2}", floor / 1e3, ours / floor);
+        }
         if let (Some(once), Some(repeat)) = (get("xmllint_process"), get("xmllint_process_repeat100")) {
             let per = (repeat - once) / 99.0;
             println!(
