@@ -42,6 +42,7 @@ bench: deps
 	$(CARGO) bench -p mock-smev --bench exchange
 	$(CARGO) bench --bench lookups
 	$(CARGO) bench --bench metrics
+	$(CARGO) bench --bench schema
 
 conformance: build
 	EDUGATE_BIN=$(EDUGATE) bash ../shared/conformance/run all

@@ -92,6 +92,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_schema_that_does_not_compile_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join("broken.xsd");
+        let xsd = "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:element name=\"A\" type=\"Nope\"/></xs:schema>";
+        std::fs::write(&broken, xsd).unwrap();
+        let mut kinds = crate::config::Config::default().kinds;
+        kinds[1].xsd = Some(broken);
+        let Err(e) = Schemas::compile(&kinds) else { panic!("a broken schema compiled") };
+        assert_eq!(e.key, "kinds[1].xsd");
+        assert!(e.to_string().contains("broken.xsd"), "{e}");
+    }
+
+    #[test]
     fn kinds_naming_one_file_share_its_schema_and_responses_find_it_by_namespace() {
         let kinds = crate::config::Config::default().kinds;
         let schemas = Schemas::compile(&kinds).unwrap();
