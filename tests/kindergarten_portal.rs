@@ -76,11 +76,19 @@ impl Drop for World {
 /// mock-smev with its default kinds (the concentrator's among them, with their schemas) and a gateway over the
 /// embedded school data, pushing status changes every second; `edit` changes the gateway's configuration.
 async fn world_with(edit: impl FnOnce(&mut edugate::config::Config)) -> World {
+    world_on("", edit).await
+}
+
+/// A world whose mock-smev takes `mock_config` (TOML; its `[[kinds]]` replace the default kinds).
+async fn world_on(mock_config: &str, edit: impl FnOnce(&mut edugate::config::Config)) -> World {
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
     let dir = tempfile::tempdir().unwrap();
-    let mock = start_mock(dir.path());
+    let mock = match mock_config {
+        "" => start_mock(dir.path()),
+        more => procs::start_mock_with(dir.path(), more, false),
+    };
     let mut config = procs::gateway_config(dir.path(), &mock.addr);
     config.school.status_poll_secs = 1;
     edit(&mut config);
@@ -237,6 +245,32 @@ async fn every_version_is_answered_in_its_own_namespace() {
 
     let refused = w.control.client.portal_send(&sample("OtherRequest.xml")).await.expect_err("SMEV refuses it");
     assert_eq!(refused.fault(), Some("InvalidContent"), "{refused}");
+}
+
+/// A region maps its portal's own namespace to the concentrator's 3.2.1: the application is read in that version's
+/// shape and answered, now and later (a status change as a further response), in the region's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_maps_its_own_namespace_to_a_version_of_the_concentrator() {
+    const REGION: &str = "urn://region/kindergarten/2.0";
+    let mock = format!("[[kinds]]\nnamespace = \"{REGION}\"\nroot = \"FormData\"\nprovider = \"EDUGATE\"\n");
+    let w = world_on(&mock, |config| {
+        let mut regional = config.provider.kinds.iter().find(|k| k.service == "kindergarten").unwrap().clone();
+        regional.namespace = REGION.into();
+        regional.version = Some("3.2.1".into());
+        config.provider.kinds.push(regional);
+    })
+    .await;
+    let order_id = 8_100_000_401;
+    let asked = application_today(order_id, "DOU-001")
+        .replace("http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1", REGION);
+    let filed = w.control.portal_send(&asked).await;
+    let answer = w.control.answer_to(&filed).await;
+    let content = answer.content().expect("changeOrderInfo");
+    assert!(content.contains(REGION) && field(content, "orgCode") == "110", "{content}");
+    w.school.set_kindergarten_status(order_id, 120, Some("Начато рассмотрение")).unwrap();
+    let all = w.responses(&filed, 2).await;
+    let pushed = all[1].content().expect("a further response");
+    assert!(pushed.contains(REGION) && field(pushed, "orgCode") == "120", "{pushed}");
 }
 
 /// Sets an application's status in the school's data file, as the region's system would (the gateway reloads it).

@@ -274,7 +274,8 @@ impl Intake {
                         Decision::Defer(work) => (Outcome::Deferred, Reply::Defer { service: service.into(), work }),
                         Decision::Open { answer, thread } => {
                             let namespace = self.registration.kind.namespace_uri.clone();
-                            (Outcome::Answered, Reply::Open { answer, thread, namespace })
+                            let version = self.registration.version.clone();
+                            (Outcome::Answered, Reply::Open { answer, thread, namespace, version })
                         }
                     }
                 }

@@ -170,6 +170,9 @@ pub struct Origin {
     pub kind: String,
     /// The namespace of the request's content: the further responses are written in it.
     pub namespace: String,
+    /// The version its registration named (a region's own namespace says which version of a format it speaks).
+    #[serde(default)]
+    pub version: String,
 }
 
 /// The SMEV id a key of this module names, and what the key is for (operators' traces read keys back).

@@ -41,6 +41,8 @@ pub enum Reply {
         thread: String,
         /// The namespace of the request's content, in which later responses are written.
         namespace: String,
+        /// The version its registration names.
+        version: String,
     },
     /// Work deferred to the school system by a service; the answer follows it.
     Defer {
@@ -112,12 +114,13 @@ impl Replies {
                 let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), body)?;
                 (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
             }
-            Reply::Open { answer, thread, namespace } => {
+            Reply::Open { answer, thread, namespace, version } => {
                 let kept = Origin {
                     message_id: to.smev_id.to_string(),
                     reply_to: to.reply_to.to_string(),
                     kind: to.kind.to_string(),
                     namespace,
+                    version,
                 };
                 origin = Some((thread, jobs::encode(&kept)));
                 let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), answer)?;

@@ -187,7 +187,7 @@ impl StatusPush {
         }
         let origin: Origin =
             jobs::decode(&open.origin).map_err(|e| PushError::Origin(thread.to_string(), e.to_string()))?;
-        let body = write(&origin.namespace);
+        let body = write(&origin.namespace, &origin.version);
         self.replies.push_response(thread, &origin, key, body).await?;
         Ok(true)
     }

@@ -61,9 +61,19 @@ impl KindService for KindergartenService {
     }
 
     fn read(&self, doc: &Document<'_>, content: NodeId) -> Box<dyn ReadRequest> {
-        match concentrator::read(doc, content) {
-            Ok(form) => Box::new(Asking { form }),
-            Err(error) => Box::new(Decided(unreadable(doc, content, &error))),
+        self.read_in(doc, content, "")
+    }
+
+    /// A region's own namespace is read (and answered) in the shape of the version its registration names.
+    fn read_in(&self, doc: &Document<'_>, content: NodeId, version: &str) -> Box<dyn ReadRequest> {
+        let namespace = doc.element_ns(content).to_string();
+        let hint = Version::from_name(version);
+        match concentrator::read_as(doc, content, hint) {
+            Ok(form) => Box::new(Asking { form, namespace }),
+            Err(error) => {
+                let version = Version::from_namespace(&namespace).or(hint);
+                Box::new(Decided(unreadable(version.map(|v| Written { version: v, namespace: &namespace }), &error)))
+            }
         }
     }
 
@@ -94,9 +104,10 @@ fn pushing(change: KindergartenChange) -> Pushing {
         let (order_id, status) = (change.order_id, change.status);
         Push::Response {
             thread: thread_key(order_id),
-            write: Box::new(move |namespace: &str| {
-                let version = Version::from_namespace(namespace).unwrap_or(Version::V4_0_1);
-                status_answer(version, order_id, &status)
+            write: Box::new(move |namespace: &str, version: &str| {
+                let named = Version::from_namespace(namespace).or(Version::from_name(version));
+                let written = Written { version: named.unwrap_or(Version::V4_0_1), namespace };
+                status_answer(written, order_id, &status)
             }),
         }
     });
@@ -107,6 +118,18 @@ fn pushing(change: KindergartenChange) -> Pushing {
 struct Asking {
     /// What the portal asked.
     form: FormData,
+    /// The namespace it asked in: the answer is written in it.
+    namespace: String,
+}
+
+/// How an answer is written: in the shape of a version, in the namespace of the request it answers (the
+/// version's own, or a region's mapped to it).
+#[derive(Debug, Clone, Copy)]
+struct Written<'a> {
+    /// The format's version.
+    version: Version,
+    /// The namespace.
+    namespace: &'a str,
 }
 
 impl ReadRequest for Asking {
@@ -117,17 +140,18 @@ impl ReadRequest for Asking {
     ) -> BoxFuture<'a, Result<Decision, Unavailable>> {
         Box::pin(async move {
             let FormData { version, request, legacy, .. } = self.form;
+            let written = Written { version, namespace: &self.namespace };
             let order_id = request.order_id();
             let Some(queue) = school.kindergartens() else {
-                return Ok(Decision::Answer(refusal(version, order_id, NO_QUEUE)));
+                return Ok(Decision::Answer(refusal(written, order_id, NO_QUEUE)));
             };
-            let asking = Ask { queue, version, legacy: legacy.as_ref() };
+            let asking = Ask { queue, written, legacy: legacy.as_ref() };
             match asking.decide(request).await {
                 Ok(decision) => Ok(decision),
                 Err(error) if error.is_retryable() => Err(Unavailable(error.to_string())),
                 Err(error) => {
                     tracing::warn!(message_id = asked.message_id, order_id, %error, "the queue refused the request");
-                    Ok(Decision::Answer(refusal(version, order_id, NOT_PROCESSED)))
+                    Ok(Decision::Answer(refusal(written, order_id, NOT_PROCESSED)))
                 }
             }
         })
@@ -138,8 +162,8 @@ impl ReadRequest for Asking {
 struct Ask<'q> {
     /// The region's queue.
     queue: &'q dyn Kindergartens,
-    /// The request's version.
-    version: Version,
+    /// How the answer is written.
+    written: Written<'q>,
     /// What a 3.1.1 application carried beyond the model.
     legacy: Option<&'q concentrator::Legacy311>,
 }
@@ -147,7 +171,7 @@ struct Ask<'q> {
 impl Ask<'_> {
     /// Asks the queue and writes the answer the schema provides for `request`.
     async fn decide(&self, request: Request) -> Result<Decision, SchoolError> {
-        let version = self.version;
+        let version = self.written;
         let status = |order_id: i64, status: &Status| Decision::Answer(status_answer(version, order_id, status));
         let answer = |order_id: i64, answer: &Answer<'_>| Decision::Answer(content(version, order_id, answer));
         Ok(match request {
@@ -214,12 +238,12 @@ impl Ask<'_> {
 
     /// The queue position, in the version's shape (3.1.1 names the first-priority kindergarten's queue).
     async fn queue_position(&self, order_id: i64) -> Result<Decision, SchoolError> {
-        let version = self.version;
+        let version = self.written;
         let position = match self.queue.queue_position(order_id).await? {
             QueueAnswer::Found(position) => position,
             QueueAnswer::Refused(refused) => return Ok(Decision::Answer(status_answer(version, order_id, &refused))),
         };
-        if version != Version::V3_1_1 {
+        if version.version != Version::V3_1_1 {
             return Ok(Decision::Answer(content(version, order_id, &Answer::Queue { order_id, position: &position })));
         }
         let Some(application) = self.queue.application(order_id).await? else {
@@ -251,9 +275,9 @@ impl Ask<'_> {
 
 /// The `changeOrderInfo` with a department status (3.1.1, whose `statusCode` is a `techCode` only, gets the code
 /// of its era for it: [`tech_code_311`]).
-fn status_answer(version: Version, order_id: i64, status: &Status) -> ResponseBody {
+fn status_answer(version: Written<'_>, order_id: i64, status: &Status) -> ResponseBody {
     let mut info = ChangeOrderInfo::from_status(order_id, status);
-    if version == Version::V3_1_1 {
+    if version.version == Version::V3_1_1 {
         info.status = StatusCode::Tech { code: tech_code_311(status.code) };
         info.cancel_allowed = Some(status.cancel_allowed);
     }
@@ -283,7 +307,7 @@ fn tech(order_id: i64, code: i8, comment: String) -> Answer<'static> {
 }
 
 /// The 150 refusal with its reason.
-fn refusal(version: Version, order_id: i64, reason: &str) -> ResponseBody {
+fn refusal(version: Written<'_>, order_id: i64, reason: &str) -> ResponseBody {
     let status = Status { code: REFUSED, comment: Some(reason.to_string()), cancel_allowed: false };
     status_answer(version, order_id, &status)
 }
@@ -291,12 +315,14 @@ fn refusal(version: Version, order_id: i64, reason: &str) -> ResponseBody {
 /// The answer's content in `version`'s namespace. An answer the version cannot carry (a value its schema cannot
 /// hold, an answer it lacks) becomes 150 with the reason, and a 150 that cannot be written either SMEV's refusal:
 /// never an answer that breaks the schema, never silence.
-fn content(version: Version, order_id: i64, answer: &Answer<'_>) -> ResponseBody {
-    let written = concentrator::write_answer(version, answer).or_else(|error| {
+fn content(version: Written<'_>, order_id: i64, answer: &Answer<'_>) -> ResponseBody {
+    let Written { version, namespace } = version;
+    let written = concentrator::write_answer_in(version, namespace, answer).or_else(|error| {
         tracing::warn!(order_id, version = version.as_str(), %error, "the answer cannot be written in this version");
         let reason = format!("Ответ не может быть передан в версии {}: {error}", version.as_str());
         let status = Status { code: REFUSED, comment: Some(reason), cancel_allowed: false };
-        concentrator::write_answer(version, &Answer::ChangeOrderInfo(ChangeOrderInfo::from_status(order_id, &status)))
+        let refused = Answer::ChangeOrderInfo(ChangeOrderInfo::from_status(order_id, &status));
+        concentrator::write_answer_in(version, namespace, &refused)
     });
     match written {
         Ok(content) => ResponseBody::Content { content, personal_signature: None, attachment_headers: Vec::new() },
@@ -311,8 +337,7 @@ fn rejected(description: String) -> ResponseBody {
 
 /// The answer to a request that could not be read: 150 with the reason where the order number and the version were
 /// read, SMEV's RequestRejected otherwise.
-fn unreadable(doc: &Document<'_>, content: NodeId, error: &concentrator::ReadError) -> ResponseBody {
-    let version = Version::from_namespace(doc.element_ns(content));
+fn unreadable(version: Option<Written<'_>>, error: &concentrator::ReadError) -> ResponseBody {
     match (version, error.order_id) {
         (Some(version), Some(order_id)) => refusal(version, order_id, &error.to_string()),
         _ => rejected(format!("Запрос не соответствует схеме: {error}")),
@@ -350,7 +375,7 @@ mod tests {
         assert_eq!((pushing.cursor, pushing.what.as_str()), (7, "order 42 status 190"));
         let Some(Push::Response { thread, write }) = pushing.push else { panic!("a further response") };
         assert_eq!(thread, "kindergarten:42");
-        let ResponseBody::Content { content, .. } = write(Version::V3_2_1.namespace()) else { panic!("content") };
+        let ResponseBody::Content { content, .. } = write(Version::V3_2_1.namespace(), "") else { panic!("content") };
         assert!(
             content.contains(Version::V3_2_1.namespace()) && content.contains("<orgCode>190</orgCode>"),
             "{content}"

@@ -40,13 +40,14 @@ pub enum Decision {
     },
 }
 
-/// Writes a further response for the namespace of the request that opened the thread (the concentrator answers each
-/// version in its own namespace).
-pub type WriteResponse = Box<dyn FnOnce(&str) -> ResponseBody + Send>;
+/// Writes a further response for the request that opened the thread, given that request's namespace and the version
+/// its registration named (the concentrator answers each version in its own namespace).
+pub type WriteResponse = Box<dyn FnOnce(&str, &str) -> ResponseBody + Send>;
 
 /// Something a service tells the portal later, unasked.
 pub enum Push {
-    /// A further response to the request that opened `thread`, written by `write` for that request's namespace.
+    /// A further response to the request that opened `thread`, written by `write` for that request's namespace and
+    /// version.
     Response {
         /// The thread's key, as [`Decision::Open`] gave it.
         thread: String,
@@ -125,6 +126,14 @@ pub trait KindService: Send + Sync {
     /// Reads a request's content, the element `content` of the delivered envelope `doc`, while the envelope is
     /// parsed. Content the service cannot accept is read into a request that decides a refusal.
     fn read(&self, doc: &Document<'_>, content: NodeId) -> Box<dyn ReadRequest>;
+
+    /// Reads a request as [`KindService::read`] does, told the version its registration names: a region that maps
+    /// its portal's own namespace to the service says which version of the format it speaks. Services with one
+    /// format need not know it.
+    fn read_in(&self, doc: &Document<'_>, content: NodeId, version: &str) -> Box<dyn ReadRequest> {
+        let _ = version;
+        self.read(doc, content)
+    }
 
     /// Does work deferred by [`Decision::Defer`] and returns the answer that follows.
     fn run_deferred<'a>(

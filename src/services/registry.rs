@@ -68,7 +68,7 @@ impl Registration {
     /// first, when it has one, then read by the service. Content the schema refuses is read into a refusal.
     pub fn read(&self, doc: &Document<'_>, content: NodeId) -> Box<dyn ReadRequest> {
         match self.check(doc, content) {
-            Ok(()) => self.service.read(doc, content),
+            Ok(()) => self.service.read_in(doc, content, &self.version),
             Err(refusal) => Box::new(Decided(ResponseBody::Rejected(vec![refusal]))),
         }
     }

@@ -12,12 +12,18 @@ use crate::services::concentrator::write311;
 /// Fails, writing nothing, when the version has no such answer or the model holds a value its schema cannot carry
 /// (see `write.rs` for what is left out or filled in instead).
 pub fn write_answer(version: Version, answer: &Answer<'_>) -> Result<String, WriteError> {
+    write_answer_in(version, version.namespace(), answer)
+}
+
+/// Writes `answer` as [`write_answer`] does, in the shape of `version` but in `namespace`: a region that maps its
+/// portal's own namespace to a version of the concentrator gets its answers in that namespace.
+pub fn write_answer_in(version: Version, namespace: &str, answer: &Answer<'_>) -> Result<String, WriteError> {
     let sh = match version {
-        Version::V3_1_1 => return write311::answer(answer),
+        Version::V3_1_1 => return write311::answer(namespace, answer),
         Version::V3_2_1 => &shape::V3_2_1,
         Version::V4_0_1 => &shape::V4_0_1,
     };
-    let mut out = W::new(version.namespace(), "FormDataResponse", &[]);
+    let mut out = W::new(namespace, "FormDataResponse", &[]);
     match answer {
         Answer::ChangeOrderInfo(info) => change_order_info(&mut out, info),
         Answer::Queue { order_id, position } => queue(&mut out, *order_id, position)?,

@@ -25,9 +25,9 @@ pub mod types;
 mod write;
 mod write311;
 
-pub use answer::{write_answer, write_request};
+pub use answer::{write_answer, write_answer_in, write_request};
 pub use order::{read_order_response, write_order_request, STATUS_COMMENT_MAX};
-pub use read::read;
+pub use read::{read, read_as};
 pub use types::{
     Answer, ChangeOrderInfo, Env, ForeignBirthDoc311, FormData, KindergartenQueue311, Legacy311, OrderRequest,
     OrderResponse, OrderVersion, Queue311, ReadError, Request, Sex, StatusCode, StatusEntry, Version, WriteError,

@@ -16,6 +16,12 @@ use crate::xml::{Document, NodeId};
 /// request. Any deviation from the version's schema (an unknown, missing, repeated or misplaced element, a value of
 /// the wrong type or length) is a [`ReadError`] naming the element.
 pub fn read(doc: &Document<'_>, root: NodeId) -> Result<FormData, ReadError> {
+    read_as(doc, root, None)
+}
+
+/// Reads a `FormData` as [`read`] does; a namespace that is none of the concentrator's is read in the shape of
+/// `version` (a region that maps its portal's own namespace to a version), and is an error without one.
+pub fn read_as(doc: &Document<'_>, root: NodeId, version: Option<Version>) -> Result<FormData, ReadError> {
     let Some(element) = doc.as_element(root) else {
         return Err(ReadError {
             order_id: None, path: String::new(), message: "нет элемента FormData".into()
@@ -24,7 +30,7 @@ pub fn read(doc: &Document<'_>, root: NodeId) -> Result<FormData, ReadError> {
     let ns = doc.element_ns(root);
     let r = Reader::new(doc, ns);
     let root_el = El { id: root, path: element.local.to_string() };
-    let Some(version) = Version::from_namespace(ns) else {
+    let Some(version) = Version::from_namespace(ns).or(version) else {
         return Err(r.err(&root_el.path, format!("неизвестная версия вида сведений: пространство имён «{ns}»")));
     };
     if element.local != "FormData" {

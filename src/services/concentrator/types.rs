@@ -40,6 +40,11 @@ impl Version {
         Version::ALL.into_iter().find(|v| v.namespace() == ns)
     }
 
+    /// The version written as `3.2.1` (as a registration of the kind of data names it).
+    pub fn from_name(name: &str) -> Option<Version> {
+        Version::ALL.into_iter().find(|v| v.as_str() == name)
+    }
+
     /// The version as written in its namespace, for messages.
     pub fn as_str(self) -> &'static str {
         match self {

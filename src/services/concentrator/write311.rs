@@ -17,8 +17,8 @@ use crate::services::concentrator::write::{self as w, cancel_result, not_in, COM
 const V: Version = Version::V3_1_1;
 
 /// A 3.1.1 `FormDataResponse`.
-pub(crate) fn answer(answer: &Answer<'_>) -> Result<String, WriteError> {
-    let mut out = W::new(V.namespace(), "FormDataResponse", &[]);
+pub(crate) fn answer(namespace: &str, answer: &Answer<'_>) -> Result<String, WriteError> {
+    let mut out = W::new(namespace, "FormDataResponse", &[]);
     match answer {
         Answer::ChangeOrderInfo(info) => {
             let StatusCode::Tech { .. } = info.status else {
