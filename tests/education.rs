@@ -5,8 +5,6 @@ mod oracle;
 mod procs;
 
 use edugate::demo::control::PortalAnswer;
-use edugate::gateway::Gateway;
-use edugate::outbox::{OutboxConfig, SystemClock};
 use edugate::school::{
     BoxFuture, EmbeddedSchool, EnrollmentApplication, Marks, Pupil, PupilId, SchoolError, SchoolSystem, Snils,
     StatusChange, SubmitOutcome,
@@ -103,7 +101,7 @@ struct World {
     school: Arc<Switchable>,
     _mock: procs::Proc,
     _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _gateway: procs::InProcess,
 }
 
 async fn world() -> World {
@@ -127,31 +125,9 @@ async fn world_with(mock_config: &str, edit: impl FnOnce(&mut edugate::config::C
         submissions: AtomicU32::new(0),
         refused_submissions: AtomicU32::new(0),
     });
-    edugate::crypto::ensure_default_engine().unwrap();
-    let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();
-    let cert = edugate::crypto::Certificate::load(&config.identity.cert).unwrap();
-    let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
-    let client =
-        edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
-    let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
-    let store = edugate::store::MemoryStore::new(OutboxConfig::default());
-    let gateway =
-        Gateway::with_parts(config, client, Arc::new(store), Arc::new(SystemClock), trust, school.clone()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gateway.run(listener, async move {
-        let _ = stopped.await;
-    }));
-    World { control: Control::new(&mock.addr), base, school, _mock: mock, _dir: dir, stop: Some(stop) }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    let gateway = procs::run_in_process(config, school.clone()).await;
+    let base = gateway.base.clone();
+    World { control: Control::new(&mock.addr), base, school, _mock: mock, _dir: dir, _gateway: gateway }
 }
 
 fn lookup(snils: &str) -> String {

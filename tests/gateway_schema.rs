@@ -5,8 +5,6 @@
 //! valid content reaches the service.
 mod procs;
 
-use edugate::gateway::Gateway;
-use edugate::outbox::{OutboxConfig, SystemClock};
 use edugate::school::EmbeddedSchool;
 use procs::{Control, MessageState};
 use std::path::Path;
@@ -35,15 +33,7 @@ struct World {
     control: Control,
     _mock: procs::Proc,
     _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _gateway: procs::InProcess,
 }
 
 /// mock-smev with the concentrator's 3.2.1 `FormData` and the strict kind, neither with a schema; a gateway serving
@@ -66,22 +56,8 @@ async fn world() -> World {
     config.provider.kinds = vec![concentrator, strict];
     config.validate().expect("the configuration's schemas compile");
     let school = EmbeddedSchool::open(&config.school.data, &dir.path().join("journal.jsonl")).unwrap();
-    edugate::crypto::ensure_default_engine().unwrap();
-    let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();
-    let cert = edugate::crypto::Certificate::load(&config.identity.cert).unwrap();
-    let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
-    let client =
-        edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
-    let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
-    let store = edugate::store::MemoryStore::new(OutboxConfig::default());
-    let gateway =
-        Gateway::with_parts(config, client, Arc::new(store), Arc::new(SystemClock), trust, Arc::new(school)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gateway.run(listener, async move {
-        let _ = stopped.await;
-    }));
-    World { control: Control::new(&mock.addr), _mock: mock, _dir: dir, stop: Some(stop) }
+    let gateway = procs::run_in_process(config, Arc::new(school)).await;
+    World { control: Control::new(&mock.addr), _mock: mock, _dir: dir, _gateway: gateway }
 }
 
 /// Waits until the portal's request `id` is acknowledged by the gateway, then checks it was answered exactly once.

@@ -7,8 +7,6 @@ mod oracle;
 mod procs;
 
 use edugate::demo::control::PortalResponse;
-use edugate::gateway::Gateway;
-use edugate::outbox::{OutboxConfig, SystemClock};
 use edugate::school::EmbeddedSchool;
 use procs::{start_mock, Control};
 use std::path::{Path, PathBuf};
@@ -62,15 +60,7 @@ struct World {
     school: Arc<EmbeddedSchool>,
     dir: tempfile::TempDir,
     _mock: procs::Proc,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _gateway: procs::InProcess,
 }
 
 /// mock-smev with its default kinds (the concentrator's among them, with their schemas) and a gateway over the
@@ -93,22 +83,8 @@ async fn world_on(mock_config: &str, edit: impl FnOnce(&mut edugate::config::Con
     config.school.status_poll_secs = 1;
     edit(&mut config);
     let school = Arc::new(EmbeddedSchool::open(&config.school.data, &dir.path().join("journal.jsonl")).unwrap());
-    edugate::crypto::ensure_default_engine().unwrap();
-    let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();
-    let cert = edugate::crypto::Certificate::load(&config.identity.cert).unwrap();
-    let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
-    let client =
-        edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
-    let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
-    let store = edugate::store::MemoryStore::new(OutboxConfig::default());
-    let gateway =
-        Gateway::with_parts(config, client, Arc::new(store), Arc::new(SystemClock), trust, school.clone()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gateway.run(listener, async move {
-        let _ = stopped.await;
-    }));
-    World { control: Control::new(&mock.addr), school, dir, _mock: mock, stop: Some(stop) }
+    let gateway = procs::run_in_process(config, school.clone()).await;
+    World { control: Control::new(&mock.addr), school, dir, _mock: mock, _gateway: gateway }
 }
 
 async fn world() -> World {

@@ -171,6 +171,48 @@ pub fn gateway_config(dir: &Path, mock_addr: &str) -> edugate::config::Config {
     config
 }
 
+/// A gateway running in the test's process (over a memory store and the given school system), for the tests that
+/// look inside it; dropping it stops the gateway.
+pub struct InProcess {
+    /// The gateway's HTTP endpoint (`http://host:port`).
+    pub base: String,
+    /// Stops the gateway when sent or dropped.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the gateway of `config` in this process, on a memory store, asking `school`.
+pub async fn run_in_process(
+    config: edugate::config::Config,
+    school: std::sync::Arc<dyn edugate::school::SchoolSystem>,
+) -> InProcess {
+    use std::sync::Arc;
+    edugate::crypto::ensure_default_engine().unwrap();
+    let key = edugate::crypto::PrivateKey::from_pem(&std::fs::read(&config.identity.key).unwrap()).unwrap();
+    let cert = edugate::crypto::Certificate::load(&config.identity.cert).unwrap();
+    let signer = Arc::new(edugate::dsig::Signer::new(key, cert).unwrap());
+    let client =
+        edugate::smev::client::SmevClient::new(edugate::gateway::runtime::client_config(&config), signer).unwrap();
+    let trust = edugate::gateway::runtime::Trust::load(&config).unwrap();
+    let store = Arc::new(edugate::store::MemoryStore::new(edugate::outbox::OutboxConfig::default()));
+    let clock = Arc::new(edugate::outbox::SystemClock);
+    let gateway = edugate::gateway::Gateway::with_parts(config, client, store, clock, trust, school).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    InProcess { base, stop: Some(stop) }
+}
+
 /// The control API's records, for the tests that read them.
 #[allow(unused_imports)]
 pub use edugate::demo::control::{
