@@ -190,7 +190,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Trace { id, pii, target } => ops_cli::trace(target, &id, pii),
         Command::Demo { mock, data } => {
             crypto::init_engine(&engine)?;
-            Ok(edugate::demo::run(&mock, &data, &edugate::config::certs_dev())?)
+            Ok(edugate::demo::run(&mock, &data)?)
         }
     }
 }

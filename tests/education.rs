@@ -388,3 +388,26 @@ async fn a_sender_outside_the_trust_of_its_kind_gets_access_denied() {
     let content = answered.content().unwrap_or_else(|| panic!("grades: {answered:?}"));
     assert_eq!(content.matches("<p:Pupil>").count(), 2);
 }
+
+/// A 1.1.0 application is followed as the concentrator follows one: the school's later status goes to the portal as
+/// a further response to the request that filed it (in its namespace, valid against its schema), not as a request
+/// of the 1.0.0 status kind; a 1.0.0 application's status still goes as that request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_1_0_application_gets_its_statuses_as_further_responses() {
+    let w = world_with("", |config| config.school.status_poll_secs = 1).await;
+    let dir = w._dir.path().to_owned();
+    let order = 4_600_000_101;
+    let filed = w.control.portal_send(&enrollment::v110::sample_request(order, "2020-03-15")).await;
+    assert_eq!(order_status(&w.control.answer_to(&filed).await).0, "110");
+    w.school.inner.set_status(order, 250, Some("Зачислен в 1А класс")).unwrap();
+    let all = procs::wait_for("the further response", procs::ANSWER_LIMIT, || async {
+        let all = w.control.client.portal_responses(&filed).await.unwrap().unwrap_or_default();
+        (all.len() >= 2).then_some(all)
+    })
+    .await;
+    assert_eq!(order_status(&all[1]), ("250".to_string(), "Зачислен в 1А класс".to_string()));
+    valid_1_1_0(&all[1], &dir);
+    let pushed_requests = w.control.messages(procs::Direction::Request).await;
+    let status_requests = pushed_requests.iter().filter(|m| m.root_element == "OrderStatusRequest").count();
+    assert_eq!(status_requests, 0, "no 1.0.0 status request for a 1.1.0 application");
+}

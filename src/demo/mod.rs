@@ -10,10 +10,9 @@ pub mod control;
 pub mod portal;
 
 use crate::services::{enrollment, progress};
-use crate::smev::KindOfData;
 use crate::xml::{self, Document, Limits, NodeId, XmlError};
 use control::{ControlClient, ControlError};
-use portal::{PortalError, SoapPortal};
+use portal::PortalError;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -73,9 +72,9 @@ pub enum DemoError {
 }
 
 /// Runs the demo against mock-smev at `mock` (`http://host:port`), editing the gateway's school data at `data`.
-pub fn run(mock: &str, data: &Path, certs: &Path) -> Result<(), DemoError> {
+pub fn run(mock: &str, data: &Path) -> Result<(), DemoError> {
     let runtime = tokio::runtime::Runtime::new().map_err(DemoError::Runtime)?;
-    runtime.block_on(demo(mock.trim_end_matches('/'), data, certs))
+    runtime.block_on(demo(mock.trim_end_matches('/'), data))
 }
 
 fn lookup(snils: &str) -> String {
@@ -92,7 +91,7 @@ async fn ask(portal: &ControlClient, content: &str) -> Result<control::PortalRes
     Ok(portal.wait_portal_response(&id, PATIENCE).await?)
 }
 
-async fn demo(mock: &str, data: &Path, certs: &Path) -> Result<(), DemoError> {
+async fn demo(mock: &str, data: &Path) -> Result<(), DemoError> {
     let portal = ControlClient::new(mock);
     let mut done = 0;
 
@@ -120,16 +119,20 @@ async fn demo(mock: &str, data: &Path, certs: &Path) -> Result<(), DemoError> {
 
     let order_id = 4_200_000_000 + (time::OffsetDateTime::now_utc().unix_timestamp() % 100_000_000);
     println!("\n3. The parent applies to enroll a child in grade 1 (order {order_id})");
-    let answer = ask(&portal, &enrollment::v110::sample_request(order_id, "2020-03-15")).await?;
+    let filed = portal.portal_send(&enrollment::v110::sample_request(order_id, "2020-03-15")).await?;
+    let answer = portal.wait_portal_response(&filed, PATIENCE).await?;
     let (status, comment) = change_order_info(answer.content().unwrap_or(""));
     println!("   status {status} {}: {comment}", status_name(status));
     if status == enrollment::REGISTERED {
         done += 1;
     }
 
-    println!("\n4. The school enrolls the child (its data file changes); the status travels to the portal");
+    println!("\n4. The school enrolls the child (its data file changes); the status reaches the portal as a further");
+    println!("   response to the application's request");
     mark_enrolled(data, order_id)?;
-    let (status, comment) = receive_status_push(mock, certs, order_id).await?;
+    let pushed = wait_responses(&portal, &filed, 2).await?;
+    let Some(last) = pushed.get(1) else { return Err(DemoError::NoStatusPush { order_id, waited: PATIENCE }) };
+    let (status, comment) = change_order_info(last.content().unwrap_or(""));
     println!("   status {status} {}: {comment}", status_name(status));
     if status == enrollment::ENROLLED {
         done += 1;
@@ -368,55 +371,4 @@ fn edit_data_file(data: &Path, section: &str, order_id: i64, status: u16, commen
     std::fs::write(&tmp, text).map_err(io)?;
     std::fs::rename(&tmp, data).map_err(io)?;
     Ok(())
-}
-
-/// Acts as the portal's provider side: takes the gateway's status push for `order_id`, answers it and
-/// acknowledges it.
-async fn receive_status_push(mock: &str, certs: &Path, order_id: i64) -> Result<(u16, String), DemoError> {
-    let portal = SoapPortal::new(&format!("{mock}/smev/1.3"), SoapPortal::dev_signer(certs)?)?;
-    let kind = KindOfData::new(enrollment::NS, enrollment::STATUS_REQUEST);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut push = None;
-        let answered = portal.answer_next(&kind, |request| {
-            let pushed = read_status_push(&request.request.content);
-            let answer = format!(
-                "<e:OrderStatusResponse xmlns:e=\"{}\"><e:orderId>{}</e:orderId><e:accepted>true</e:accepted></e:OrderStatusResponse>",
-                enrollment::NS,
-                pushed.as_ref().map(|p| p.order.as_str()).unwrap_or_default()
-            );
-            push = pushed;
-            answer
-        });
-        if answered.await?.is_some() {
-            match push {
-                Some(push) if push.order == order_id.to_string() => return Ok((push.status, push.comment)),
-                _ => continue,
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(DemoError::NoStatusPush { order_id, waited: PATIENCE });
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-/// What a status push says.
-struct StatusPush {
-    /// The order, as written.
-    order: String,
-    /// The new status code (0 when unreadable).
-    status: u16,
-    /// The school's comment.
-    comment: String,
-}
-
-/// Reads a status push's content; `None` when it is not well-formed.
-fn read_status_push(content: &str) -> Option<StatusPush> {
-    let doc = xml::parse(content, &Limits::default()).ok()?;
-    let ns = enrollment::NS;
-    let order = child_text(&doc, doc.root(), ns, "orderId").trim().to_string();
-    let status = doc.child(doc.root(), ns, "statusCode").map(|s| child_text(&doc, s, ns, "orgCode"));
-    let comment = child_text(&doc, doc.root(), ns, "comment");
-    Some(StatusPush { order, status: status.unwrap_or_default().trim().parse().unwrap_or(0), comment })
 }

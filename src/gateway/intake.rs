@@ -139,6 +139,11 @@ impl Intake {
         &self.registration.kind.root_element
     }
 
+    /// The namespace a thread's further responses are written in: the registered kind's, which is the content's.
+    fn origin_namespace(&self) -> String {
+        self.registration.kind.namespace_uri.clone()
+    }
+
     /// Polls this kind of data until shutdown, as `role`, with the kind's other pollers sharing `arrivals`.
     pub async fn poll(self, role: PollerRole, arrivals: Arrivals, mut shutdown: Shutdown) {
         let mut failures = 0u32;
@@ -271,10 +276,15 @@ impl Intake {
                     let asked = Asked { message_id: smev_id, deliveries: entry.deliveries };
                     match read.decide(&*self.school, asked).await? {
                         Decision::Answer(body) => (Outcome::Answered, Reply::Answer(body)),
-                        Decision::Defer(work) => (Outcome::Deferred, Reply::Defer { service: service.into(), work }),
+                        Decision::Defer(work) => {
+                            (Outcome::Deferred, Reply::Defer { service: service.into(), work, opens: None })
+                        }
+                        Decision::DeferOpen { work, thread } => {
+                            let opens = Some((thread, self.origin_namespace(), self.registration.version.clone()));
+                            (Outcome::Deferred, Reply::Defer { service: service.into(), work, opens })
+                        }
                         Decision::Open { answer, thread } => {
-                            let namespace = self.registration.kind.namespace_uri.clone();
-                            let version = self.registration.version.clone();
+                            let (namespace, version) = (self.origin_namespace(), self.registration.version.clone());
                             (Outcome::Answered, Reply::Open { answer, thread, namespace, version })
                         }
                     }

@@ -50,6 +50,8 @@ pub enum Reply {
         service: String,
         /// The service's record of the work.
         work: String,
+        /// The thread the request opens, with the namespace and version its later responses are written in.
+        opens: Option<(String, String, String)>,
     },
 }
 
@@ -97,6 +99,17 @@ fn response_job(
     Ok((jobs::encode_send(&head, &envelope), message_id))
 }
 
+/// The encoded origin a thread keeps of the request `to`.
+fn origin_of(to: Answering<'_>, namespace: String, version: String) -> Vec<u8> {
+    jobs::encode(&Origin {
+        message_id: to.smev_id.to_string(),
+        reply_to: to.reply_to.to_string(),
+        kind: to.kind.to_string(),
+        namespace,
+        version,
+    })
+}
+
 impl Replies {
     fn now(&self) -> std::time::SystemTime {
         self.clock.now()
@@ -115,18 +128,12 @@ impl Replies {
                 (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
             }
             Reply::Open { answer, thread, namespace, version } => {
-                let kept = Origin {
-                    message_id: to.smev_id.to_string(),
-                    reply_to: to.reply_to.to_string(),
-                    kind: to.kind.to_string(),
-                    namespace,
-                    version,
-                };
-                origin = Some((thread, jobs::encode(&kept)));
+                origin = Some((thread, origin_of(to, namespace, version)));
                 let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), answer)?;
                 (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
             }
-            Reply::Defer { service, work } => {
+            Reply::Defer { service, work, opens } => {
+                origin = opens.map(|(thread, namespace, version)| (thread, origin_of(to, namespace, version)));
                 let job = DeferredJob {
                     service,
                     kind: to.kind.to_string(),

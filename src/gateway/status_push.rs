@@ -131,8 +131,8 @@ impl StatusPush {
             match change.push {
                 None => {}
                 Some(Push::Request(content)) => self.push_request(&key, content).await?,
-                Some(Push::Response { thread, write }) => {
-                    let queued = self.push_response(&key, &thread, write).await?;
+                Some(Push::Response { thread, write, otherwise }) => {
+                    let queued = self.push_response(&key, &thread, write, otherwise).await?;
                     if !queued {
                         tracing::debug!(%thread, "a further response waits for the thread's previous one");
                         break;
@@ -171,12 +171,22 @@ impl StatusPush {
     }
 
     /// Queues a further response to the request that opened `thread`; false (nothing queued) while the thread's
-    /// previous push has not left. A change about a thread no request opened (an application the gateway never
-    /// answered) is logged and passed over: there is no request to answer.
-    async fn push_response(&self, key: &str, thread: &str, write: WriteResponse) -> Result<bool, PushError> {
+    /// previous push has not left. A change about a thread no request opened is sent as the request `otherwise`
+    /// when there is one (an application of a format without threads), else logged and passed over (an
+    /// application the gateway never answered: there is no request to answer).
+    async fn push_response(
+        &self,
+        key: &str,
+        thread: &str,
+        write: WriteResponse,
+        otherwise: Option<String>,
+    ) -> Result<bool, PushError> {
         let store = &self.replies.store;
         let Some(open) = store.thread(thread).await? else {
-            tracing::warn!(%thread, "a status change for an application no request of the portal opened: not pushed");
+            match otherwise {
+                Some(content) => self.push_request(key, content).await?,
+                None => tracing::warn!(%thread, "a status change for an application no request opened: not pushed"),
+            }
             return Ok(true);
         };
         if let Some(previous) = open.last_push {

@@ -109,6 +109,7 @@ fn pushing(change: KindergartenChange) -> Pushing {
                 let written = Written { version: named.unwrap_or(Version::V4_0_1), namespace };
                 status_answer(written, order_id, &status)
             }),
+            otherwise: None,
         }
     });
     Pushing { cursor: change.cursor, push, what }
@@ -373,7 +374,7 @@ mod tests {
         };
         let pushing = pushing(change.clone());
         assert_eq!((pushing.cursor, pushing.what.as_str()), (7, "order 42 status 190"));
-        let Some(Push::Response { thread, write }) = pushing.push else { panic!("a further response") };
+        let Some(Push::Response { thread, write, .. }) = pushing.push else { panic!("a further response") };
         assert_eq!(thread, "kindergarten:42");
         let ResponseBody::Content { content, .. } = write(Version::V3_2_1.namespace(), "") else { panic!("content") };
         assert!(

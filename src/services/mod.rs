@@ -29,6 +29,14 @@ pub enum Decision {
     /// [`KindService::run_deferred`]. The bytes are the service's own record of the work (the gateway stores them
     /// as they are).
     Defer(String),
+    /// Deferred work as [`Decision::Defer`], with the request kept as the origin of the thread `thread` in the same
+    /// step: the application's later statuses are further responses to this request.
+    DeferOpen {
+        /// The service's record of the work.
+        work: String,
+        /// The thread's key, unique among all services (prefix it with the service's name).
+        thread: String,
+    },
     /// The answer, now, and the request kept as the origin of the thread `thread` (an application's key): the
     /// application's later statuses are further responses to this request ([`Push::Response`]). A thread opened
     /// before keeps its first request.
@@ -47,12 +55,15 @@ pub type WriteResponse = Box<dyn FnOnce(&str, &str) -> ResponseBody + Send>;
 /// Something a service tells the portal later, unasked.
 pub enum Push {
     /// A further response to the request that opened `thread`, written by `write` for that request's namespace and
-    /// version.
+    /// version; when no request opened the thread (an application of a format without threads), the request
+    /// `otherwise` is sent instead, if there is one.
     Response {
         /// The thread's key, as [`Decision::Open`] gave it.
         thread: String,
         /// The response's body.
         write: WriteResponse,
+        /// The request to send when no request opened the thread.
+        otherwise: Option<String>,
     },
     /// A request of the service's consumer kind of data: its content.
     Request(String),

@@ -212,13 +212,24 @@ impl KindService for EnrollmentService {
     }
 }
 
-/// The request that tells the portal about `change` (format 1.0.0's status push as a consumer).
+/// The thread of the application under the portal's order `order_id` (opened by a 1.1.0 application).
+pub fn thread_key(order_id: i64) -> String {
+    format!("enrollment:{order_id}")
+}
+
+/// What tells the portal about `change`: a further response to the request that filed the application when it came
+/// in 1.1.0 (which opened its thread), otherwise format 1.0.0's status push as a consumer.
 fn status_pushing(change: &StatusChange) -> Pushing {
     let at = crate::smev::format_datetime(change.at);
-    let content = status_request(change.order_id, change.status, &at, change.comment.as_deref());
+    let otherwise = status_request(change.order_id, change.status, &at, change.comment.as_deref());
+    let pushed = change.clone();
     Pushing {
         cursor: change.cursor,
-        push: Some(Push::Request(content)),
+        push: Some(Push::Response {
+            thread: thread_key(change.order_id),
+            write: Box::new(move |namespace: &str, _version: &str| status_response(namespace, &pushed)),
+            otherwise: Some(otherwise),
+        }),
         what: format!("order {} status {}", change.order_id, change.status),
     }
 }
@@ -238,7 +249,11 @@ impl ReadRequest for Application {
                         order_id = application.order_id,
                         "application queued for the school"
                     );
-                    Ok(Decision::Defer(self.content))
+                    // A 1.1.0 application (or one in a namespace mapped to it) is followed by further responses.
+                    Ok(match self.ns.as_str() {
+                        NS => Decision::Defer(self.content),
+                        _ => Decision::DeferOpen { work: self.content, thread: thread_key(application.order_id) },
+                    })
                 }
             }
         })
