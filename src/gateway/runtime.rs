@@ -12,7 +12,7 @@ use super::pause::PauseSet;
 use super::reply::Replies;
 use super::responses::Responses;
 use super::shutdown::{self, Shutdown};
-use super::status_push::{status_cursor, StatusPush};
+use super::status_push::{adopt_legacy_cursor, status_cursor, StatusPush};
 use super::workers::{Workers, SMEV_DESTINATION};
 use crate::config::{Config, SenderTrustConfig};
 use crate::cpu::CpuPool;
@@ -336,7 +336,15 @@ impl Gateway {
             service,
             every: Duration::from_secs(self.config.school.status_poll_secs.max(1)),
         };
-        self.handles.registry.pushers().into_iter().map(push).collect()
+        let pushers = self.handles.registry.pushers();
+        if let Some(first) = pushers.first() {
+            match adopt_legacy_cursor(&self.config.store.path, first.name()) {
+                Ok(true) => tracing::info!(service = first.name(), "the status cursor of earlier versions taken over"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "the status cursor of earlier versions could not be taken over"),
+            }
+        }
+        pushers.into_iter().map(push).collect()
     }
 
     fn responses(&self) -> Responses {

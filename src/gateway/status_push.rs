@@ -68,6 +68,24 @@ pub fn status_cursor(store: &Path, service: &str) -> FileCursor {
     FileCursor::new(store.join(format!("status-push.{service}.cursor")))
 }
 
+/// The one cursor file of earlier versions, when a single service pushed statuses.
+const LEGACY_CURSOR: &str = "status-push.cursor";
+
+/// Hands the cursor file of earlier versions (`status-push.cursor`, kept when one service pushed statuses: the
+/// first pushing service of the registry) to `service`, unless it has a cursor of its own already, so that an
+/// upgraded gateway goes on after the last change it pushed instead of pushing every change again. Returns whether
+/// it did.
+pub fn adopt_legacy_cursor(store: &Path, service: &str) -> std::io::Result<bool> {
+    let legacy = store.join(LEGACY_CURSOR);
+    let own = status_cursor(store, service);
+    if own.path.exists() || !legacy.exists() {
+        return Ok(false);
+    }
+    std::fs::rename(&legacy, &own.path)?;
+    std::fs::File::open(store)?.sync_all()?;
+    Ok(true)
+}
+
 /// Everything the status pushes use, and nothing else.
 #[derive(Clone)]
 pub struct StatusPush {
@@ -221,5 +239,20 @@ mod tests {
         assert_eq!(fresh.load().unwrap(), 3, "the state directory is made when the first cursor is kept");
         std::fs::write(dir.path().join("status-push.enrollment.cursor"), "garbage").unwrap();
         assert!(cursor.load().is_err(), "a damaged cursor is an error, not a restart from zero");
+    }
+
+    /// An upgraded gateway once kept one cursor for its one pushing service; the first pushing service takes it
+    /// over, once, and a service with a cursor of its own keeps it.
+    #[test]
+    fn the_cursor_of_earlier_versions_is_taken_over_once() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!adopt_legacy_cursor(dir.path(), "enrollment").unwrap(), "nothing to take over");
+        std::fs::write(dir.path().join(LEGACY_CURSOR), "17").unwrap();
+        assert!(adopt_legacy_cursor(dir.path(), "enrollment").unwrap());
+        assert_eq!(status_cursor(dir.path(), "enrollment").load().unwrap(), 17);
+        assert!(!dir.path().join(LEGACY_CURSOR).exists());
+        std::fs::write(dir.path().join(LEGACY_CURSOR), "3").unwrap();
+        assert!(!adopt_legacy_cursor(dir.path(), "enrollment").unwrap(), "its own cursor is kept");
+        assert_eq!(status_cursor(dir.path(), "enrollment").load().unwrap(), 17);
     }
 }
