@@ -201,6 +201,26 @@ async fn refusals_carry_their_reason() {
     assert!(old.contains("kindergarten/3.1.1") && field(old, "techCode") == "4", "{old}");
 }
 
+/// A cancel of an application whose child is already enrolled is answered `cancelResponse` REJECTED with a comment,
+/// and the application stays enrolled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_of_an_enrolled_application_is_rejected() {
+    let w = world().await;
+    let order_id = 8_100_000_501;
+    let (_, filed) = w.ask(&application_today(order_id, "DOU-001")).await;
+    assert_eq!(field(filed.content().expect("changeOrderInfo"), "orgCode"), "110");
+    w.school.set_kindergarten_status(order_id, 250, Some("Зачислен")).unwrap();
+    let cancel = format!(
+        "<FormData xmlns=\"http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1\" oktmo=\"42000000\">\
+         <cancelRequest><orderId>{order_id}</orderId><reason>Передумали</reason></cancelRequest></FormData>"
+    );
+    let (_, answer) = w.ask(&cancel).await;
+    let content = answer.content().expect("cancelResponse");
+    assert_eq!(field(content, "result"), "REJECTED", "{content}");
+    assert!(!field(content, "comment").is_empty(), "the refusal says why: {content}");
+    assert_eq!(w.school.kindergarten_status(order_id).map(|(_, s)| s.code), Some(250), "still enrolled");
+}
+
 /// The second real sample (a medical report with its files, a sibling) and the same application in 4.0.1 are
 /// filed and answered in their own namespaces; a schema-invalid FormData never reaches the region: SMEV refuses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
