@@ -286,6 +286,10 @@ pub struct SchoolConfig {
     /// Seconds between polls of the school system for application status changes to push to the portal; 0 turns
     /// the pushes off.
     pub status_poll_secs: u64,
+    /// Whether the school system behind the REST API also runs the region's kindergarten queue (its
+    /// `/kindergarten/…` endpoints, http). When it does not, the kindergarten service answers every request with 150
+    /// "not provided through this regional system" instead of asking endpoints that are not there.
+    pub kindergartens: bool,
 }
 
 impl Default for SchoolConfig {
@@ -299,6 +303,7 @@ impl Default for SchoolConfig {
             token: String::new(),
             timeout_ms: 5_000,
             status_poll_secs: 2,
+            kindergartens: true,
         }
     }
 }

@@ -123,6 +123,7 @@ fn open_school(config: &Config) -> Result<OpenedSchool, StartError> {
     if school.kind == "http" {
         let timeout = Duration::from_millis(school.timeout_ms);
         let http = HttpSchool::new(&school.url, &school.token, timeout).map_err(StartError::School)?;
+        let http = if school.kindergartens { http } else { http.without_kindergartens() };
         return Ok((Arc::new(http), None));
     }
     let journal = school.journal.clone().unwrap_or_else(|| config.store.path.join("school-journal.jsonl"));

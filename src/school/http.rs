@@ -40,6 +40,8 @@ pub struct HttpSchool {
     client: reqwest::Client,
     /// The timeout, for messages.
     timeout: Duration,
+    /// Whether the system runs the kindergarten queue (the `/kindergarten/…` endpoints).
+    kindergartens: bool,
 }
 
 impl HttpSchool {
@@ -60,7 +62,13 @@ impl HttpSchool {
             .connect_timeout(timeout)
             .build()
             .map_err(|e| SchoolError::Data(format!("cannot build the HTTP client: {e}")))?;
-        Ok(HttpSchool { base, host, authorization, client, timeout })
+        Ok(HttpSchool { base, host, authorization, client, timeout, kindergartens: true })
+    }
+
+    /// The same connector, for a school system that does not run the kindergarten queue: [`SchoolSystem::kindergartens`]
+    /// is `None`, so the kindergarten service answers without calling endpoints that are not there.
+    pub fn without_kindergartens(self) -> HttpSchool {
+        HttpSchool { kindergartens: false, ..self }
     }
 
     /// The URL of the endpoint whose path segments (after the base path) are `segments`, each percent-encoded.
@@ -296,7 +304,7 @@ impl SchoolSystem for HttpSchool {
     }
 
     fn kindergartens(&self) -> Option<&dyn crate::school::kindergarten::Kindergartens> {
-        Some(self)
+        self.kindergartens.then_some(self as &dyn crate::school::kindergarten::Kindergartens)
     }
 }
 
@@ -754,6 +762,8 @@ mod tests {
             school.url(&["pupils", "a/b с", "marks"]).as_str(),
             "http://school.test:8080/api/v1/pupils/a%2Fb%20%D1%81/marks"
         );
+        assert!(school.kindergartens().is_some(), "a system runs the kindergarten queue unless configured otherwise");
+        assert!(school.clone().without_kindergartens().kindergartens().is_none());
         let trailing = HttpSchool::new("http://school.test/api/", "t", Duration::from_secs(1)).unwrap();
         assert_eq!(trailing.url(&["applications"]).as_str(), "http://school.test/api/applications");
         assert!(matches!(HttpSchool::new("ftp://x", "t", Duration::from_secs(1)), Err(SchoolError::Data(_))));
