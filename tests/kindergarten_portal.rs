@@ -269,20 +269,6 @@ async fn a_region_maps_its_own_namespace_to_a_version_of_the_concentrator() {
     assert!(pushed.contains(REGION) && field(pushed, "orgCode") == "120", "{pushed}");
 }
 
-/// Sets an application's status in the school's data file, as the region's system would (the gateway reloads it).
-fn set_status_in_data_file(data: &Path, order_id: i64, status: u16, comment: &str) {
-    let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data).unwrap()).unwrap();
-    let statuses = file["kindergarten_statuses"].as_array_mut().expect("the section");
-    statuses.retain(|s| s["order_id"].as_i64() != Some(order_id));
-    let changed_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
-    statuses.push(
-        serde_json::json!({"order_id": order_id, "status": status, "changed_at": changed_at, "comment": comment}),
-    );
-    let tmp = data.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&file).unwrap()).unwrap();
-    std::fs::rename(&tmp, data).unwrap();
-}
-
 /// A status change reaches the portal as a further response to the filing request exactly once, although the
 /// gateway (a process over its sled store) is killed with SIGKILL around it: once right after the change is made
 /// (before or while it is pushed), once after it was delivered.
@@ -313,7 +299,7 @@ async fn a_status_change_is_pushed_once_across_a_gateway_kill() {
     };
 
     // Killed right after the change: the restarted gateway finds it in the school's feed and pushes it once.
-    set_status_in_data_file(&data, order_id, 120, "Начато рассмотрение");
+    edugate::demo::set_kindergarten_status(&data, order_id, 120, "Начато рассмотрение").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     gateway.kill();
     gateway = start();
@@ -322,7 +308,7 @@ async fn a_status_change_is_pushed_once_across_a_gateway_kill() {
     // Killed after the push was delivered: nothing is pushed again.
     gateway.kill();
     gateway = start();
-    set_status_in_data_file(&data, order_id, 140, "Рассмотрено");
+    edugate::demo::set_kindergarten_status(&data, order_id, 140, "Рассмотрено").unwrap();
     let all = responses(3).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let settled = control.client.portal_responses(&filed).await.unwrap().unwrap();

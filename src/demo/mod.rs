@@ -267,8 +267,9 @@ async fn wait_responses(
     }
 }
 
-/// Sets a kindergarten application's status in the school's data file, as the queue's own software would.
-fn set_kindergarten_status(data: &Path, order_id: i64, status: u16, comment: &str) -> Result<(), DemoError> {
+/// Sets a kindergarten application's status in the school's data file, as the queue's own software would (the
+/// gateway reloads the file). The tests set statuses this way too.
+pub fn set_kindergarten_status(data: &Path, order_id: i64, status: u16, comment: &str) -> Result<(), DemoError> {
     edit_data_file(data, "kindergarten_statuses", order_id, status, comment)
 }
 
@@ -352,7 +353,8 @@ fn mark_enrolled(data: &Path, order_id: i64) -> Result<(), DemoError> {
     edit_data_file(data, "applications", order_id, enrollment::ENROLLED, "Зачислен в 1А класс")
 }
 
-/// Adds a status of `order_id` to the data file's `section`, written whole and renamed over the file.
+/// Sets the status of `order_id` in the data file's `section` (its entry changed, or added), written whole and
+/// renamed over the file.
 fn edit_data_file(data: &Path, section: &str, order_id: i64, status: u16, comment: &str) -> Result<(), DemoError> {
     let io = |source| DemoError::DataFile { path: data.to_path_buf(), source };
     let format = |why: String| DemoError::DataFormat { path: data.to_path_buf(), why };
@@ -365,7 +367,11 @@ fn edit_data_file(data: &Path, section: &str, order_id: i64, status: u16, commen
         value[section] = Value::Array(Vec::new());
     }
     let statuses = value[section].as_array_mut().ok_or_else(|| format(format!("its {section} is not a list")))?;
-    statuses.push(serde_json::json!({ "order_id": order_id, "status": status, "changed_at": at, "comment": comment }));
+    let entry = serde_json::json!({ "order_id": order_id, "status": status, "changed_at": at, "comment": comment });
+    match statuses.iter_mut().find(|held| held["order_id"].as_i64() == Some(order_id)) {
+        Some(held) => *held = entry,
+        None => statuses.push(entry),
+    }
     let tmp = data.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(&value).map_err(|e| format(e.to_string()))?;
     std::fs::write(&tmp, text).map_err(io)?;

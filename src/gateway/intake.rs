@@ -17,7 +17,7 @@
 
 use super::jobs;
 use super::pause::PauseSet;
-use super::reply::{Answering, NotNow, Replies, Reply};
+use super::reply::{Answering, NotNow, Opens, Replies, Reply};
 use super::shutdown::Shutdown;
 use crate::metrics::Metrics;
 use crate::outbox::{BackoffPolicy, FailureKind, ItemState};
@@ -139,9 +139,11 @@ impl Intake {
         &self.registration.kind.root_element
     }
 
-    /// The namespace a thread's further responses are written in: the registered kind's, which is the content's.
-    fn origin_namespace(&self) -> String {
-        self.registration.kind.namespace_uri.clone()
+    /// The thread `thread` a request of this kind opens: its further responses are written in the registered
+    /// kind's namespace (the content's) and version.
+    fn opens(&self, thread: String) -> Opens {
+        let (namespace, version) = (&self.registration.kind.namespace_uri, &self.registration.version);
+        Opens { thread, namespace: namespace.clone(), version: version.clone() }
     }
 
     /// Polls this kind of data until shutdown, as `role`, with the kind's other pollers sharing `arrivals`.
@@ -275,21 +277,22 @@ impl Intake {
                 Ok(read) => {
                     let asked = Asked { message_id: smev_id, deliveries: entry.deliveries };
                     match read.decide(&*self.school, asked).await? {
-                        Decision::Answer(body) => (Outcome::Answered, Reply::Answer(body)),
+                        Decision::Answer(body) => (Outcome::Answered, Reply::Answer { body, opens: None }),
                         Decision::Defer(work) => {
                             (Outcome::Deferred, Reply::Defer { service: service.into(), work, opens: None })
                         }
                         Decision::DeferOpen { work, thread } => {
-                            let opens = Some((thread, self.origin_namespace(), self.registration.version.clone()));
+                            let opens = Some(self.opens(thread));
                             (Outcome::Deferred, Reply::Defer { service: service.into(), work, opens })
                         }
                         Decision::Open { answer, thread } => {
-                            let (namespace, version) = (self.origin_namespace(), self.registration.version.clone());
-                            (Outcome::Answered, Reply::Open { answer, thread, namespace, version })
+                            (Outcome::Answered, Reply::Answer { body: answer, opens: Some(self.opens(thread)) })
                         }
                     }
                 }
-                Err(untrusted) => (Outcome::Untrusted, Reply::Answer(refusal(smev_id, &untrusted))),
+                Err(untrusted) => {
+                    (Outcome::Untrusted, Reply::Answer { body: refusal(smev_id, &untrusted), opens: None })
+                }
             };
             let to = Answering { smev_id, kind: outcome.label(self.label()), reply_to };
             self.replies.answer(to, reply).await?;

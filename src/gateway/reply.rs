@@ -28,21 +28,15 @@ pub enum NotNow {
     Build(#[from] crate::smev::SmevError),
 }
 
-/// What answers a request.
+/// What answers a request, and the thread it opens, if any.
 #[derive(Debug)]
 pub enum Reply {
     /// The answer, to send now.
-    Answer(ResponseBody),
-    /// The answer, to send now, with the request kept as the origin of a thread (see [`crate::store::Thread`]).
-    Open {
+    Answer {
         /// The answer.
-        answer: ResponseBody,
-        /// The thread's key.
-        thread: String,
-        /// The namespace of the request's content, in which later responses are written.
-        namespace: String,
-        /// The version its registration names.
-        version: String,
+        body: ResponseBody,
+        /// The thread the request opens.
+        opens: Option<Opens>,
     },
     /// Work deferred to the school system by a service; the answer follows it.
     Defer {
@@ -50,9 +44,20 @@ pub enum Reply {
         service: String,
         /// The service's record of the work.
         work: String,
-        /// The thread the request opens, with the namespace and version its later responses are written in.
-        opens: Option<(String, String, String)>,
+        /// The thread the request opens.
+        opens: Option<Opens>,
     },
+}
+
+/// A thread a request opens (see [`crate::store::Thread`]): its key, and how its later responses are written.
+#[derive(Debug, Clone)]
+pub struct Opens {
+    /// The thread's key.
+    pub thread: String,
+    /// The namespace of the request's content, in which later responses are written.
+    pub namespace: String,
+    /// The version its registration names.
+    pub version: String,
 }
 
 /// Answers and acknowledges delivered messages, each in one durable step. Cheap to clone.
@@ -99,15 +104,17 @@ fn response_job(
     Ok((jobs::encode_send(&head, &envelope), message_id))
 }
 
-/// The encoded origin a thread keeps of the request `to`.
-fn origin_of(to: Answering<'_>, namespace: String, version: String) -> Vec<u8> {
-    jobs::encode(&Origin {
+/// The thread's key and the encoded origin it keeps of the request `to`.
+fn origin_of(to: Answering<'_>, opens: Opens) -> (String, Vec<u8>) {
+    let Opens { thread, namespace, version } = opens;
+    let origin = Origin {
         message_id: to.smev_id.to_string(),
         reply_to: to.reply_to.to_string(),
         kind: to.kind.to_string(),
         namespace,
         version,
-    })
+    };
+    (thread, jobs::encode(&origin))
 }
 
 impl Replies {
@@ -121,19 +128,15 @@ impl Replies {
     pub async fn answer(&self, to: Answering<'_>, reply: Reply) -> Result<(), NotNow> {
         let ack = jobs::encode(&AckJob { message_id: to.smev_id.to_string(), accepted: true, kind: to.kind.into() });
         let ack_key = jobs::ack_key(to.smev_id, 1);
-        let mut origin = None;
+        let origin;
         let (work, key, queue, response_id) = match reply {
-            Reply::Answer(body) => {
+            Reply::Answer { body, opens } => {
+                origin = opens.map(|opens| origin_of(to, opens));
                 let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), body)?;
                 (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
             }
-            Reply::Open { answer, thread, namespace, version } => {
-                origin = Some((thread, origin_of(to, namespace, version)));
-                let (job, response_id) = response_job(self.version, (to.smev_id, to.kind, to.reply_to), answer)?;
-                (job, jobs::response_key(to.smev_id), jobs::SEND_QUEUE, Some(response_id))
-            }
             Reply::Defer { service, work, opens } => {
-                origin = opens.map(|(thread, namespace, version)| (thread, origin_of(to, namespace, version)));
+                origin = opens.map(|opens| origin_of(to, opens));
                 let job = DeferredJob {
                     service,
                     kind: to.kind.to_string(),
